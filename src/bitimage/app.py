@@ -1,0 +1,184 @@
+"""create_app: routers, error handlers, the health check and the embedded worker's lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from bitimage import __version__
+from bitimage.background import PeriodicRunner
+from bitimage.bootstrap import Container
+from bitimage.cas.router import router as cas_router
+from bitimage.errors import (
+    AppError,
+    ErrorBody,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    ServiceUnavailable,
+)
+from bitimage.images.router import router as images_router
+from bitimage.storage.ports import StoreUnavailable
+from bitimage.storage.router import router as storage_router
+from bitimage.users.router import router as users_router
+
+log = logging.getLogger("bitimage")
+
+DESCRIPTION = """Upload images through pre-signed URLs, confirm them with their MD5 and tags,
+and find them again by name, tag or content label. Every error answer has the body
+`{"error", "message", "detail"}`."""
+
+
+def _error_response(error: AppError) -> JSONResponse:
+    return JSONResponse(
+        error.body().model_dump(), status_code=error.status_code, headers=error.headers
+    )
+
+
+def _describe_validation(exc: RequestValidationError) -> str:
+    problems = []
+    for err in exc.errors()[:3]:
+        loc = [str(part) for part in err.get("loc", ()) if part not in ("body",)]
+        where = ".".join(loc[1:]) if loc and loc[0] in ("query", "path", "header") else ".".join(loc)
+        kind = loc[0] if loc and loc[0] in ("query", "path", "header") else "body"
+        problems.append(f"{kind} field '{where or 'body'}': {err.get('msg', 'is invalid')}")
+    return "; ".join(problems) or "the request is malformed"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Turn every failure into the API's error body; never a stack trace."""
+
+    @app.exception_handler(AppError)
+    async def _app_error(_: Request, exc: AppError) -> JSONResponse:
+        return _error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error_response(InvalidRequest(_describe_validation(exc)))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            return _error_response(NotFound(f"No route {request.method} {request.url.path}", "See /docs"))
+        if exc.status_code == 405:
+            return _error_response(MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}"))
+        error = InvalidRequest(str(exc.detail))
+        response = _error_response(error)
+        response.status_code = exc.status_code
+        return response
+
+    @app.exception_handler(OperationalError)
+    async def _database_down(_: Request, exc: OperationalError) -> JSONResponse:
+        log.error("database error: %s", exc)
+        return _error_response(
+            ServiceUnavailable("The database is unavailable", headers={"Retry-After": "5"})
+        )
+
+    @app.exception_handler(StoreUnavailable)
+    async def _store_down(_: Request, exc: StoreUnavailable) -> JSONResponse:
+        log.error("object store error: %s", exc)
+        return _error_response(
+            ServiceUnavailable("The object store is unavailable", headers={"Retry-After": "5"})
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return _error_response(AppError("An unexpected error occurred; nothing was changed"))
+
+
+def _health(container: Container) -> JSONResponse:
+    checks: dict[str, str] = {}
+    try:
+        with container.database.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except (DBAPIError, OSError) as exc:
+        checks["database"] = f"down: {type(exc).__name__}"
+    try:
+        container.store.ping()
+        checks["storage"] = "ok"
+    except (StoreUnavailable, OSError) as exc:
+        checks["storage"] = f"down: {exc}"
+    down = [name for name, state in checks.items() if state != "ok"]
+    if down:
+        error = ServiceUnavailable(
+            f"Unavailable: {', '.join(f'{n} ({checks[n]})' for n in down)}",
+            headers={"Retry-After": "5"},
+        )
+        return _error_response(error)
+    return JSONResponse({"status": "ok", **checks})
+
+
+def _openapi_without_422(app: FastAPI) -> dict[str, Any]:
+    """FastAPI documents a 422 on every route; this API answers 400 with ErrorBody instead."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            operation.get("responses", {}).pop("422", None)
+    components = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    app.openapi_schema = schema
+    return schema
+
+
+def create_app(container: Container, *, api: bool = True, cas: bool = True) -> FastAPI:
+    """The ASGI app: the API (with the local store's routes) and/or the CAS."""
+    settings = container.settings
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        runner = None
+        if api and settings.run_worker:
+            runner = PeriodicRunner(
+                "bitimage-sweeper", container.sweeper.sweep, settings.sweep_interval_seconds
+            )
+            runner.start()
+        try:
+            yield
+        finally:
+            if runner is not None:
+                runner.stop()
+
+    app = FastAPI(
+        title="Bit-image",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        responses={500: {"model": ErrorBody, "description": "Internal server error"}},
+    )
+    app.state.container = container
+    install_error_handlers(app)
+    if cas and settings.jwks_url is None:
+        app.include_router(cas_router)
+    if api:
+        app.include_router(users_router)
+        app.include_router(images_router)
+        if container.local_store is not None:
+            app.include_router(storage_router)
+
+    @app.get(
+        "/healthz",
+        tags=["health"],
+        summary="Whether the database and the store answer",
+        responses={503: {"model": ErrorBody, "description": "A dependency is down"}},
+    )
+    def healthz() -> JSONResponse:
+        """200 when the database and object store answer, else 503 naming what is down."""
+        return _health(container)
+
+    app.openapi = lambda: _openapi_without_422(app)  # type: ignore[method-assign]
+    return app

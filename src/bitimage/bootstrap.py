@@ -1,0 +1,126 @@
+"""Builds the container from Settings: the only place that picks adapters."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from bitimage.cas.keys import load_or_create_key
+from bitimage.cas.passwords import PasswordHashing
+from bitimage.cas.ratelimit import RateLimiter
+from bitimage.cas.service import CasService
+from bitimage.cas.tokens import RemoteKeySource, StaticKeySource, TokenIssuer, TokenVerifier
+from bitimage.config import Settings
+from bitimage.db.session import Database, create_db_engine
+from bitimage.images.service import ImageService
+from bitimage.images.sweeper import StagingSweeper
+from bitimage.images.uploads import UploadService
+from bitimage.queue.db import DbJobQueue
+from bitimage.queue.ports import JobQueue
+from bitimage.search.ports import SearchIndex
+from bitimage.search.service import SearchService
+from bitimage.search.sqlite import SqliteSearchIndex
+from bitimage.storage.local import LocalSignedStore
+from bitimage.storage.ports import ObjectStore
+from bitimage.storage.signing import UrlSigner
+from bitimage.users.service import UserService
+
+
+@dataclass
+class Container:
+    """Every wired service and adapter of one process."""
+
+    settings: Settings
+    database: Database
+    store: ObjectStore
+    local_store: LocalSignedStore | None
+    queue: JobQueue
+    search_index: SearchIndex
+    verifier: TokenVerifier
+    cas: CasService
+    uploads: UploadService
+    images: ImageService
+    users: UserService
+    search: SearchService
+    sweeper: StagingSweeper
+
+    def close(self) -> None:
+        """Release connections."""
+        self.database.engine.dispose()
+
+
+def load_or_create_secret(path: Path) -> bytes:
+    """A random secret kept 0600 at `path`, made on first use."""
+    if path.exists():
+        return path.read_bytes().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    value = secrets.token_hex(32).encode()
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(value)
+    return value
+
+
+def build_store(settings: Settings) -> tuple[ObjectStore, LocalSignedStore | None]:
+    """The object store named by BITIMAGE_STORAGE_URL."""
+    root = Path(urlsplit(settings.resolved_storage_url).path)
+    secret = (
+        settings.storage_secret.encode()
+        if settings.storage_secret
+        else load_or_create_secret(settings.data_dir / "secrets" / "storage.key")
+    )
+    store = LocalSignedStore(root, UrlSigner(secret), settings.base_url)
+    return store, store
+
+
+def build_search_index(database: Database) -> SearchIndex:
+    """The search index of the database's dialect."""
+    if database.dialect != "sqlite":
+        raise NotImplementedError(f"no search index for {database.dialect} yet")
+    return SqliteSearchIndex()
+
+
+def build_verifier(settings: Settings, issuer: TokenIssuer) -> TokenVerifier:
+    """Trust the built-in CAS, or the external issuer of BITIMAGE_JWKS_URL."""
+    if settings.jwks_url is not None:
+        return TokenVerifier(RemoteKeySource(settings.jwks_url), settings.issuer)
+    return TokenVerifier(StaticKeySource(issuer.jwks()), settings.issuer)
+
+
+def bootstrap(settings: Settings) -> Container:
+    """Wire every adapter and service for these settings."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = Database(create_db_engine(settings.resolved_database_url))
+    store, local_store = build_store(settings)
+    search_index = build_search_index(database)
+    key = load_or_create_key(settings.data_dir / "secrets" / "cas_ed25519.pem")
+    issuer = TokenIssuer(key, settings.issuer, settings.token_ttl_seconds)
+    verifier = build_verifier(settings, issuer)
+    cas = CasService(
+        PasswordHashing(settings.argon2_time_cost, settings.argon2_memory_kib),
+        issuer,
+        verifier,
+        RateLimiter(settings.login_attempts_per_minute, 60.0),
+    )
+    images = ImageService(settings, store, search_index, database)
+    return Container(
+        settings=settings,
+        database=database,
+        store=store,
+        local_store=local_store,
+        queue=DbJobQueue(database),
+        search_index=search_index,
+        verifier=verifier,
+        cas=cas,
+        uploads=UploadService(settings, store, search_index),
+        images=images,
+        users=UserService(settings, images),
+        search=SearchService(search_index, images),
+        sweeper=StagingSweeper(database, store, images, settings.upload_url_ttl_seconds),
+    )

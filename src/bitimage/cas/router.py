@@ -1,0 +1,61 @@
+"""CAS routes, mounted at /cas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, status
+
+from bitimage.cas.schemas import (
+    AuthorizeAnswer,
+    AuthorizeRequest,
+    Credentials,
+    Jwks,
+    LoginAnswer,
+    SignupAnswer,
+)
+from bitimage.deps import ContainerDep, ReadSessionDep, WriteSessionDep
+from bitimage.errors import AuthorizationFailed, Conflict, TooManyRequests, responses
+
+router = APIRouter(prefix="/cas", tags=["auth (CAS)"])
+
+
+@router.post(
+    "/signup",
+    status_code=status.HTTP_201_CREATED,
+    responses=responses(Conflict),
+    summary="Create a CAS account",
+)
+def signup(body: Credentials, session: WriteSessionDep, container: ContainerDep) -> SignupAnswer:
+    """Sign up with an email and a password of at least 8 characters."""
+    account = container.cas.signup(session, body.email, body.password)
+    return SignupAnswer(user_id=account.id, email=account.email)
+
+
+@router.post(
+    "/loginSubmit",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=responses(AuthorizationFailed, TooManyRequests),
+    summary="Log in and get a token",
+)
+def login(
+    body: Credentials, request: Request, session: ReadSessionDep, container: ContainerDep
+) -> LoginAnswer:
+    """Exchange credentials for a signed JWT (the seed's answer shape)."""
+    client = request.client.host if request.client else "unknown"
+    return LoginAnswer(token=container.cas.login(session, body.email, body.password, client))
+
+
+@router.post("/authorizeUser", summary="Check a token (the seed's remote check)")
+def authorize_user(body: AuthorizeRequest, container: ContainerDep) -> AuthorizeAnswer:
+    """Say whether a token is valid and whose it is; kept for old clients."""
+    identity = container.cas.authorize(body.token)
+    return AuthorizeAnswer(
+        is_user_authorized=identity is not None, user_id=identity.user_id if identity else None
+    )
+
+
+@router.get("/.well-known/jwks.json", response_model=Jwks, summary="The CAS public keys")
+def jwks(container: ContainerDep) -> dict[str, Any]:
+    """The keys tokens are signed with, for verifiers elsewhere."""
+    return container.cas.issuer.jwks()

@@ -1,0 +1,68 @@
+"""CAS use cases: sign up, log in, check a token."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bitimage.cas.models import CasAccount
+from bitimage.cas.passwords import PasswordHashing
+from bitimage.cas.ratelimit import RateLimiter
+from bitimage.cas.repository import CasAccountRepository
+from bitimage.cas.tokens import Identity, InvalidToken, TokenIssuer, TokenVerifier
+from bitimage.errors import AuthorizationFailed, Conflict, InvalidRequest, TooManyRequests
+
+MIN_PASSWORD_LENGTH = 8
+
+
+@dataclass
+class CasService:
+    """Accounts and tokens of the built-in Central Auth Service."""
+
+    passwords: PasswordHashing
+    issuer: TokenIssuer
+    verifier: TokenVerifier
+    login_limiter: RateLimiter
+
+    def signup(self, session: Session, email: str, password: str) -> CasAccount:
+        """Create an account; 409 if the email is taken, 400 if the password is weak."""
+        if len(password) < MIN_PASSWORD_LENGTH or password.isspace():
+            raise InvalidRequest(
+                f"password must be at least {MIN_PASSWORD_LENGTH} characters",
+                "Choose a longer password",
+            )
+        repo = CasAccountRepository(session)
+        if repo.by_email(email) is not None:
+            raise Conflict(f"An account with email {email} already exists", "Log in instead")
+        account = CasAccount(id=uuid.uuid4(), email=email, password_hash=self.passwords.hash(password))
+        try:
+            with session.begin_nested():
+                repo.add(account)
+        except IntegrityError:
+            raise Conflict(f"An account with email {email} already exists", "Log in instead") from None
+        return account
+
+    def login(self, session: Session, email: str, password: str, client: str) -> str:
+        """A token for valid credentials; 429 past the attempt limit, 401 otherwise."""
+        wait = self.login_limiter.hit(f"{client}|{email}")
+        if wait:
+            raise TooManyRequests(
+                f"Too many login attempts for {email}", headers={"Retry-After": str(wait)}
+            )
+        account = CasAccountRepository(session).by_email(email)
+        if not self.passwords.verify(account.password_hash if account else None, password):
+            raise AuthorizationFailed(
+                "Wrong email or password", "Check your credentials, or sign up first"
+            )
+        assert account is not None
+        return self.issuer.issue(account.id, account.email)
+
+    def authorize(self, token: str) -> Identity | None:
+        """The identity behind a token, or None when it is not valid."""
+        try:
+            return self.verifier.verify(token)
+        except InvalidToken:
+            return None

@@ -1,0 +1,129 @@
+"""JWT issuing (the built-in CAS) and local verification (the API), with an algorithm allow-list."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from bitimage.cas.keys import public_jwk
+from bitimage.db.base import utcnow
+
+# Asymmetric algorithms only: never "none", never an HMAC that a public key could be fed to.
+ALLOWED_ALGORITHMS = ("EdDSA", "RS256", "RS384", "RS512", "ES256", "ES384", "PS256")
+
+
+class InvalidToken(Exception):
+    """The token is missing, malformed, badly signed, expired or from an unknown issuer."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a verified token speaks for."""
+
+    user_id: uuid.UUID
+    email: str | None
+
+
+class TokenIssuer:
+    """Signs tokens for the built-in CAS."""
+
+    def __init__(self, key: Ed25519PrivateKey, issuer: str, ttl_seconds: int) -> None:
+        self._key = key
+        self.issuer = issuer
+        self._ttl = timedelta(seconds=ttl_seconds)
+        self.jwk = public_jwk(key.public_key())
+
+    def issue(self, user_id: uuid.UUID, email: str) -> str:
+        """A signed token for the account."""
+        now = utcnow()
+        claims = {
+            "sub": str(user_id),
+            "user_id": str(user_id),
+            "email": email,
+            "iat": int(now.timestamp()),
+            "exp": int((now + self._ttl).timestamp()),
+            "iss": self.issuer,
+        }
+        return jwt.encode(claims, self._key, algorithm="EdDSA", headers={"kid": self.jwk["kid"]})
+
+    def jwks(self) -> dict[str, Any]:
+        """The public key set to publish."""
+        return {"keys": [self.jwk]}
+
+
+class KeySource(Protocol):
+    """Finds the public key (and its one algorithm) for a token."""
+
+    def key_for(self, token: str) -> tuple[Any, str]:
+        """The verification key and the only algorithm it may be used with."""
+        ...
+
+
+class StaticKeySource:
+    """Keys known in-process: the built-in CAS's own public key."""
+
+    def __init__(self, jwks: dict[str, Any]) -> None:
+        self._keys = {k["kid"]: jwt.PyJWK(k) for k in jwks["keys"]}
+
+    def key_for(self, token: str) -> tuple[Any, str]:
+        """Look the token's `kid` up among the known keys."""
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(f"malformed token: {exc}") from None
+        jwk = self._keys.get(kid) if kid else next(iter(self._keys.values()))
+        if jwk is None:
+            raise InvalidToken("the token was signed by an unknown key")
+        return jwk.key, jwk.algorithm_name
+
+
+class RemoteKeySource:
+    """Keys fetched (and cached) from an external issuer's JWKS URL."""
+
+    def __init__(self, jwks_url: str) -> None:
+        self._client = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=600, timeout=5)
+
+    def key_for(self, token: str) -> tuple[Any, str]:
+        """Fetch the signing key named by the token's `kid`."""
+        try:
+            jwk = self._client.get_signing_key_from_jwt(token)
+        except jwt.PyJWKClientConnectionError as exc:
+            raise InvalidToken(f"the issuer's keys could not be fetched: {exc}") from None
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(f"no key for this token: {exc}") from None
+        return jwk.key, jwk.algorithm_name
+
+
+class TokenVerifier:
+    """Verifies tokens locally: signature, algorithm, expiry and issuer."""
+
+    def __init__(self, keys: KeySource, issuer: str) -> None:
+        self._keys = keys
+        self._issuer = issuer
+
+    def verify(self, token: str) -> Identity:
+        """The identity in a valid token; raise InvalidToken otherwise."""
+        key, algorithm = self._keys.key_for(token)
+        if algorithm not in ALLOWED_ALGORITHMS:
+            raise InvalidToken(f"algorithm {algorithm} is not accepted")
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                issuer=self._issuer,
+                options={"require": ["exp", "iat", "iss", "sub"]},
+                leeway=30,
+            )
+            return Identity(uuid.UUID(str(claims["sub"])), claims.get("email"))
+        except jwt.ExpiredSignatureError:
+            raise InvalidToken("the token has expired; log in again") from None
+        except jwt.InvalidIssuerError:
+            raise InvalidToken("the token comes from an issuer this service does not trust") from None
+        except (jwt.PyJWTError, ValueError) as exc:
+            raise InvalidToken(f"the token is invalid: {exc}") from None

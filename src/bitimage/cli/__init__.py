@@ -1,0 +1,1 @@
+"""The `bitimage` command line."""

@@ -1,0 +1,111 @@
+"""`bitimage serve | migrate | cas`: run the service; errors are one line, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+
+from bitimage.config import Settings, SettingsError, load_settings
+
+app = typer.Typer(
+    help="Bit-image: a self-hostable image repository.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+HostOpt = Annotated[str | None, typer.Option(help="address to listen on [BITIMAGE_HOST]")]
+PortOpt = Annotated[int | None, typer.Option(help="port to listen on [BITIMAGE_PORT]")]
+DataOpt = Annotated[
+    Path | None, typer.Option("--data-dir", help="folder for the database, objects, keys")
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"bitimage: {message}", err=True)
+    return typer.Exit(code=2)
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _prepare(settings: Settings) -> Any:
+    """Build the container and bring the schema up to date (or refuse to start)."""
+    from sqlalchemy.exc import OperationalError  # noqa: PLC0415 - keep --help fast
+
+    from bitimage.bootstrap import bootstrap  # noqa: PLC0415
+    from bitimage.db.migrate import pending_revision, upgrade  # noqa: PLC0415
+
+    try:
+        container = bootstrap(settings)
+        if settings.auto_migrate:
+            upgrade(container.database.engine)
+        elif (revision := pending_revision(container.database.engine)) is not None:
+            raise _fail(f"the database schema is out of date ({revision}); run `bitimage migrate`")
+    except OperationalError as exc:
+        raise _fail(f"cannot use the database: {exc.orig}") from None
+    except (OSError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    return container
+
+
+def _run(settings: Settings, *, api: bool, cas: bool) -> None:
+    from bitimage.app import create_app  # noqa: PLC0415
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    container = _prepare(settings)
+    application = create_app(container, api=api, cas=cas)
+    typer.echo(f"Bit-image listening on {settings.base_url} (data in {settings.data_dir.resolve()})")
+    try:
+        uvicorn.run(application, host=settings.host, port=settings.port, log_level="info")
+    finally:
+        container.close()
+
+
+@app.command()
+def serve(
+    host: HostOpt = None,
+    port: PortOpt = None,
+    data_dir: DataOpt = None,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="run the API alone, without background work")
+    ] = False,
+) -> None:
+    """Run the API, the auth service and the embedded worker."""
+    settings = _settings(host=host, port=port, data_dir=data_dir, run_worker=False if no_worker else None)
+    _run(settings, api=True, cas=True)
+
+
+@app.command()
+def cas(host: HostOpt = None, port: PortOpt = None, data_dir: DataOpt = None) -> None:
+    """Run the Central Auth Service alone."""
+    _run(_settings(host=host, port=port, data_dir=data_dir, run_worker=False), api=False, cas=True)
+
+
+@app.command()
+def migrate(data_dir: DataOpt = None) -> None:
+    """Apply the database migrations."""
+    settings = _settings(data_dir=data_dir, auto_migrate=True)
+    container = _prepare(settings)
+    container.close()
+    typer.echo("database schema is up to date")
+
+
+@app.command()
+def sweep(data_dir: DataOpt = None) -> None:
+    """Remove expired unconfirmed uploads and carry out pending deletions, once."""
+    container = _prepare(_settings(data_dir=data_dir))
+    report = container.sweeper.sweep()
+    container.close()
+    typer.echo(
+        f"expired uploads: {report.expired_grants}, orphaned objects: "
+        f"{report.orphaned_objects}, purges: {report.purges}"
+    )

@@ -1,0 +1,135 @@
+"""One settings object for the whole service, read from BITIMAGE_* variables and validated at start."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "BITIMAGE_"
+MIB = 1024 * 1024
+
+# Variables read by other tools (the test suite, the CLI client) that share our prefix.
+_FOREIGN_VARIABLES = {"BITIMAGE_TEST_POSTGRES_URL", "BITIMAGE_SERVER", "BITIMAGE_TOKEN"}
+
+
+class SettingsError(ValueError):
+    """A setting is unknown, malformed or unsafe; the message is one line for the operator."""
+
+
+class Settings(BaseSettings):
+    """Every knob of Bit-image; each field is also the env var BITIMAGE_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    environment: Literal["development", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str | None = None
+    data_dir: Path = Path("./bitimage-data")
+    database_url: str | None = None
+    storage_url: str | None = None
+    queue_url: str = "db://"
+    auto_migrate: bool = True
+    run_worker: bool = True
+
+    storage_secret: str | None = None
+    jwks_url: str | None = None
+    jwt_issuer: str | None = None
+    token_ttl_seconds: int = Field(default=12 * 3600, ge=60)
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=64 * 1024, ge=8 * 1024)
+    login_attempts_per_minute: int = Field(default=10, ge=1)
+
+    max_image_bytes: int = Field(default=20 * MIB, ge=1)
+    max_image_pixels: int = Field(default=50_000_000, ge=1)
+    upload_url_ttl_seconds: int = Field(default=3600, ge=10)
+    view_url_ttl_seconds: int = Field(default=3600, ge=10)
+    notify_batch_max: int = Field(default=5, ge=1)
+    upload_urls_max: int = Field(default=1000, ge=1)
+    default_image_upload_limit: int | None = Field(default=None, ge=0)
+    sweep_interval_seconds: float = Field(default=60.0, gt=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite://", "postgresql")):
+            raise ValueError("must start with sqlite:// or postgresql://")
+        return value
+
+    @field_validator("storage_url")
+    @classmethod
+    def _storage_scheme(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme != "file":
+            raise ValueError("must be file:///path (other stores come with their backend)")
+        return value
+
+    @field_validator("queue_url")
+    @classmethod
+    def _queue_scheme(cls, value: str) -> str:
+        if urlsplit(value).scheme != "db":
+            raise ValueError("must be db:// (other queues come with their backend)")
+        return value
+
+    @field_validator("public_url", "jwks_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError("must be an http(s):// URL")
+            return value.rstrip("/")
+        return value
+
+    @model_validator(mode="after")
+    def _safe_combination(self) -> Settings:
+        if (self.jwks_url is None) != (self.jwt_issuer is None):
+            raise ValueError("BITIMAGE_JWKS_URL and BITIMAGE_JWT_ISSUER go together")
+        if self.environment == "production" and self.storage_secret is None:
+            raise ValueError("production needs BITIMAGE_STORAGE_SECRET (at least 32 characters)")
+        if self.storage_secret is not None and len(self.storage_secret) < 32:
+            raise ValueError("BITIMAGE_STORAGE_SECRET must be at least 32 characters")
+        return self
+
+    @property
+    def base_url(self) -> str:
+        """The URL clients use to reach this server (signed URLs point here)."""
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in the data folder."""
+        return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'bitimage.db'}"
+
+    @property
+    def resolved_storage_url(self) -> str:
+        """The object store URL, defaulting to a folder in the data folder."""
+        return self.storage_url or f"file://{self.data_dir.resolve() / 'objects'}"
+
+    @property
+    def issuer(self) -> str:
+        """The `iss` claim the API trusts: an external issuer, or the built-in CAS."""
+        return self.jwt_issuer or f"{self.base_url}/cas"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings from the environment plus overrides; raise SettingsError in one line."""
+    known = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
+    unknown = sorted(
+        key
+        for key in os.environ
+        if key.startswith(ENV_PREFIX) and key not in known and key not in _FOREIGN_VARIABLES
+    )
+    if unknown:
+        raise SettingsError(f"unknown setting {unknown[0]} (see the README's configuration table)")
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        name = f"{ENV_PREFIX}{where.upper()}" if where else "settings"
+        raise SettingsError(f"invalid {name}: {first['msg']}") from None

@@ -1,0 +1,101 @@
+"""Engines and sessions: one engine per process, SQLite tuned for concurrent requests."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, sessionmaker
+
+# Execution option that makes a SQLite transaction take the write lock at BEGIN.
+# A deferred transaction that reads and then writes fails at once with "database is
+# locked" when another writer got in between; BEGIN IMMEDIATE waits on busy_timeout instead.
+IMMEDIATE = "bitimage_begin_immediate"
+
+
+def create_db_engine(url: str) -> Engine:
+    """An engine for `url`; on SQLite: WAL, foreign keys, busy timeout and explicit BEGIN."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get(IMMEDIATE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class Database:
+    """The engine plus two session factories: read (deferred) and write (immediate on SQLite)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.reader = sessionmaker(engine, expire_on_commit=False)
+        self.writer = sessionmaker(
+            engine.execution_options(**{IMMEDIATE: True}), expire_on_commit=False
+        )
+
+    @property
+    def dialect(self) -> str:
+        """The database's dialect name: 'sqlite' or 'postgresql'."""
+        return self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self, write: bool = True) -> Iterator[Session]:
+        """A session that commits when the block ends cleanly and rolls back otherwise."""
+        factory = self.writer if write else self.reader
+        with factory() as session:
+            try:
+                with session.begin():
+                    yield session
+            except BaseException:
+                discard_after_commit(session)
+                raise
+            run_after_commit(session)
+
+
+AfterCommit = Callable[[], None]
+
+
+def after_commit(session: Session, action: AfterCommit) -> None:
+    """Run `action` once the session's transaction has committed (never on rollback)."""
+    session.info.setdefault("after_commit", []).append(action)
+
+
+def run_after_commit(session: Session) -> None:
+    """Run and clear the actions queued with after_commit; call right after a commit."""
+    session.info.pop("on_rollback", None)
+    actions: list[AfterCommit] = session.info.pop("after_commit", [])
+    for action in actions:
+        action()
+
+
+def on_rollback(session: Session, action: AfterCommit) -> None:
+    """Run `action` if the session's transaction is rolled back (to undo work outside it)."""
+    session.info.setdefault("on_rollback", []).append(action)
+
+
+def discard_after_commit(session: Session) -> None:
+    """Drop the after-commit actions and run the on-rollback ones; call after a rollback."""
+    session.info.pop("after_commit", None)
+    undo: list[AfterCommit] = session.info.pop("on_rollback", [])
+    for action in undo:
+        action()

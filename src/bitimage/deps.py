@@ -1,0 +1,86 @@
+"""Annotated dependency aliases: the container, sessions that alone commit, the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from bitimage.cas.tokens import Identity, InvalidToken
+from bitimage.db.session import discard_after_commit, run_after_commit
+from bitimage.errors import AuthorizationFailed
+
+if TYPE_CHECKING:
+    from bitimage.bootstrap import Container
+
+
+def get_container(request: Request) -> Container:
+    """The container the app was built with."""
+    container: Container = request.app.state.container
+    return container
+
+
+ContainerDep = Annotated["Container", Depends(get_container)]
+
+
+def _session(container: Container, write: bool) -> Iterator[Session]:
+    factory = container.database.writer if write else container.database.reader
+    with factory() as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            discard_after_commit(session)
+            raise
+        # Storage clean-ups queued by the services run only once their rows are committed.
+        run_after_commit(session)
+
+
+def write_session(container: ContainerDep) -> Iterator[Session]:
+    """A session for a request that writes; committed before the answer is sent."""
+    yield from _session(container, write=True)
+
+
+def read_session(container: ContainerDep) -> Iterator[Session]:
+    """A session for a request that only reads."""
+    yield from _session(container, write=False)
+
+
+# scope="function": commit before the response goes out, so a failed commit is what the client sees.
+WriteSessionDep = Annotated[Session, Depends(write_session, scope="function")]
+ReadSessionDep = Annotated[Session, Depends(read_session, scope="function")]
+
+_bearer = HTTPBearer(auto_error=False, description="A token from POST /cas/loginSubmit")
+
+
+def current_identity(
+    container: ContainerDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Identity:
+    """The caller, from a locally verified bearer token; 401 otherwise."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise AuthorizationFailed("No bearer token was sent")
+    try:
+        return container.verifier.verify(credentials.credentials)
+    except InvalidToken as exc:
+        raise AuthorizationFailed(str(exc)) from None
+
+
+CurrentUser = Annotated[Identity, Depends(current_identity)]
+
+
+def optional_identity(
+    container: ContainerDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Identity | None:
+    """The caller when a token is sent (401 if it is bad), else None."""
+    if credentials is None:
+        return None
+    return current_identity(container, credentials)
+
+
+OptionalUser = Annotated[Identity | None, Depends(optional_identity)]

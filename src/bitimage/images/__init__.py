@@ -1,0 +1,1 @@
+"""Uploads, confirmation, expanded views and deletion of images."""

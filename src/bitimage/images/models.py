@@ -1,0 +1,114 @@
+"""Images, their tags and content labels (the seed schema), and issued upload grants."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bitimage.db.base import Base, UTCDateTime, utcnow
+
+
+class UploadGrant(Base):
+    """An image id issued with a pre-signed upload URL, waiting to be confirmed."""
+
+    __tablename__ = "upload_grants"
+    __table_args__ = (Index("ix_upload_grants_expires_at", "expires_at"),)
+
+    image_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    staging_key: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Image(Base):
+    """A confirmed image whose bytes live at `storage_key` in the permanent area."""
+
+    __tablename__ = "images"
+    __table_args__ = (
+        Index("ix_images_user_created", "user_id", "created_at"),
+        Index("ix_images_public_created", "is_private", "created_at"),
+        Index("ix_images_user_hash", "user_id", "hash"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    hash: Mapped[str] = mapped_column(String(32))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    file_format: Mapped[str] = mapped_column(String(16))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    is_private: Mapped[bool] = mapped_column(Boolean)
+    storage_key: Mapped[str] = mapped_column(String(200))
+    analysis_status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Tag(Base):
+    """A tag name, shared by every image that carries it."""
+
+    __tablename__ = "tags"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class ImageTag(Base):
+    """Links an image to one of its tags."""
+
+    __tablename__ = "image_tags"
+
+    image_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("images.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class ContentLabel(Base):
+    """A label the analysis found in some image ("cat", "vegetable")."""
+
+    __tablename__ = "content_labels"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class ImageContentLabel(Base):
+    """Links an image to a content label with the analyser's confidence in [0, 1]."""
+
+    __tablename__ = "image_content_labels"
+
+    image_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("images.id", ondelete="CASCADE"), primary_key=True
+    )
+    label_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("content_labels.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    confidence: Mapped[float] = mapped_column(Float)
+
+
+class StoragePurge(Base):
+    """Objects (a key, or every key under a prefix) to delete once their rows are gone."""
+
+    __tablename__ = "storage_purges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200))
+    is_prefix: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,168 @@
+"""Queries on images, tags, labels, upload grants and pending storage purges."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from bitimage.images.models import (
+    ContentLabel,
+    Image,
+    ImageContentLabel,
+    ImageTag,
+    StoragePurge,
+    Tag,
+    UploadGrant,
+)
+
+_CHUNK = 500  # stay well under SQLite's bound-parameter limit
+
+
+def _chunks(ids: Sequence[uuid.UUID]) -> Iterable[Sequence[uuid.UUID]]:
+    for start in range(0, len(ids), _CHUNK):
+        yield ids[start : start + _CHUNK]
+
+
+class ImageRepository:
+    """Reads and writes image rows and what hangs off them, in the given session."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # --- upload grants -------------------------------------------------------------------
+    def add_grants(self, grants: Sequence[dict[str, object]]) -> None:
+        """Insert issued upload grants in one statement."""
+        if grants:
+            self.session.execute(insert(UploadGrant), list(grants))
+
+    def grants(
+        self, image_ids: Sequence[uuid.UUID], lock: bool = False
+    ) -> dict[uuid.UUID, UploadGrant]:
+        """The grants for these image ids, by id (locked against the sweeper if asked)."""
+        found: dict[uuid.UUID, UploadGrant] = {}
+        for chunk in _chunks(image_ids):
+            query = select(UploadGrant).where(UploadGrant.image_id.in_(chunk))
+            rows = self.session.scalars(query.with_for_update() if lock else query)
+            found.update({grant.image_id: grant for grant in rows})
+        return found
+
+    def delete_grants(self, image_ids: Sequence[uuid.UUID]) -> None:
+        """Forget these grants."""
+        for chunk in _chunks(image_ids):
+            self.session.execute(delete(UploadGrant).where(UploadGrant.image_id.in_(chunk)))
+
+    def delete_grants_of_user(self, user_id: uuid.UUID) -> None:
+        """Forget every grant of a user."""
+        self.session.execute(delete(UploadGrant).where(UploadGrant.user_id == user_id))
+
+    def expired_grants(self, now: datetime, limit: int) -> list[UploadGrant]:
+        """Grants whose URL expired before `now`, oldest first."""
+        query = (
+            select(UploadGrant)
+            .where(UploadGrant.expires_at < now)
+            .order_by(UploadGrant.expires_at)
+            .limit(limit)
+        )
+        return list(self.session.scalars(query))
+
+    def live_grant_ids(self, image_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        """Which of these image ids still have a grant."""
+        return set(self.grants(image_ids))
+
+    # --- images --------------------------------------------------------------------------
+    def get(self, image_id: uuid.UUID) -> Image | None:
+        """One image, or None."""
+        return self.session.get(Image, image_id)
+
+    def get_many(self, image_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Image]:
+        """These images, by id (missing ones are absent)."""
+        found: dict[uuid.UUID, Image] = {}
+        for chunk in _chunks(image_ids):
+            found.update({i.id: i for i in self.session.scalars(select(Image).where(Image.id.in_(chunk)))})
+        return found
+
+    def ids_of_user(self, user_id: uuid.UUID) -> list[uuid.UUID]:
+        """Every image id of a user."""
+        return list(self.session.scalars(select(Image.id).where(Image.user_id == user_id)))
+
+    def add(self, image: Image) -> None:
+        """Insert an image row."""
+        self.session.add(image)
+
+    def delete(self, image_ids: Sequence[uuid.UUID]) -> None:
+        """Delete image rows and their tag and label links."""
+        for chunk in _chunks(image_ids):
+            self.session.execute(delete(ImageTag).where(ImageTag.image_id.in_(chunk)))
+            self.session.execute(
+                delete(ImageContentLabel).where(ImageContentLabel.image_id.in_(chunk))
+            )
+            self.session.execute(delete(Image).where(Image.id.in_(chunk)))
+
+    # --- tags and labels -------------------------------------------------------------------
+    def ensure_tags(self, names: Iterable[str]) -> dict[str, Tag]:
+        """The Tag rows for these names, creating the missing ones."""
+        wanted = set(names)
+        tags = {t.name: t for t in self.session.scalars(select(Tag).where(Tag.name.in_(wanted)))}
+        for name in sorted(wanted - tags.keys()):
+            tag = Tag(id=uuid.uuid4(), name=name)
+            self.session.add(tag)
+            tags[name] = tag
+        self.session.flush()
+        return tags
+
+    def link_tags(self, image_id: uuid.UUID, tags: Iterable[Tag]) -> None:
+        """Attach tags to an image."""
+        for tag in tags:
+            self.session.add(ImageTag(image_id=image_id, tag_id=tag.id))
+
+    def tags_of(self, image_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Tag]]:
+        """Each image's tags, by image id, sorted by name."""
+        found: dict[uuid.UUID, list[Tag]] = defaultdict(list)
+        for chunk in _chunks(image_ids):
+            rows = self.session.execute(
+                select(ImageTag.image_id, Tag)
+                .join(Tag, Tag.id == ImageTag.tag_id)
+                .where(ImageTag.image_id.in_(chunk))
+                .order_by(Tag.name)
+            )
+            for image_id, tag in rows:
+                found[image_id].append(tag)
+        return found
+
+    def labels_of(self, image_id: uuid.UUID) -> list[tuple[ContentLabel, float]]:
+        """An image's content labels with confidence, most confident first."""
+        rows = self.session.execute(
+            select(ContentLabel, ImageContentLabel.confidence)
+            .join(ImageContentLabel, ImageContentLabel.label_id == ContentLabel.id)
+            .where(ImageContentLabel.image_id == image_id)
+            .order_by(ImageContentLabel.confidence.desc(), ContentLabel.name)
+        )
+        return [(label, confidence) for label, confidence in rows]
+
+    # --- storage purges --------------------------------------------------------------------
+    def add_purge(self, key: str, is_prefix: bool = False) -> StoragePurge:
+        """Record objects to delete once this transaction commits."""
+        purge = StoragePurge(key=key, is_prefix=is_prefix)
+        self.session.add(purge)
+        self.session.flush()
+        return purge
+
+    def pending_purges(self, limit: int) -> list[StoragePurge]:
+        """Purges not yet carried out, oldest first."""
+        return list(self.session.scalars(select(StoragePurge).order_by(StoragePurge.id).limit(limit)))
+
+    def purges(self, purge_ids: Sequence[int]) -> list[StoragePurge]:
+        """These purges, if still pending."""
+        if not purge_ids:
+            return []
+        return list(self.session.scalars(select(StoragePurge).where(StoragePurge.id.in_(purge_ids))))
+
+    def delete_purges(self, purge_ids: Sequence[int]) -> None:
+        """Forget purges that were carried out."""
+        if purge_ids:
+            self.session.execute(delete(StoragePurge).where(StoragePurge.id.in_(purge_ids)))

@@ -1,0 +1,124 @@
+"""Image request and response bodies."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _clean_text(value: str) -> str:
+    value = " ".join(value.split())
+    if not value:
+        raise ValueError("must not be blank")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+Name = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_clean_text)]
+TagName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_clean_text)]
+
+
+class UploadUrl(BaseModel):
+    """One pre-signed upload URL and the image id it is for."""
+
+    url: str
+    method: Literal["PUT"] = "PUT"
+    image_id: uuid.UUID
+
+
+class UploadUrls(BaseModel):
+    """The answer to GET /images/upload_urls."""
+
+    image_upload_urls: list[UploadUrl]
+
+
+class TagIn(BaseModel):
+    """A tag given at notify time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: TagName
+
+
+class NotifyImage(BaseModel):
+    """One uploaded image to confirm."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: uuid.UUID
+    name: Name
+    hash: str = Field(pattern=r"^[0-9a-fA-F]{32}$", description="hex MD5 of the uploaded bytes")
+    is_private: bool = True
+    tags: list[TagIn] = Field(default_factory=list, max_length=50)
+
+
+class NotifyRequest(BaseModel):
+    """The body of POST /images: up to 5 uploaded images (the batch limit is a setting)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    images: list[NotifyImage] = Field(min_length=1)
+
+
+class ImageSummary(BaseModel):
+    """An image in a list, with a pre-signed view URL that expires."""
+
+    id: uuid.UUID
+    name: str
+    is_private: bool
+    file_format: str
+    view_url: str
+    created_at: datetime
+    width: int
+    height: int
+    analysis_status: str
+
+
+class ConfirmedImages(BaseModel):
+    """The answer to POST /images."""
+
+    images: list[ImageSummary]
+
+
+class SummaryPage(BaseModel):
+    """A page of summaries; pass `next_cursor` back as `cursor` for the next one."""
+
+    images: list[ImageSummary]
+    next_cursor: str | None
+
+
+class TagOut(BaseModel):
+    """A tag of an image."""
+
+    id: uuid.UUID
+    name: str
+
+
+class LabelOut(BaseModel):
+    """A content label found by analysis."""
+
+    id: uuid.UUID
+    name: str
+    confidence: float
+
+
+class ExpandedImage(BaseModel):
+    """Everything about one image."""
+
+    id: uuid.UUID
+    name: str
+    hash: str
+    is_private: bool
+    size_mb: float
+    file_format: str
+    width: int
+    height: int
+    view_url: str
+    created_at: datetime
+    analysis_status: str
+    tags: list[TagOut]
+    labels: list[LabelOut]

@@ -1,0 +1,121 @@
+"""Reading and deleting images: summaries with view URLs, the expanded view, bulk deletion."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from bitimage.config import MIB, Settings
+from bitimage.db.session import Database, after_commit
+from bitimage.errors import InvalidRequest, NotFound
+from bitimage.images.models import Image
+from bitimage.images.repository import ImageRepository
+from bitimage.images.schemas import ExpandedImage, ImageSummary, LabelOut, TagOut
+from bitimage.queue.outbox import drop_jobs_for
+from bitimage.search.ports import SearchIndex
+from bitimage.storage.keys import user_prefixes
+from bitimage.storage.ports import ObjectStore
+from bitimage.users.repository import UserRepository
+
+
+class ImageService:
+    """Views and deletions of confirmed images."""
+
+    def __init__(
+        self, settings: Settings, store: ObjectStore, search: SearchIndex, database: Database
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.search = search
+        self.database = database
+
+    def summary(self, image: Image) -> ImageSummary:
+        """The summary of an image, with a fresh pre-signed view URL."""
+        return ImageSummary(
+            id=image.id,
+            name=image.name,
+            is_private=image.is_private,
+            file_format=image.file_format,
+            view_url=self.store.presign_get(image.storage_key, self.settings.view_url_ttl_seconds),
+            created_at=image.created_at,
+            width=image.width,
+            height=image.height,
+            analysis_status=image.analysis_status,
+        )
+
+    def visible_image(self, session: Session, viewer: uuid.UUID | None, image_id: uuid.UUID) -> Image:
+        """The image if the viewer may see it; 404 otherwise (never revealing a private one)."""
+        image = ImageRepository(session).get(image_id)
+        if image is None or (image.is_private and image.user_id != viewer):
+            raise NotFound(f"Image {image_id} was not found")
+        return image
+
+    def expanded(self, session: Session, viewer: uuid.UUID | None, image_id: uuid.UUID) -> ExpandedImage:
+        """Everything about one image its viewer may see."""
+        image = self.visible_image(session, viewer, image_id)
+        repo = ImageRepository(session)
+        tags = repo.tags_of([image.id]).get(image.id, [])
+        labels = repo.labels_of(image.id)
+        base = self.summary(image)
+        return ExpandedImage(
+            **base.model_dump(),
+            hash=image.hash,
+            size_mb=round(image.size_bytes / MIB, 3),
+            tags=[TagOut(id=tag.id, name=tag.name) for tag in tags],
+            labels=[
+                LabelOut(id=label.id, name=label.name, confidence=round(confidence, 4))
+                for label, confidence in labels
+            ],
+        )
+
+    def delete_images(self, session: Session, owner: uuid.UUID, image_ids: Sequence[uuid.UUID]) -> None:
+        """Delete the owner's images, all or nothing; their bytes go once the rows are gone."""
+        ids = list(dict.fromkeys(image_ids))
+        if not ids:
+            raise InvalidRequest("Give at least one image id as ?id=...")
+        if len(ids) > self.settings.upload_urls_max:
+            raise InvalidRequest(f"At most {self.settings.upload_urls_max} ids per request")
+        repo = ImageRepository(session)
+        found = repo.get_many(ids)
+        for image_id in ids:
+            image = found.get(image_id)
+            if image is None or image.user_id != owner:
+                raise NotFound(f"Image {image_id} was not found among your images")
+        self._delete_rows(session, repo, ids)
+        UserRepository(session).add_uploads(owner, -len(ids))
+        purges = [repo.add_purge(found[i].storage_key) for i in ids]
+        self._purge_after_commit(session, [p.id for p in purges])
+
+    def delete_all_of_user(self, session: Session, user_id: uuid.UUID) -> None:
+        """Delete every image row of a user and queue every object under their prefixes."""
+        repo = ImageRepository(session)
+        self._delete_rows(session, repo, repo.ids_of_user(user_id))
+        repo.delete_grants_of_user(user_id)
+        purges = [repo.add_purge(prefix, is_prefix=True) for prefix in user_prefixes(user_id)]
+        self._purge_after_commit(session, [p.id for p in purges])
+
+    def _delete_rows(self, session: Session, repo: ImageRepository, ids: list[uuid.UUID]) -> None:
+        drop_jobs_for(session, ids)
+        self.search.remove(session, ids)
+        repo.delete(ids)
+
+    def _purge_after_commit(self, session: Session, purge_ids: list[int]) -> None:
+        after_commit(session, lambda: self.run_purges(purge_ids))
+
+    def run_purges(self, purge_ids: Sequence[int] | None = None, batch: int = 100) -> int:
+        """Delete the objects of pending purges (these, or the oldest `batch`); return how many."""
+        with self.database.transaction(write=False) as session:
+            repo = ImageRepository(session)
+            found = repo.purges(purge_ids) if purge_ids is not None else repo.pending_purges(batch)
+            pending = [(p.id, p.key, p.is_prefix) for p in found]
+        # No transaction is held while the store works: a prefix may hold many objects.
+        for _, key, is_prefix in pending:
+            if is_prefix:
+                self.store.delete_prefix(key)
+            else:
+                self.store.delete([key])
+        with self.database.transaction() as session:
+            ImageRepository(session).delete_purges([purge_id for purge_id, _, _ in pending])
+        return len(pending)

@@ -1,0 +1,1 @@
+"""Analysis jobs: the outbox table written with each confirmation, and the queues that feed workers."""

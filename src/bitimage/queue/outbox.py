@@ -1,0 +1,41 @@
+"""Writing jobs in the caller's transaction, so a job exists exactly when its data does."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from sqlalchemy import delete, insert
+from sqlalchemy.orm import Session
+
+from bitimage.db.base import utcnow
+from bitimage.queue.models import Job
+
+JOB_SCHEMA_VERSION = 1
+
+
+def enqueue_analysis(session: Session, image_ids: Iterable[uuid.UUID]) -> None:
+    """Queue one analysis job per image, in the session's transaction."""
+    now = utcnow()
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "kind": "analyze",
+            "image_id": image_id,
+            "payload": {"v": JOB_SCHEMA_VERSION, "image_id": str(image_id)},
+            "state": "queued",
+            "attempts": 0,
+            "available_at": now,
+            "created_at": now,
+        }
+        for image_id in image_ids
+    ]
+    if rows:
+        session.execute(insert(Job), rows)
+
+
+def drop_jobs_for(session: Session, image_ids: Iterable[uuid.UUID]) -> None:
+    """Drop every job about these images (they are being deleted)."""
+    ids = list(image_ids)
+    for start in range(0, len(ids), 500):
+        session.execute(delete(Job).where(Job.image_id.in_(ids[start : start + 500])))

@@ -1,0 +1,1 @@
+"""Finding images by name, tag and content label: fuzzy, ranked, paged."""

@@ -1,0 +1,58 @@
+"""The search index port; each database brings its own index-backed implementation."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """Who may be seen (one owner, or everyone's public images) and the filters (AND)."""
+
+    owner_id: uuid.UUID | None
+    name: str | None = None
+    tag: str | None = None
+    label: str | None = None
+    hash: str | None = None
+    limit: int = 100
+    cursor: str | None = None
+
+    @property
+    def has_text_filter(self) -> bool:
+        """True when a fuzzy filter is given."""
+        return bool(self.name or self.tag or self.label)
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """Matching image ids, best first, and the cursor of the next page."""
+
+    image_ids: list[uuid.UUID]
+    next_cursor: str | None
+
+
+class InvalidCursor(ValueError):
+    """A cursor this service did not produce (or from another query)."""
+
+
+class SearchIndex(Protocol):
+    """Keeps searchable text for each image and answers ranked, paged queries."""
+
+    def index(
+        self, session: Session, image_id: uuid.UUID, name: str, tags: Sequence[str], labels: Sequence[str]
+    ) -> None:
+        """Add or replace an image's searchable text."""
+        ...
+
+    def remove(self, session: Session, image_ids: Sequence[uuid.UUID]) -> None:
+        """Forget these images."""
+        ...
+
+    def search(self, session: Session, query: SearchQuery) -> SearchPage:
+        """The page of image ids matching `query`."""
+        ...

@@ -1,0 +1,93 @@
+"""How well a value matches a query, and opaque cursors; shared by every search backend.
+
+A match is, best first: the value equals the query, contains it, or shares at least half of
+the query's trigrams (one or two typos in a word of five letters or more). Case is ignored.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from bitimage.search.ports import InvalidCursor, SearchQuery
+
+EXACT = 1.0
+SUBSTRING = 0.9
+FUZZY_WEIGHT = 0.8
+MIN_SHARED_TRIGRAMS = 0.5
+
+
+def normalise(text: str) -> str:
+    """The form values and queries are compared in."""
+    return " ".join(text.lower().split())
+
+
+def trigrams(text: str) -> set[str]:
+    """The set of three-character substrings of `text`."""
+    return {text[i : i + 3] for i in range(len(text) - 2)}
+
+
+def value_score(query: str, value: str) -> float:
+    """How well one value matches a normalised query: 0 when it does not."""
+    value = normalise(value)
+    if query == value:
+        return EXACT
+    if query in value:
+        return SUBSTRING
+    wanted = trigrams(query)
+    if not wanted:
+        return 0.0
+    have = trigrams(value)
+    shared = len(wanted & have)
+    if shared / len(wanted) < MIN_SHARED_TRIGRAMS:
+        return 0.0
+    return FUZZY_WEIGHT * shared / len(wanted | have)
+
+
+def best_score(query: str, values: Iterable[str]) -> float:
+    """The best score of any of the values (an image's tags, say)."""
+    return max((value_score(query, value) for value in values), default=0.0)
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a page ended: tier (2 strong, 1 fuzzy, 0 unfiltered), score, time, id."""
+
+    tier: int
+    score: float
+    created_at: str
+    image_id: str
+
+    def sort_key(self) -> tuple[int, float, str, str]:
+        """Descending order of results is ascending order of the negated key."""
+        return (self.tier, self.score, self.created_at, self.image_id)
+
+
+def query_fingerprint(query: SearchQuery) -> str:
+    """A short digest of the query's scope and filters, so a cursor only fits its own query."""
+    parts = [str(query.owner_id), query.name, query.tag, query.label, query.hash]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:12]
+
+
+def encode_cursor(query: SearchQuery, position: Position) -> str:
+    """An opaque cursor for the page after `position`."""
+    raw = [query_fingerprint(query), position.tier, position.score, position.created_at, position.image_id]
+    return base64.urlsafe_b64encode(json.dumps(raw).encode()).decode().rstrip("=")
+
+
+def decode_cursor(query: SearchQuery) -> Position | None:
+    """The position in the query's cursor, or None for the first page."""
+    if not query.cursor:
+        return None
+    try:
+        padded = query.cursor + "=" * (-len(query.cursor) % 4)
+        fingerprint, tier, score, created_at, image_id = json.loads(base64.urlsafe_b64decode(padded))
+        position = Position(int(tier), float(score), str(created_at), str(image_id))
+    except (ValueError, TypeError) as exc:
+        raise InvalidCursor("the cursor is malformed") from exc
+    if fingerprint != query_fingerprint(query):
+        raise InvalidCursor("the cursor belongs to another query")
+    return position

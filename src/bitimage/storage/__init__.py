@@ -1,0 +1,1 @@
+"""Object storage: a port, a local signed store, and (later) S3."""

@@ -1,0 +1,199 @@
+"""LocalSignedStore: objects as files under one folder, reached through HMAC-signed URLs."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import quote
+
+from bitimage.storage.keys import is_valid_key
+from bitimage.storage.ports import ObjectInfo, StoreUnavailable
+from bitimage.storage.signing import UrlSigner
+
+_META_DIR = ".meta"
+_TMP_DIR = ".tmp"
+_READ_CHUNK = 1024 * 1024
+
+
+class InvalidKey(ValueError):
+    """A key this service would never generate."""
+
+
+class UploadWriter:
+    """Receives one upload into a temporary file, hashing and counting as it goes."""
+
+    def __init__(self, store: LocalSignedStore, key: str) -> None:
+        self._store = store
+        self._key = key
+        fd, name = tempfile.mkstemp(dir=store.root / _TMP_DIR)
+        self._file = os.fdopen(fd, "wb")
+        self._tmp = Path(name)
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        """Append a chunk to the temporary file."""
+        self._md5.update(chunk)
+        self._file.write(chunk)
+        self.size += len(chunk)
+
+    def commit(self) -> str:
+        """Move the finished file into place atomically; return its hex MD5."""
+        self._file.close()
+        digest = self._md5.hexdigest()
+        self._store.install(self._tmp, self._key, digest, self.size)
+        return digest
+
+    def abort(self) -> None:
+        """Throw the partial upload away."""
+        self._file.close()
+        self._tmp.unlink(missing_ok=True)
+
+
+class LocalSignedStore:
+    """An ObjectStore on the local disk; its URLs point at the service's /storage route."""
+
+    def __init__(self, root: Path, signer: UrlSigner, base_url: str) -> None:
+        self.root = root
+        self.signer = signer
+        self.base_url = base_url.rstrip("/")
+        for sub in (_TMP_DIR, _META_DIR):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+
+    def path_for(self, key: str) -> Path:
+        """The file behind a key; refuses any key the service does not generate."""
+        if not is_valid_key(key):
+            raise InvalidKey(key)
+        return self.root / key
+
+    def _meta_path(self, key: str) -> Path:
+        return self.root / _META_DIR / f"{key}.json"
+
+    def _sign(self, method: str, key: str, ttl_seconds: int) -> str:
+        expires = int(time.time()) + ttl_seconds
+        signature = self.signer.signature(method, key, expires)
+        return f"{self.base_url}/storage/{quote(key)}?expires={expires}&signature={signature}"
+
+    def presign_put(self, key: str, ttl_seconds: int) -> str:
+        """A signed PUT URL for `key`."""
+        return self._sign("PUT", key, ttl_seconds)
+
+    def presign_get(self, key: str, ttl_seconds: int) -> str:
+        """A signed GET URL for `key`."""
+        return self._sign("GET", key, ttl_seconds)
+
+    def open_writer(self, key: str) -> UploadWriter:
+        """Start receiving an upload for `key`."""
+        self.path_for(key)
+        return UploadWriter(self, key)
+
+    def install(self, tmp: Path, key: str, md5: str, size: int) -> None:
+        """Atomically put a finished file at `key`, with its MD5 recorded beside it."""
+        target = self.path_for(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        meta = self._meta_path(key)
+        meta.parent.mkdir(parents=True, exist_ok=True)
+        # Data first, then the sidecar: a sidecar whose size disagrees is ignored by stat().
+        os.replace(tmp, target)
+        self._write_meta(meta, {"md5": md5, "size": size})
+
+    def _write_meta(self, meta: Path, record: dict[str, object]) -> None:
+        fd, name = tempfile.mkstemp(dir=self.root / _TMP_DIR)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(record, handle)
+        os.replace(name, meta)
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        """Size and MD5 of an object, or None when absent."""
+        path = self.path_for(key)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return None
+        md5: str | None = None
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            record = json.loads(self._meta_path(key).read_text())
+            if record.get("size") == st.st_size:
+                md5 = str(record["md5"])
+        modified = datetime.fromtimestamp(st.st_mtime, UTC)
+        return ObjectInfo(key=key, size=st.st_size, md5=md5, modified_at=modified)
+
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        """Bytes from `start` (negative counts from the end), at most `length` of them."""
+        with self.path_for(key).open("rb") as handle:
+            if start < 0:
+                handle.seek(max(0, handle.seek(0, os.SEEK_END) + start))
+            else:
+                handle.seek(start)
+            return handle.read(length)
+
+    def open(self, key: str) -> BinaryIO:
+        """The object's file, opened for reading."""
+        return self.path_for(key).open("rb")
+
+    def md5(self, key: str) -> str:
+        """The object's MD5, from its sidecar or by reading it."""
+        info = self.stat(key)
+        if info is not None and info.md5 is not None:
+            return info.md5
+        digest = hashlib.md5(usedforsecurity=False)
+        with self.path_for(key).open("rb") as handle:
+            while chunk := handle.read(_READ_CHUNK):
+                digest.update(chunk)
+        return digest.hexdigest()
+
+    def copy(self, source: str, destination: str) -> None:
+        """Hard-link (or copy) `source` to `destination`, atomically replacing it."""
+        src, dst = self.path_for(source), self.path_for(destination)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mktemp(dir=self.root / _TMP_DIR))  # noqa: S306 - link needs a free name
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+        info = self.stat(source)
+        if info is not None and info.md5 is not None:
+            meta = self._meta_path(destination)
+            meta.parent.mkdir(parents=True, exist_ok=True)
+            self._write_meta(meta, {"md5": info.md5, "size": info.size})
+
+    def delete(self, keys: Iterable[str]) -> None:
+        """Delete objects and their sidecars; missing ones are fine."""
+        for key in keys:
+            self.path_for(key).unlink(missing_ok=True)
+            self._meta_path(key).unlink(missing_ok=True)
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under a prefix."""
+        keys = [info.key for info in self.list(prefix)]
+        self.delete(keys)
+        return len(keys)
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Every object whose key starts with `prefix`."""
+        base = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
+        if not base.is_dir():
+            return
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames[:] = [name for name in dirnames if not name.startswith(".")]
+            for name in filenames:
+                key = Path(dirpath, name).relative_to(self.root).as_posix()
+                if key.startswith(prefix) and is_valid_key(key):
+                    info = self.stat(key)
+                    if info is not None:
+                        yield info
+
+    def ping(self) -> None:
+        """Check the folder is there and writable."""
+        if not os.access(self.root / _TMP_DIR, os.W_OK):
+            raise StoreUnavailable(f"{self.root} is not writable")

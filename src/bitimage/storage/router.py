@@ -1,0 +1,120 @@
+"""The local store's own signed routes: PUT streams an upload in, GET serves an object."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import FileResponse
+
+from bitimage.config import MIB
+from bitimage.deps import ContainerDep
+from bitimage.errors import AccessDenied, NotFound, TooLarge, responses
+from bitimage.images.inspect import content_type
+from bitimage.storage.keys import STAGING_PREFIX, image_id_of, is_valid_key
+from bitimage.storage.local import LocalSignedStore
+
+router = APIRouter(prefix="/storage", tags=["storage (local store)"])
+
+_FLUSH_AT = 1024 * 1024  # hand bytes to a thread in 1 MiB pieces: hashing stays off the loop
+
+ExpiresQ = Annotated[int, Query(description="expiry, seconds since the epoch")]
+SignatureQ = Annotated[str, Query(max_length=128, description="HMAC of method, key and expiry")]
+
+
+def _check(store: LocalSignedStore, method: str, key: str, expires: int, signature: str) -> None:
+    if not is_valid_key(key):
+        raise NotFound(f"No object at {key[:200]}")
+    if not store.signer.verify(method, key, expires, signature, time.time()):
+        raise AccessDenied(
+            "The signed URL is invalid or has expired", "Ask the API for a fresh URL"
+        )
+
+
+def _local(container: ContainerDep) -> LocalSignedStore:
+    store = container.local_store
+    if store is None:  # pragma: no cover - the router is only mounted with a local store
+        raise NotFound("This server has no local store")
+    return store
+
+
+@router.put(
+    "/{key:path}",
+    status_code=status.HTTP_200_OK,
+    responses=responses(AccessDenied, NotFound, TooLarge),
+    summary="Upload raw bytes to a signed URL",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+async def put_object(
+    key: str, expires: ExpiresQ, signature: SignatureQ, request: Request, container: ContainerDep
+) -> Response:
+    """Stream the body to a temporary file, hashing as it comes; 413 past the size limit."""
+    store = _local(container)
+    _check(store, "PUT", key, expires, signature)
+    if not key.startswith(STAGING_PREFIX):
+        raise AccessDenied("Uploads go to the staging area only")
+    limit = container.settings.max_image_bytes
+    too_large = TooLarge(
+        f"Image {image_id_of(key)} is larger than the upload limit of {limit / MIB:.1f} MB"
+    )
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large  # refused before a byte of the body is read
+    writer = await anyio.to_thread.run_sync(store.open_writer, key)
+    try:
+        pending: list[bytes] = []
+        buffered = received = 0
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > limit:
+                raise too_large
+            pending.append(chunk)
+            buffered += len(chunk)
+            if buffered >= _FLUSH_AT:
+                await anyio.to_thread.run_sync(writer.write, b"".join(pending))
+                pending, buffered = [], 0
+        if pending:
+            await anyio.to_thread.run_sync(writer.write, b"".join(pending))
+        md5 = await anyio.to_thread.run_sync(writer.commit)
+    except BaseException:
+        await anyio.to_thread.run_sync(writer.abort)
+        raise
+    return Response(status_code=status.HTTP_200_OK, headers={"ETag": f'"{md5}"'})
+
+
+@router.get(
+    "/{key:path}",
+    response_class=FileResponse,
+    responses={
+        **responses(AccessDenied, NotFound),
+        200: {"content": {"image/*": {}}, "description": "The image bytes"},
+    },
+    summary="Download an object from a signed URL",
+)
+def get_object(
+    key: str, expires: ExpiresQ, signature: SignatureQ, request: Request, container: ContainerDep
+) -> Response:
+    """The bytes with their sniffed Content-Type, an ETag (the MD5) and nosniff."""
+    store = _local(container)
+    _check(store, "GET", key, expires, signature)
+    info = store.stat(key)
+    if info is None:
+        raise NotFound(f"No object at {key}")
+    etag = f'"{info.md5 or store.md5(key)}"'
+    headers = {
+        "ETag": etag,
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, max-age=300",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+    }
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    media_type = content_type(store.read_range(key, 0, 64))
+    return FileResponse(store.path_for(key), media_type=media_type, headers=headers)

@@ -1,0 +1,1 @@
+"""Bit-image accounts (the seed's users table)."""

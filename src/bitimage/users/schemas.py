@@ -1,0 +1,20 @@
+"""User answers."""
+
+from __future__ import annotations
+
+import uuid
+
+from pydantic import BaseModel
+
+
+class UserCreated(BaseModel):
+    """The seed's answer to account creation."""
+
+    id: uuid.UUID
+    image_upload_count: int
+
+
+class UserAccount(UserCreated):
+    """An account with its limit (null: unlimited)."""
+
+    image_upload_limit: int | None

@@ -1,0 +1,59 @@
+"""Account use cases: create, read, delete (with every image, byte and queued job)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bitimage.config import Settings
+from bitimage.errors import AccessDenied, Conflict, NotFound
+from bitimage.images.service import ImageService
+from bitimage.users.models import User
+from bitimage.users.repository import UserRepository
+
+_CONFLICT_DETAIL = "Ensure that the provided resource id and user id are correct"
+
+
+class UserService:
+    """Bit-image accounts, one per CAS identity."""
+
+    def __init__(self, settings: Settings, images: ImageService) -> None:
+        self.settings = settings
+        self.images = images
+
+    def create(self, session: Session, user_id: uuid.UUID) -> User:
+        """Create the caller's account; 409 if it exists."""
+        repo = UserRepository(session)
+        if repo.get(user_id) is not None:
+            raise Conflict("User with provided id already exists", _CONFLICT_DETAIL)
+        user = User(
+            id=user_id,
+            image_upload_count=0,
+            image_upload_limit=self.settings.default_image_upload_limit,
+        )
+        try:
+            with session.begin_nested():
+                repo.add(user)
+        except IntegrityError:
+            raise Conflict("User with provided id already exists", _CONFLICT_DETAIL) from None
+        return user
+
+    def _own(self, session: Session, caller: uuid.UUID, user_id: uuid.UUID, lock: bool) -> User:
+        if caller != user_id:
+            raise AccessDenied(f"User {caller} may not act on the account of user {user_id}")
+        user = UserRepository(session).get(user_id, for_update=lock)
+        if user is None:
+            raise NotFound(f"User {user_id} has no Bit-image account")
+        return user
+
+    def get(self, session: Session, caller: uuid.UUID, user_id: uuid.UUID) -> User:
+        """The caller's own account (403 for another's)."""
+        return self._own(session, caller, user_id, lock=False)
+
+    def delete(self, session: Session, caller: uuid.UUID, user_id: uuid.UUID) -> None:
+        """Delete the caller's account, every image row, and (after commit) every object."""
+        self._own(session, caller, user_id, lock=True)
+        self.images.delete_all_of_user(session, user_id)
+        UserRepository(session).delete(user_id)
