@@ -1,0 +1,81 @@
+"""Helpers shared by the tests: real images, accounts and the upload flow over HTTP."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import random
+from typing import Any
+
+from PIL import Image
+
+PASSWORD = "correct horse battery"
+
+
+def make_jpeg(width: int = 64, height: int = 48, seed: int = 0, fmt: str = "JPEG") -> bytes:
+    """A small real image whose bytes differ per seed."""
+    rng = random.Random(seed)
+    image = Image.new("RGB", (width, height), (rng.randrange(256), rng.randrange(256), 90))
+    for _ in range(20):
+        x, y = rng.randrange(width), rng.randrange(height)
+        image.putpixel((x, y), (rng.randrange(256), rng.randrange(256), rng.randrange(256)))
+    out = io.BytesIO()
+    image.save(out, fmt)
+    return out.getvalue()
+
+
+def md5(data: bytes) -> str:
+    """Hex MD5."""
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def auth(client: Any, email: str) -> dict[str, str]:
+    """Sign up, log in, create the Bit-image account; return the Authorization header."""
+    assert client.post("/cas/signup", json={"email": email, "password": PASSWORD}).status_code == 201
+    answer = client.post("/cas/loginSubmit", json={"email": email, "password": PASSWORD})
+    assert answer.status_code == 202, answer.text
+    headers = {"Authorization": f"Bearer {answer.json()['token']}"}
+    assert client.post("/api/v1/users", headers=headers).status_code == 201
+    return headers
+
+
+def user_id(client: Any, headers: dict[str, str]) -> str:
+    """The caller's user id, from the CAS."""
+    token = headers["Authorization"].split()[1]
+    return str(client.post("/cas/authorizeUser", json={"token": token}).json()["user_id"])
+
+
+def put_bytes(client: Any, url: str, data: bytes) -> Any:
+    """PUT raw bytes to a signed URL of the local store (through the test client)."""
+    return client.put(url, content=data)
+
+
+def stage(client: Any, headers: dict[str, str], payloads: list[bytes]) -> list[str]:
+    """Ask for URLs and PUT each payload; return the image ids."""
+    answer = client.get(f"/api/v1/images/upload_urls?image_count={len(payloads)}", headers=headers)
+    assert answer.status_code == 200, answer.text
+    urls = answer.json()["image_upload_urls"]
+    for entry, data in zip(urls, payloads, strict=True):
+        assert put_bytes(client, entry["url"], data).status_code == 200
+    return [entry["image_id"] for entry in urls]
+
+
+def notify_body(ids: list[str], payloads: list[bytes], **extra: Any) -> dict[str, Any]:
+    """A notify body for staged images, named img0, img1..."""
+    return {
+        "images": [
+            {"id": i, "name": f"img{n}", "hash": md5(data), "is_private": True, "tags": [], **extra}
+            for n, (i, data) in enumerate(zip(ids, payloads, strict=True))
+        ]
+    }
+
+
+def upload(
+    client: Any, headers: dict[str, str], payloads: list[bytes], **extra: Any
+) -> list[dict[str, Any]]:
+    """The whole flow for up to 5 images; return the confirmed summaries."""
+    ids = stage(client, headers, payloads)
+    answer = client.post("/api/v1/images", headers=headers, json=notify_body(ids, payloads, **extra))
+    assert answer.status_code == 201, answer.text
+    images: list[dict[str, Any]] = answer.json()["images"]
+    return images
