@@ -31,7 +31,9 @@ def md5(data: bytes) -> str:
 
 def auth(client: Any, email: str) -> dict[str, str]:
     """Sign up, log in, create the Bit-image account; return the Authorization header."""
-    assert client.post("/cas/signup", json={"email": email, "password": PASSWORD}).status_code == 201
+    assert (
+        client.post("/cas/signup", json={"email": email, "password": PASSWORD}).status_code == 201
+    )
     answer = client.post("/cas/loginSubmit", json={"email": email, "password": PASSWORD})
     assert answer.status_code == 202, answer.text
     headers = {"Authorization": f"Bearer {answer.json()['token']}"}
@@ -75,7 +77,9 @@ def upload(
 ) -> list[dict[str, Any]]:
     """The whole flow for up to 5 images; return the confirmed summaries."""
     ids = stage(client, headers, payloads)
-    answer = client.post("/api/v1/images", headers=headers, json=notify_body(ids, payloads, **extra))
+    answer = client.post(
+        "/api/v1/images", headers=headers, json=notify_body(ids, payloads, **extra)
+    )
     assert answer.status_code == 201, answer.text
     images: list[dict[str, Any]] = answer.json()["images"]
     return images

@@ -1,4 +1,4 @@
-"""One settings object for the whole service, read from BITIMAGE_* variables and validated at start."""
+"""One settings object for the service, read from BITIMAGE_* variables, validated at start."""
 
 from __future__ import annotations
 

@@ -117,7 +117,5 @@ ERROR_CLASSES: tuple[type[AppError], ...] = (
 
 def responses(*errors: type[AppError]) -> dict[int | str, dict[str, object]]:
     """OpenAPI `responses=` entries documenting the given error answers of a route."""
-    return {
-        cls.status_code: {"model": ErrorBody, "description": cls.error}
-        for cls in (InvalidRequest, *errors)
-    }
+    documented: tuple[type[AppError], ...] = (InvalidRequest, *errors)
+    return {cls.status_code: {"model": ErrorBody, "description": cls.error} for cls in documented}

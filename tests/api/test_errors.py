@@ -54,7 +54,9 @@ class TestInvalidRequest:
         assert_error(client.post("/api/v1/images", headers=headers, json={"images": []}), 400, BAD)
         bad_hash = notify_body([str(uuid.uuid4())], [b"x"])
         bad_hash["images"][0]["hash"] = "nothex"
-        assert_error(client.post("/api/v1/images", headers=headers, json=bad_hash), 400, BAD, "hash")
+        assert_error(
+            client.post("/api/v1/images", headers=headers, json=bad_hash), 400, BAD, "hash"
+        )
 
     def test_more_than_five_images(self, client: TestClient, headers: dict[str, str]) -> None:
         payloads = [make_jpeg(seed=n) for n in range(6)]
@@ -80,7 +82,9 @@ class TestAuthorizationFailed:
         token = headers["Authorization"].split()[1]
         head, payload, signature = token.split(".")
         forged = f"{head}.{payload}.{signature[::-1]}"
-        answer = client.get("/api/v1/images/private/summary", headers={"Authorization": f"Bearer {forged}"})
+        answer = client.get(
+            "/api/v1/images/private/summary", headers={"Authorization": f"Bearer {forged}"}
+        )
         assert_error(answer, 401, AUTH)
 
     def _claims(self, container: Container, **changes: object) -> dict[str, object]:
@@ -106,7 +110,10 @@ class TestAuthorizationFailed:
         key = container.cas.issuer._key
         kid = container.cas.issuer.jwk["kid"]
         token = jwt.encode(
-            self._claims(container, iss="https://evil.example"), key, algorithm="EdDSA", headers={"kid": kid}
+            self._claims(container, iss="https://evil.example"),
+            key,
+            algorithm="EdDSA",
+            headers={"kid": kid},
         )
         answer = client.post("/api/v1/users", headers={"Authorization": f"Bearer {token}"})
         assert_error(answer, 401, AUTH, "issuer")
@@ -114,20 +121,33 @@ class TestAuthorizationFailed:
     def test_other_key(self, client: TestClient, container: Container) -> None:
         kid = container.cas.issuer.jwk["kid"]
         token = jwt.encode(
-            self._claims(container), Ed25519PrivateKey.generate(), algorithm="EdDSA", headers={"kid": kid}
+            self._claims(container),
+            Ed25519PrivateKey.generate(),
+            algorithm="EdDSA",
+            headers={"kid": kid},
         )
-        assert_error(client.post("/api/v1/users", headers={"Authorization": f"Bearer {token}"}), 401, AUTH)
+        assert_error(
+            client.post("/api/v1/users", headers={"Authorization": f"Bearer {token}"}), 401, AUTH
+        )
 
     def test_alg_none_and_hs256(self, client: TestClient, container: Container) -> None:
         kid = container.cas.issuer.jwk["kid"]
         unsigned = jwt.encode(self._claims(container), None, algorithm="none", headers={"kid": kid})
-        assert_error(client.post("/api/v1/users", headers={"Authorization": f"Bearer {unsigned}"}), 401, AUTH)
+        assert_error(
+            client.post("/api/v1/users", headers={"Authorization": f"Bearer {unsigned}"}), 401, AUTH
+        )
         public = container.cas.issuer.jwk["x"].encode()
-        hs = jwt.encode(self._claims(container), public * 2, algorithm="HS256", headers={"kid": kid})
-        assert_error(client.post("/api/v1/users", headers={"Authorization": f"Bearer {hs}"}), 401, AUTH)
+        hs = jwt.encode(
+            self._claims(container), public * 2, algorithm="HS256", headers={"kid": kid}
+        )
+        assert_error(
+            client.post("/api/v1/users", headers={"Authorization": f"Bearer {hs}"}), 401, AUTH
+        )
 
     def test_wrong_password(self, client: TestClient, headers: dict[str, str]) -> None:
-        answer = client.post("/cas/loginSubmit", json={"email": "owner@example.com", "password": "wrong-one"})
+        answer = client.post(
+            "/cas/loginSubmit", json={"email": "owner@example.com", "password": "wrong-one"}
+        )
         assert_error(answer, 401, AUTH)
 
 
@@ -164,7 +184,8 @@ class TestAccessDenied:
             assert store is not None
             key = url.split("/storage/")[1].split("?")[0]
             past = int(time.time()) - 1
-            expired = f"http://127.0.0.1:8000/storage/{key}?expires={past}&signature={store.signer.signature('PUT', key, past)}"
+            signature = store.signer.signature("PUT", key, past)
+            expired = f"http://127.0.0.1:8000/storage/{key}?expires={past}&signature={signature}"
             assert_error(client.put(expired, content=b"x"), 403, DENIED, "expired")
         container.close()
 
@@ -185,27 +206,35 @@ class TestAccessDenied:
 class TestNotFound:
     def test_unknown_route_and_image(self, client: TestClient, headers: dict[str, str]) -> None:
         assert_error(client.get("/nowhere"), 404, MISSING)
-        assert_error(client.get(f"/api/v1/images/{uuid.uuid4()}/expanded", headers=headers), 404, MISSING)
+        assert_error(
+            client.get(f"/api/v1/images/{uuid.uuid4()}/expanded", headers=headers), 404, MISSING
+        )
 
     def test_no_account_yet(self, client: TestClient) -> None:
         client.post("/cas/signup", json={"email": "new@example.com", "password": PASSWORD})
-        token = client.post("/cas/loginSubmit", json={"email": "new@example.com", "password": PASSWORD}).json()[
-            "token"
-        ]
+        token = client.post(
+            "/cas/loginSubmit", json={"email": "new@example.com", "password": PASSWORD}
+        ).json()["token"]
         answer = client.get(
             "/api/v1/images/upload_urls?image_count=1", headers={"Authorization": f"Bearer {token}"}
         )
         assert_error(answer, 404, MISSING, "account")
 
-    def test_nothing_uploaded_and_not_issued(self, client: TestClient, headers: dict[str, str]) -> None:
+    def test_nothing_uploaded_and_not_issued(
+        self, client: TestClient, headers: dict[str, str]
+    ) -> None:
         payload = make_jpeg()
         url = client.get("/api/v1/images/upload_urls?image_count=1", headers=headers).json()[
             "image_upload_urls"
         ][0]
-        answer = client.post("/api/v1/images", headers=headers, json=notify_body([url["image_id"]], [payload]))
+        answer = client.post(
+            "/api/v1/images", headers=headers, json=notify_body([url["image_id"]], [payload])
+        )
         assert_error(answer, 404, MISSING, url["image_id"], "uploaded")
         stranger = str(uuid.uuid4())
-        answer = client.post("/api/v1/images", headers=headers, json=notify_body([stranger], [payload]))
+        answer = client.post(
+            "/api/v1/images", headers=headers, json=notify_body([stranger], [payload])
+        )
         assert_error(answer, 404, MISSING, stranger)
 
     def test_delete_names_the_missing_id(self, client: TestClient, headers: dict[str, str]) -> None:
@@ -220,16 +249,26 @@ class TestConflict:
     def test_user_exists(self, client: TestClient, headers: dict[str, str]) -> None:
         answer = client.post("/api/v1/users", headers=headers)
         assert_error(answer, 409, CONFLICT, "User with provided id already exists")
-        assert answer.json()["detail"] == "Ensure that the provided resource id and user id are correct"
+        assert (
+            answer.json()["detail"]
+            == "Ensure that the provided resource id and user id are correct"
+        )
 
     def test_email_taken(self, client: TestClient, headers: dict[str, str]) -> None:
-        answer = client.post("/cas/signup", json={"email": "Owner@example.com", "password": PASSWORD})
+        answer = client.post(
+            "/cas/signup", json={"email": "Owner@example.com", "password": PASSWORD}
+        )
         assert_error(answer, 409, CONFLICT)
 
     def test_already_confirmed(self, client: TestClient, headers: dict[str, str]) -> None:
         payload = make_jpeg()
         ids = stage(client, headers, [payload])
-        assert client.post("/api/v1/images", headers=headers, json=notify_body(ids, [payload])).status_code == 201
+        assert (
+            client.post(
+                "/api/v1/images", headers=headers, json=notify_body(ids, [payload])
+            ).status_code
+            == 201
+        )
         answer = client.post("/api/v1/images", headers=headers, json=notify_body(ids, [payload]))
         assert_error(answer, 409, CONFLICT, ids[0])
 
@@ -249,11 +288,15 @@ class TestTooLarge:
                 yield b"y" * 600
                 yield b"y" * 600
 
-            assert_error(client.put(url["url"], content=stream()), 413, "Resource size exceeds upload limit")
+            assert_error(
+                client.put(url["url"], content=stream()), 413, "Resource size exceeds upload limit"
+            )
             assert list(container.store.list("")) == []
         container.close()
 
-    def test_notify_checks_size(self, client: TestClient, container: Container, headers: dict[str, str]) -> None:
+    def test_notify_checks_size(
+        self, client: TestClient, container: Container, headers: dict[str, str]
+    ) -> None:
         url = client.get("/api/v1/images/upload_urls?image_count=1", headers=headers).json()[
             "image_upload_urls"
         ][0]
@@ -264,7 +307,9 @@ class TestTooLarge:
         writer = store.open_writer(key)  # bypasses the PUT route's own limit, as S3 would
         writer.write(big)
         writer.commit()
-        answer = client.post("/api/v1/images", headers=headers, json=notify_body([url["image_id"]], [big]))
+        answer = client.post(
+            "/api/v1/images", headers=headers, json=notify_body([url["image_id"]], [big])
+        )
         assert_error(answer, 413, "Resource size exceeds upload limit", url["image_id"], "20.0 MB")
 
 
@@ -291,7 +336,9 @@ class TestUnsupportedMedia:
             headers = auth(client, "bomb@example.com")
             payload = make_jpeg(100, 100)
             ids = stage(client, headers, [payload])
-            answer = client.post("/api/v1/images", headers=headers, json=notify_body(ids, [payload]))
+            answer = client.post(
+                "/api/v1/images", headers=headers, json=notify_body(ids, [payload])
+            )
             assert_error(answer, 415, "Resource media type is unsupported", "megapixel")
         container.close()
 
@@ -304,7 +351,10 @@ def test_hash_mismatch(client: TestClient, headers: dict[str, str]) -> None:
     answer = client.post("/api/v1/images", headers=headers, json=body)
     assert_error(answer, 422, "Resource hash mismatch", ids[0])
     # Nothing was lost: the right hash still confirms it.
-    assert client.post("/api/v1/images", headers=headers, json=notify_body(ids, [payload])).status_code == 201
+    assert (
+        client.post("/api/v1/images", headers=headers, json=notify_body(ids, [payload])).status_code
+        == 201
+    )
 
 
 def test_login_rate_limit(tmp_path: Path) -> None:
@@ -319,7 +369,9 @@ def test_login_rate_limit(tmp_path: Path) -> None:
     container.close()
 
 
-def test_batch_is_all_or_nothing(client: TestClient, container: Container, headers: dict[str, str]) -> None:
+def test_batch_is_all_or_nothing(
+    client: TestClient, container: Container, headers: dict[str, str]
+) -> None:
     good, bad = make_jpeg(seed=1), b"%PDF-1.4 not an image"
     ids = stage(client, headers, [good, bad])
     answer = client.post("/api/v1/images", headers=headers, json=notify_body(ids, [good, bad]))

@@ -57,7 +57,8 @@ def test_seed_walkthrough(client: TestClient, container: Container) -> None:
 
     expanded = client.get(f"/api/v1/images/{ids[0]}/expanded").json()
     assert expanded["hash"] == md5(lettuce)
-    assert expanded["width"] == 64 and expanded["height"] == 48
+    assert expanded["width"] == 64
+    assert expanded["height"] == 48
     assert expanded["analysis_status"] == "pending"
     assert sorted(tag["name"] for tag in expanded["tags"]) == ["green", "leafy", "salad"]
     view = client.get(expanded["view_url"])

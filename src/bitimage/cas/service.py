@@ -37,12 +37,16 @@ class CasService:
         repo = CasAccountRepository(session)
         if repo.by_email(email) is not None:
             raise Conflict(f"An account with email {email} already exists", "Log in instead")
-        account = CasAccount(id=uuid.uuid4(), email=email, password_hash=self.passwords.hash(password))
+        account = CasAccount(
+            id=uuid.uuid4(), email=email, password_hash=self.passwords.hash(password)
+        )
         try:
             with session.begin_nested():
                 repo.add(account)
         except IntegrityError:
-            raise Conflict(f"An account with email {email} already exists", "Log in instead") from None
+            raise Conflict(
+                f"An account with email {email} already exists", "Log in instead"
+            ) from None
         return account
 
     def login(self, session: Session, email: str, password: str, client: str) -> str:

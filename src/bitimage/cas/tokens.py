@@ -124,6 +124,8 @@ class TokenVerifier:
         except jwt.ExpiredSignatureError:
             raise InvalidToken("the token has expired; log in again") from None
         except jwt.InvalidIssuerError:
-            raise InvalidToken("the token comes from an issuer this service does not trust") from None
+            raise InvalidToken(
+                "the token comes from an issuer this service does not trust"
+            ) from None
         except (jwt.PyJWTError, ValueError) as exc:
             raise InvalidToken(f"the token is invalid: {exc}") from None

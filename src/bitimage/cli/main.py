@@ -39,10 +39,10 @@ def _settings(**overrides: Any) -> Settings:
 
 def _prepare(settings: Settings) -> Any:
     """Build the container and bring the schema up to date (or refuse to start)."""
-    from sqlalchemy.exc import OperationalError  # noqa: PLC0415 - keep --help fast
+    from sqlalchemy.exc import OperationalError
 
-    from bitimage.bootstrap import bootstrap  # noqa: PLC0415
-    from bitimage.db.migrate import pending_revision, upgrade  # noqa: PLC0415
+    from bitimage.bootstrap import bootstrap
+    from bitimage.db.migrate import pending_revision, upgrade
 
     try:
         container = bootstrap(settings)
@@ -58,12 +58,16 @@ def _prepare(settings: Settings) -> Any:
 
 
 def _run(settings: Settings, *, api: bool, cas: bool) -> None:
-    from bitimage.app import create_app  # noqa: PLC0415
+    from bitimage.app import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     container = _prepare(settings)
     application = create_app(container, api=api, cas=cas)
-    typer.echo(f"Bit-image listening on {settings.base_url} (data in {settings.data_dir.resolve()})")
+    typer.echo(
+        f"Bit-image listening on {settings.base_url} (data in {settings.data_dir.resolve()})"
+    )
     try:
         uvicorn.run(application, host=settings.host, port=settings.port, log_level="info")
     finally:
@@ -80,7 +84,9 @@ def serve(
     ] = False,
 ) -> None:
     """Run the API, the auth service and the embedded worker."""
-    settings = _settings(host=host, port=port, data_dir=data_dir, run_worker=False if no_worker else None)
+    settings = _settings(
+        host=host, port=port, data_dir=data_dir, run_worker=False if no_worker else None
+    )
     _run(settings, api=True, cas=True)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,6 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 # A deferred transaction that reads and then writes fails at once with "database is
 # locked" when another writer got in between; BEGIN IMMEDIATE waits on busy_timeout instead.
 IMMEDIATE = "bitimage_begin_immediate"
+
+log = logging.getLogger("bitimage.db")
 
 
 def create_db_engine(url: str) -> Engine:
@@ -85,7 +88,12 @@ def run_after_commit(session: Session) -> None:
     session.info.pop("on_rollback", None)
     actions: list[AfterCommit] = session.info.pop("after_commit", [])
     for action in actions:
-        action()
+        try:
+            action()
+        except Exception:
+            # The transaction is committed and must be reported as such; what the action
+            # left behind (an object to delete) is found and finished by the sweeper.
+            log.exception("clean-up after commit failed; the sweeper will finish it")
 
 
 def on_rollback(session: Session, action: AfterCommit) -> None:
@@ -98,4 +106,7 @@ def discard_after_commit(session: Session) -> None:
     session.info.pop("after_commit", None)
     undo: list[AfterCommit] = session.info.pop("on_rollback", [])
     for action in undo:
-        action()
+        try:
+            action()
+        except Exception:
+            log.exception("undo after rollback failed; the sweeper will finish it")

@@ -131,4 +131,6 @@ def _check_complete(image: Image.Image, detected: str) -> None:
         else:
             image.load()
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise UnsupportedImage(detected, f"the {detected} data is truncated or corrupt ({exc})") from None
+        raise UnsupportedImage(
+            detected, f"the {detected} data is truncated or corrupt ({exc})"
+        ) from None

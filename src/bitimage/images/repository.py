@@ -83,7 +83,9 @@ class ImageRepository:
         """These images, by id (missing ones are absent)."""
         found: dict[uuid.UUID, Image] = {}
         for chunk in _chunks(image_ids):
-            found.update({i.id: i for i in self.session.scalars(select(Image).where(Image.id.in_(chunk)))})
+            found.update(
+                {i.id: i for i in self.session.scalars(select(Image).where(Image.id.in_(chunk)))}
+            )
         return found
 
     def ids_of_user(self, user_id: uuid.UUID) -> list[uuid.UUID]:
@@ -154,13 +156,17 @@ class ImageRepository:
 
     def pending_purges(self, limit: int) -> list[StoragePurge]:
         """Purges not yet carried out, oldest first."""
-        return list(self.session.scalars(select(StoragePurge).order_by(StoragePurge.id).limit(limit)))
+        return list(
+            self.session.scalars(select(StoragePurge).order_by(StoragePurge.id).limit(limit))
+        )
 
     def purges(self, purge_ids: Sequence[int]) -> list[StoragePurge]:
         """These purges, if still pending."""
         if not purge_ids:
             return []
-        return list(self.session.scalars(select(StoragePurge).where(StoragePurge.id.in_(purge_ids))))
+        return list(
+            self.session.scalars(select(StoragePurge).where(StoragePurge.id.in_(purge_ids)))
+        )
 
     def delete_purges(self, purge_ids: Sequence[int]) -> None:
         """Forget purges that were carried out."""

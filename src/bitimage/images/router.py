@@ -57,7 +57,13 @@ def upload_urls(
     "",
     status_code=status.HTTP_201_CREATED,
     responses=responses(
-        AuthorizationFailed, AccessDenied, NotFound, Conflict, TooLarge, UnsupportedMedia, HashMismatch
+        AuthorizationFailed,
+        AccessDenied,
+        NotFound,
+        Conflict,
+        TooLarge,
+        UnsupportedMedia,
+        HashMismatch,
     ),
     summary="Confirm uploaded images (up to 5)",
 )
@@ -81,7 +87,7 @@ def private_summary(
     name: NameQ = None,
     tag: TagQ = None,
     content_label: LabelQ = None,
-    hash: HashQ = None,  # noqa: A002 - the API's parameter name
+    hash: HashQ = None,
     limit: LimitQ = 100,
     cursor: CursorQ = None,
 ) -> SummaryPage:

@@ -45,14 +45,18 @@ class ImageService:
             analysis_status=image.analysis_status,
         )
 
-    def visible_image(self, session: Session, viewer: uuid.UUID | None, image_id: uuid.UUID) -> Image:
+    def visible_image(
+        self, session: Session, viewer: uuid.UUID | None, image_id: uuid.UUID
+    ) -> Image:
         """The image if the viewer may see it; 404 otherwise (never revealing a private one)."""
         image = ImageRepository(session).get(image_id)
         if image is None or (image.is_private and image.user_id != viewer):
             raise NotFound(f"Image {image_id} was not found")
         return image
 
-    def expanded(self, session: Session, viewer: uuid.UUID | None, image_id: uuid.UUID) -> ExpandedImage:
+    def expanded(
+        self, session: Session, viewer: uuid.UUID | None, image_id: uuid.UUID
+    ) -> ExpandedImage:
         """Everything about one image its viewer may see."""
         image = self.visible_image(session, viewer, image_id)
         repo = ImageRepository(session)
@@ -70,7 +74,9 @@ class ImageService:
             ],
         )
 
-    def delete_images(self, session: Session, owner: uuid.UUID, image_ids: Sequence[uuid.UUID]) -> None:
+    def delete_images(
+        self, session: Session, owner: uuid.UUID, image_ids: Sequence[uuid.UUID]
+    ) -> None:
         """Delete the owner's images, all or nothing; their bytes go once the rows are gone."""
         ids = list(dict.fromkeys(image_ids))
         if not ids:
@@ -102,7 +108,10 @@ class ImageService:
         repo.delete(ids)
 
     def _purge_after_commit(self, session: Session, purge_ids: list[int]) -> None:
-        after_commit(session, lambda: self.run_purges(purge_ids))
+        def purge() -> None:
+            self.run_purges(purge_ids)
+
+        after_commit(session, purge)
 
     def run_purges(self, purge_ids: Sequence[int] | None = None, batch: int = 100) -> int:
         """Delete the objects of pending purges (these, or the oldest `batch`); return how many."""

@@ -79,7 +79,9 @@ class UploadService:
                 "Delete some images or ask the operator to raise image_upload_limit",
             )
 
-    def issue_upload_urls(self, session: Session, user_id: uuid.UUID, count: int) -> list[UploadUrl]:
+    def issue_upload_urls(
+        self, session: Session, user_id: uuid.UUID, count: int
+    ) -> list[UploadUrl]:
         """Fresh image ids, each with a pre-signed PUT URL into staging."""
         top = self.settings.upload_urls_max
         if not 1 <= count <= top:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from alembic import context
 
+import bitimage.models  # noqa: F401  - registers every table on Base.metadata
 from bitimage.db.base import Base
 from bitimage.db.session import create_db_engine
-import bitimage.models  # noqa: F401  - registers every table on Base.metadata
 
 config = context.config
 target_metadata = Base.metadata
@@ -15,7 +15,9 @@ target_metadata = Base.metadata
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        context.configure(
+            connection=connection, target_metadata=target_metadata, render_as_batch=True
+        )
         with context.begin_transaction():
             context.run_migrations()
         return

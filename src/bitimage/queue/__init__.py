@@ -1,1 +1,1 @@
-"""Analysis jobs: the outbox table written with each confirmation, and the queues that feed workers."""
+"""Analysis jobs: the outbox table written at each confirmation, and the queues of workers."""

@@ -16,7 +16,9 @@ from bitimage.queue.ports import ReservedJob
 class DbJobQueue:
     """Reserves jobs with a lease: a worker that dies leaves its job to be taken after `ttr`."""
 
-    def __init__(self, database: Database, ttr_seconds: float = 300.0, kinds: tuple[str, ...] = ("analyze",)) -> None:
+    def __init__(
+        self, database: Database, ttr_seconds: float = 300.0, kinds: tuple[str, ...] = ("analyze",)
+    ) -> None:
         self._db = database
         self._ttr = timedelta(seconds=ttr_seconds)
         self._kinds = kinds
@@ -82,5 +84,7 @@ class DbJobQueue:
         """Keep the job for inspection; no worker takes it again."""
         with self._db.transaction() as session:
             session.execute(
-                update(Job).where(Job.id == job.id).values(state="buried", reserved_until=None, last_error=error)
+                update(Job)
+                .where(Job.id == job.id)
+                .values(state="buried", reserved_until=None, last_error=error)
             )

@@ -44,7 +44,12 @@ class SearchIndex(Protocol):
     """Keeps searchable text for each image and answers ranked, paged queries."""
 
     def index(
-        self, session: Session, image_id: uuid.UUID, name: str, tags: Sequence[str], labels: Sequence[str]
+        self,
+        session: Session,
+        image_id: uuid.UUID,
+        name: str,
+        tags: Sequence[str],
+        labels: Sequence[str],
     ) -> None:
         """Add or replace an image's searchable text."""
         ...

@@ -74,7 +74,13 @@ def query_fingerprint(query: SearchQuery) -> str:
 
 def encode_cursor(query: SearchQuery, position: Position) -> str:
     """An opaque cursor for the page after `position`."""
-    raw = [query_fingerprint(query), position.tier, position.score, position.created_at, position.image_id]
+    raw = [
+        query_fingerprint(query),
+        position.tier,
+        position.score,
+        position.created_at,
+        position.image_id,
+    ]
     return base64.urlsafe_b64encode(json.dumps(raw).encode()).decode().rstrip("=")
 
 
@@ -84,7 +90,9 @@ def decode_cursor(query: SearchQuery) -> Position | None:
         return None
     try:
         padded = query.cursor + "=" * (-len(query.cursor) % 4)
-        fingerprint, tier, score, created_at, image_id = json.loads(base64.urlsafe_b64decode(padded))
+        fingerprint, tier, score, created_at, image_id = json.loads(
+            base64.urlsafe_b64decode(padded)
+        )
         position = Position(int(tier), float(score), str(created_at), str(image_id))
     except (ValueError, TypeError) as exc:
         raise InvalidCursor("the cursor is malformed") from exc

@@ -34,7 +34,9 @@ class SearchService:
         try:
             page = self.index.search(session, query)
         except InvalidCursor as exc:
-            raise InvalidRequest(f"cursor is invalid: {exc}", "Start again without a cursor") from None
+            raise InvalidRequest(
+                f"cursor is invalid: {exc}", "Start again without a cursor"
+            ) from None
         found = ImageRepository(session).get_many(page.image_ids)
         ordered = [found[i] for i in page.image_ids if i in found]
         return SummaryPage(

@@ -42,7 +42,12 @@ class SqliteSearchIndex:
     """Search through an FTS5 table with the trigram tokenizer (SQLite 3.34 and later)."""
 
     def index(
-        self, session: Session, image_id: uuid.UUID, name: str, tags: Sequence[str], labels: Sequence[str]
+        self,
+        session: Session,
+        image_id: uuid.UUID,
+        name: str,
+        tags: Sequence[str],
+        labels: Sequence[str],
     ) -> None:
         """Add or replace an image's row in the index."""
         self.remove(session, [image_id])
@@ -61,8 +66,9 @@ class SqliteSearchIndex:
             hexes = [i.hex for i in image_ids[start : start + 500]]
             marks = ",".join(f":i{n}" for n in range(len(hexes)))
             params = {f"i{n}": h for n, h in enumerate(hexes)}
-            where = f"rowid IN (SELECT rowid FROM image_search_rows WHERE image_id IN ({marks}))"
-            session.execute(text(f"DELETE FROM image_search WHERE {where}"), params)  # noqa: S608
+            # Only generated placeholders are formatted in; the values are bound.
+            rows = f"SELECT rowid FROM image_search_rows WHERE image_id IN ({marks})"  # noqa: S608
+            session.execute(text(f"DELETE FROM image_search WHERE rowid IN ({rows})"), params)  # noqa: S608
             session.execute(
                 text(f"DELETE FROM image_search_rows WHERE image_id IN ({marks})"),  # noqa: S608
                 params,
@@ -84,7 +90,9 @@ class SqliteSearchIndex:
                 rows = self._strong(session, query, filters, after)
             if len(rows) <= query.limit:
                 fuzzy_after = after if after is not None and after.tier == 1 else None
-                rows += self._fuzzy(session, query, filters, fuzzy_after, query.limit + 1 - len(rows))
+                rows += self._fuzzy(
+                    session, query, filters, fuzzy_after, query.limit + 1 - len(rows)
+                )
         page = rows[: query.limit]
         cursor = encode_cursor(query, page[-1]) if len(rows) > query.limit else None
         return SearchPage([uuid.UUID(hex=p.image_id) for p in page], cursor)
@@ -101,7 +109,9 @@ class SqliteSearchIndex:
             params["hash"] = query.hash.lower()
         return " AND ".join(clauses)
 
-    def _unfiltered(self, session: Session, query: SearchQuery, after: Position | None) -> list[Position]:
+    def _unfiltered(
+        self, session: Session, query: SearchQuery, after: Position | None
+    ) -> list[Position]:
         params: dict[str, Any] = {"limit": query.limit + 1}
         where = self._scope(query, params)
         if after is not None:
@@ -182,7 +192,11 @@ class SqliteSearchIndex:
         )
         found = []
         for image_id, created_at, name, tags, labels in session.execute(text(sql), params):
-            values = {"name": [name], "tag": tags.split(_SEPARATOR), "label": labels.split(_SEPARATOR)}
+            values = {
+                "name": [name],
+                "tag": tags.split(_SEPARATOR),
+                "label": labels.split(_SEPARATOR),
+            }
             scores = [best_score(term, values[field]) for field, term in filters.items()]
             strong = all(
                 any(term in normalise(v) for v in values[field]) for field, term in filters.items()

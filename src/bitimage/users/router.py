@@ -19,7 +19,9 @@ router = APIRouter(prefix="/api/v1/users", tags=["users"])
     responses=responses(AuthorizationFailed, Conflict),
     summary="Create your Bit-image account",
 )
-def create_user(caller: CurrentUser, session: WriteSessionDep, container: ContainerDep) -> UserCreated:
+def create_user(
+    caller: CurrentUser, session: WriteSessionDep, container: ContainerDep
+) -> UserCreated:
     """Create the account of the token's user."""
     user = container.users.create(session, caller.user_id)
     return UserCreated(id=user.id, image_upload_count=user.image_upload_count)

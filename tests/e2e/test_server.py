@@ -1,0 +1,167 @@
+"""The seed's walk-through against a real `bitimage serve` on a socket, with a plain HTTP client."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import PASSWORD, make_jpeg, md5
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    data = tmp_path_factory.mktemp("server")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BITIMAGE_")}
+    env.update(BITIMAGE_ARGON2_MEMORY_KIB="8192", BITIMAGE_SWEEP_INTERVAL_SECONDS="0.2")
+    command = [
+        sys.executable,
+        "-m",
+        "bitimage.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data),
+    ]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        pytest.fail(f"server did not start: {process.communicate()[0].decode()}")
+    yield base, data
+    process.terminate()
+    output = process.communicate(timeout=15)[0].decode()
+    # uvicorn shuts down cleanly on SIGTERM, then re-raises the signal for the parent to see.
+    assert process.returncode in (0, -15), output
+    assert "Application shutdown complete" in output
+    assert "Traceback" not in output
+
+
+def test_walkthrough_over_http(server: tuple[str, Path]) -> None:
+    base, data = server
+    with httpx.Client(base_url=base, timeout=10) as http:
+        creds = {"email": "shopify@email.com", "password": PASSWORD}
+        assert http.post("/cas/signup", json=creds).status_code == 201
+        login = http.post("/cas/loginSubmit", json=creds)
+        assert login.status_code == 202
+        assert login.json()["status"] == 202
+        headers = {"Authorization": f"Bearer {login.json()['token']}"}
+        created = http.post("/api/v1/users", headers=headers)
+        assert created.status_code == 201
+        assert created.json()["image_upload_count"] == 0
+        me = created.json()["id"]
+
+        payloads = [make_jpeg(seed=n) for n in range(3)]
+        urls = http.get("/api/v1/images/upload_urls?image_count=3", headers=headers).json()
+        entries = urls["image_upload_urls"]
+        for entry, payload in zip(entries, payloads, strict=True):
+            assert entry["method"] == "PUT"
+            put = httpx.put(entry["url"], content=payload, timeout=10)
+            assert put.status_code == 200
+        body = {
+            "images": [
+                {
+                    "id": e["id"] if "id" in e else e["image_id"],
+                    "name": name,
+                    "hash": md5(p),
+                    "is_private": name != "nicelettuce",
+                    "tags": [{"name": t} for t in tags],
+                }
+                for e, p, name, tags in zip(
+                    entries,
+                    payloads,
+                    ["nicelettuce", "coolcat", "sunset"],
+                    [["leafy", "salad"], ["smallcat"], ["sky"]],
+                    strict=True,
+                )
+            ]
+        }
+        confirmed = http.post("/api/v1/images", headers=headers, json=body)
+        assert confirmed.status_code == 201, confirmed.text
+
+        found = http.get("/api/v1/images/private/summary?name=nicelettuse", headers=headers).json()
+        assert [i["name"] for i in found["images"]] == ["nicelettuce"]
+        by_tag = http.get("/api/v1/images/private/summary?tag=smallcat", headers=headers).json()
+        assert [i["name"] for i in by_tag["images"]] == ["coolcat"]
+        by_label = http.get(
+            "/api/v1/images/private/summary?content_label=vegetable", headers=headers
+        )
+        assert by_label.status_code == 200
+        assert by_label.json()["images"] == []
+        paged = http.get("/api/v1/images/private/summary?limit=2", headers=headers).json()
+        rest = http.get(
+            f"/api/v1/images/private/summary?limit=2&cursor={paged['next_cursor']}", headers=headers
+        ).json()
+        assert [i["name"] for i in paged["images"] + rest["images"]] == [
+            "sunset",
+            "coolcat",
+            "nicelettuce",
+        ]
+        assert rest["next_cursor"] is None
+
+        public = httpx.get(f"{base}/api/v1/images/public/summary").json()["images"]
+        assert [i["name"] for i in public] == ["nicelettuce"]
+        expanded = http.get(f"/api/v1/images/{public[0]['id']}/expanded").json()
+        assert httpx.get(expanded["view_url"]).content == payloads[0]
+
+        ids = [e["image_id"] for e in entries]
+        assert (
+            http.delete(f"/api/v1/images?id={ids[0]}&id={ids[1]}", headers=headers).status_code
+            == 204
+        )
+        assert http.delete(f"/api/v1/users/{me}", headers=headers).status_code == 204
+        assert http.get(f"/api/v1/users/{me}", headers=headers).status_code == 404
+
+    objects = [p for p in (data / "objects").rglob("*") if p.is_file() and ".meta" not in p.parts]
+    assert objects == []
+    key_file = data / "secrets" / "cas_ed25519.pem"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+
+
+def test_openapi_documents_every_route_and_its_errors(server: tuple[str, Path]) -> None:
+    base, _ = server
+    spec = httpx.get(f"{base}/openapi.json").json()
+    assert httpx.get(f"{base}/docs").status_code == 200
+    paths = spec["paths"]
+    for route in (
+        "/cas/signup",
+        "/cas/loginSubmit",
+        "/cas/authorizeUser",
+        "/cas/.well-known/jwks.json",
+        "/api/v1/users",
+        "/api/v1/users/{user_id}",
+        "/api/v1/images/upload_urls",
+        "/api/v1/images",
+        "/api/v1/images/private/summary",
+        "/api/v1/images/public/summary",
+        "/api/v1/images/{image_id}/expanded",
+        "/storage/{key}",
+        "/healthz",
+    ):
+        assert route in paths, route
+    notify = paths["/api/v1/images"]["post"]["responses"]
+    assert {"201", "400", "401", "403", "404", "409", "413", "415", "422"} <= set(notify)
+    assert "ErrorBody" in notify["415"]["content"]["application/json"]["schema"]["$ref"]
