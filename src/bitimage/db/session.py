@@ -83,17 +83,20 @@ def after_commit(session: Session, action: AfterCommit) -> None:
     session.info.setdefault("after_commit", []).append(action)
 
 
-def run_after_commit(session: Session) -> None:
-    """Run and clear the actions queued with after_commit; call right after a commit."""
-    session.info.pop("on_rollback", None)
-    actions: list[AfterCommit] = session.info.pop("after_commit", [])
+def _run_outside_transaction(actions: list[AfterCommit], what: str) -> None:
     for action in actions:
         try:
             action()
         except Exception:
-            # The transaction is committed and must be reported as such; what the action
+            # The transaction's outcome stands and must be reported as such; what the action
             # left behind (an object to delete) is found and finished by the sweeper.
-            log.exception("clean-up after commit failed; the sweeper will finish it")
+            log.exception("%s failed; the sweeper will finish it", what)
+
+
+def run_after_commit(session: Session) -> None:
+    """Run and clear the actions queued with after_commit; call right after a commit."""
+    session.info.pop("on_rollback", None)
+    _run_outside_transaction(session.info.pop("after_commit", []), "clean-up after commit")
 
 
 def on_rollback(session: Session, action: AfterCommit) -> None:
@@ -104,9 +107,4 @@ def on_rollback(session: Session, action: AfterCommit) -> None:
 def discard_after_commit(session: Session) -> None:
     """Drop the after-commit actions and run the on-rollback ones; call after a rollback."""
     session.info.pop("after_commit", None)
-    undo: list[AfterCommit] = session.info.pop("on_rollback", [])
-    for action in undo:
-        try:
-            action()
-        except Exception:
-            log.exception("undo after rollback failed; the sweeper will finish it")
+    _run_outside_transaction(session.info.pop("on_rollback", []), "undo after rollback")
