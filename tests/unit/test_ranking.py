@@ -24,7 +24,9 @@ def test_exact_beats_substring_beats_typo() -> None:
     assert 0 < typo < SUBSTRING
 
 
-@pytest.mark.parametrize(("query", "value"), [("cat", "car"), ("lettuce", "potato"), ("ab", "xy")])
+@pytest.mark.parametrize(
+    ("query", "value"), [("cat", "dog"), ("lettuce", "potato"), ("ab", "xy"), ("sunset", "moon")]
+)
 def test_unrelated_values_do_not_match(query: str, value: str) -> None:
     assert value_score(query, value) == 0
 
@@ -40,3 +42,9 @@ def test_cursor_round_trip_and_binding() -> None:
         decode_cursor(SearchQuery(owner_id=query.owner_id, name="dog", cursor=cursor))
     with pytest.raises(InvalidCursor):
         decode_cursor(SearchQuery(owner_id=None, cursor="!!!"))
+
+
+def test_typos_in_short_and_long_words() -> None:
+    assert value_score("sunzet", "sunset") > 0  # one letter off in a short word
+    assert value_score("lettuse", "nicelettuce") > 0  # a typo'd word inside a longer name
+    assert value_score("sunzet", "sunset") < SUBSTRING

@@ -1,7 +1,9 @@
 """How well a value matches a query, and opaque cursors; shared by every search backend.
 
-A match is, best first: the value equals the query, contains it, or shares at least half of
-the query's trigrams (one or two typos in a word of five letters or more). Case is ignored.
+A match is, best first: the value equals the query, contains it, or is similar to it: the
+trigrams of both (padded at the ends, as pg_trgm does) overlap by at least MIN_SIMILARITY, or
+the value holds at least MIN_SHARED_TRIGRAMS of the query's own trigrams (a typo'd word inside
+a longer name). Case is ignored.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ EXACT = 1.0
 SUBSTRING = 0.9
 FUZZY_WEIGHT = 0.8
 MIN_SHARED_TRIGRAMS = 0.5
+MIN_SIMILARITY = 0.3
 
 
 def normalise(text: str) -> str:
@@ -37,14 +40,14 @@ def value_score(query: str, value: str) -> float:
         return EXACT
     if query in value:
         return SUBSTRING
+    padded_query, padded_value = trigrams(f"  {query} "), trigrams(f"  {value} ")
+    similarity = len(padded_query & padded_value) / len(padded_query | padded_value)
     wanted = trigrams(query)
-    if not wanted:
-        return 0.0
-    have = trigrams(value)
-    shared = len(wanted & have)
-    if shared / len(wanted) < MIN_SHARED_TRIGRAMS:
-        return 0.0
-    return FUZZY_WEIGHT * shared / len(wanted | have)
+    if wanted:
+        contained = len(wanted & trigrams(value)) / len(wanted)
+        if contained >= MIN_SHARED_TRIGRAMS:
+            similarity = max(similarity, contained)
+    return FUZZY_WEIGHT * similarity if similarity >= MIN_SIMILARITY else 0.0
 
 
 def best_score(query: str, values: Iterable[str]) -> float:

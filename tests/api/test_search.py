@@ -1,0 +1,85 @@
+"""Search semantics through the real SQLite index: tiers, AND of filters, paging across tiers."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from tests.support import auth, make_jpeg, md5, stage
+
+
+def _confirm(
+    client: TestClient, headers: dict[str, str], items: list[tuple[str, list[str]]]
+) -> None:
+    for start in range(0, len(items), 5):
+        chunk = items[start : start + 5]
+        payloads = [make_jpeg(seed=hash(name) % 10_000 + n) for n, (name, _) in enumerate(chunk)]
+        ids = stage(client, headers, payloads)
+        body = {
+            "images": [
+                {
+                    "id": i,
+                    "name": name,
+                    "hash": md5(p),
+                    "is_private": True,
+                    "tags": [{"name": t} for t in tags],
+                }
+                for i, p, (name, tags) in zip(ids, payloads, chunk, strict=True)
+            ]
+        }
+        assert client.post("/api/v1/images", headers=headers, json=body).status_code == 201
+
+
+def _names(client: TestClient, headers: dict[str, str], query: str) -> list[str]:
+    answer = client.get(f"/api/v1/images/private/summary?{query}", headers=headers)
+    assert answer.status_code == 200, answer.text
+    return [image["name"] for image in answer.json()["images"]]
+
+
+def test_ranking_tiers(client: TestClient) -> None:
+    headers = auth(client, "search@example.com")
+    _confirm(
+        client,
+        headers,
+        [
+            ("sunset", ["sky"]),
+            ("sunset beach", ["sea"]),
+            ("my sunset", []),
+            ("sunsett", []),
+            ("moon", []),
+        ],
+    )
+    # exact first, then the other substrings newest first, then the typo ("sunsett" contains it)
+    assert _names(client, headers, "name=sunset") == [
+        "sunset",
+        "sunsett",
+        "my sunset",
+        "sunset beach",
+    ]
+    typo = _names(client, headers, "name=sunzet")
+    assert set(typo) <= {"sunset", "sunsett", "my sunset", "sunset beach"}
+    assert typo[0] == "sunset"  # most similar first
+    assert _names(client, headers, "name=su&tag=sk") == ["sunset"]  # short terms: substring
+    assert _names(client, headers, "name=moon&tag=sky") == []
+    assert _names(client, headers, "name=xyzzy") == []
+
+
+def test_paging_visits_every_match_once(client: TestClient) -> None:
+    headers = auth(client, "pages@example.com")
+    items = (
+        [(f"cat {n}", []) for n in range(7)] + [(f"kat {n}", []) for n in range(4)] + [("dog", [])]
+    )
+    _confirm(client, headers, items)
+    seen: list[str] = []
+    cursor = ""
+    for _ in range(20):
+        answer = client.get(
+            f"/api/v1/images/private/summary?name=cat&limit=3{cursor}", headers=headers
+        ).json()
+        seen += [image["name"] for image in answer["images"]]
+        if answer["next_cursor"] is None:
+            break
+        cursor = f"&cursor={answer['next_cursor']}"
+    strong = [f"cat {n}" for n in range(6, -1, -1)]
+    assert seen[:7] == strong
+    assert len(seen) == len(set(seen))
+    assert "dog" not in seen
