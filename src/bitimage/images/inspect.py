@@ -116,18 +116,37 @@ def inspect_image(stream: BinaryIO, max_pixels: int) -> ImageInfo:
                 f"{width}x{height} is {width * height / 1e6:.1f} megapixels, over the "
                 f"{max_pixels / 1e6:g} megapixel limit",
             )
-        _check_complete(image, detected)
+        _check_complete(image, stream, detected)
         return ImageInfo(_PILLOW_FORMATS[str(image.format)], width, height)
 
 
-def _check_complete(image: Image.Image, detected: str) -> None:
-    """Decode just enough to prove the data is whole (JPEG at 1/8 scale: a few ms)."""
+_PNG_END = b"IEND\xaeB`\x82"  # the IEND chunk's type and CRC
+
+
+def _tail(stream: BinaryIO) -> bytes:
+    stream.seek(0, 2)
+    stream.seek(max(0, stream.tell() - 64))
+    return stream.read()
+
+
+def _ends_with_jpeg_eoi(stream: BinaryIO) -> bool:
+    # Inside entropy-coded data every 0xFF byte is stuffed (FF 00), so a file that ends in
+    # the EOI marker FF D9 was not cut short; trailing zero padding is tolerated.
+    return _tail(stream).rstrip(b"\0").endswith(b"\xff\xd9")
+
+
+def _check_complete(image: Image.Image, stream: BinaryIO, detected: str) -> None:
+    """Prove the data is whole: a JPEG's end marker, else a decode (JPEG at 1/8 scale)."""
+    if image.format == "JPEG" and _ends_with_jpeg_eoi(stream):
+        return
     try:
-        if image.format == "JPEG":
+        if image.format == "JPEG":  # data after the end marker (e.g. a motion photo)
             image.draft("RGB", (max(1, image.width // 8), max(1, image.height // 8)))
             image.load()
         elif image.format == "PNG":
-            image.verify()
+            image.verify()  # every chunk's CRC, up to IEND
+            if _PNG_END not in _tail(stream):
+                raise OSError("the IEND chunk is missing")
         else:
             image.load()
     except (OSError, ValueError, SyntaxError, EOFError) as exc:

@@ -1,0 +1,56 @@
+"""Format sniffed from the bytes, dimensions from the header, truncation and bombs refused."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from bitimage.images.inspect import TooManyPixels, UnsupportedImage, content_type, inspect_image
+from tests.support import make_jpeg
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name"),
+    [
+        ("JPEG", "jpeg"),
+        ("PNG", "png"),
+        ("GIF", "gif"),
+        ("WEBP", "webp"),
+        ("BMP", "bmp"),
+        ("TIFF", "tiff"),
+    ],
+)
+def test_supported_formats(fmt: str, name: str) -> None:
+    data = make_jpeg(30, 20, fmt=fmt)
+    info = inspect_image(io.BytesIO(data), max_pixels=10_000)
+    assert (info.file_format, info.width, info.height) == (name, 30, 20)
+    assert content_type(data[:64]) == f"image/{name}"
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_truncated_images_are_refused(fmt: str) -> None:
+    data = make_jpeg(300, 200, seed=3, fmt=fmt)
+    for cut in (len(data) // 2, len(data) - 1):
+        with pytest.raises(UnsupportedImage, match="truncated or corrupt"):
+            inspect_image(io.BytesIO(data[:cut]), max_pixels=10**6)
+
+
+def test_jpeg_with_a_trailer_is_accepted() -> None:
+    data = make_jpeg(40, 40) + b"\x00\x00\x00\x18ftypmp42 a motion photo's video"
+    assert inspect_image(io.BytesIO(data), max_pixels=10**6).file_format == "jpeg"
+
+
+def test_bomb_refused_before_decoding() -> None:
+    with pytest.raises(TooManyPixels, match="megapixel"):
+        inspect_image(io.BytesIO(make_jpeg(200, 100)), max_pixels=19_999)
+
+
+@pytest.mark.parametrize(
+    ("data", "detected"),
+    [(b"%PDF-1.4", "pdf"), (b"<svg></svg>", "svg"), (b"hello", "text"), (b"", "empty")],
+)
+def test_non_images_name_what_they_are(data: bytes, detected: str) -> None:
+    with pytest.raises(UnsupportedImage) as caught:
+        inspect_image(io.BytesIO(data), max_pixels=10**6)
+    assert caught.value.detected == detected
