@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 IMMEDIATE = "bitimage_begin_immediate"
 
 log = logging.getLogger("bitimage.db")
+_HOLDS_WRITE_LOCK = "bitimage_holds_write_lock"
 
 
 def create_db_engine(url: str) -> Engine:
@@ -38,11 +40,30 @@ def create_db_engine(url: str) -> Engine:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
+    # Writers of this process queue on a lock instead of SQLite's busy handler, which polls
+    # with sleeps of up to 100 ms; other processes still meet the busy timeout.
+    write_lock = threading.Lock()
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get(IMMEDIATE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if not conn.get_execution_options().get(IMMEDIATE, False):
+            conn.exec_driver_sql("BEGIN")
+            return
+        # A bounded wait: should a holder ever leak, SQLite's own locking still applies.
+        conn.info[_HOLDS_WRITE_LOCK] = write_lock.acquire(timeout=30)
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _release(conn)
+            raise
 
+    def _release(conn: Connection) -> None:
+        if conn.info.pop(_HOLDS_WRITE_LOCK, False):
+            write_lock.release()
+
+    # Released as COMMIT/ROLLBACK is issued: the next writer waits only for that statement.
+    event.listen(engine, "commit", _release)
+    event.listen(engine, "rollback", _release)
     return engine
 
 
