@@ -26,6 +26,7 @@ from bench._common import account, start_server, stop_server
 CLIENTS = 8
 BATCH = 5  # images per notify (the API's limit)
 URL_CHUNK = 25  # URLs asked for at once; the API allows 1000
+PROCESSES = "2"  # server processes: one per core of these machines
 
 
 def base_jpegs(count: int) -> list[bytes]:
@@ -109,7 +110,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp())
     (folder / "plain").mkdir()
     base_seconds = baseline(files, folder / "plain")
-    process, base = start_server(folder / "server")
+    process, base = start_server(folder / "server", BITIMAGE_PROCESSES=PROCESSES)
     try:
         headers = account(base)
         FILES[:] = files

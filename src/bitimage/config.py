@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     storage_url: str | None = None
     queue_url: str = "db://"
+    processes: int = Field(default=1, ge=1, le=64)
     auto_migrate: bool = True
     run_worker: bool = True
 

@@ -85,3 +85,27 @@ def test_bad_setting_stops_start_in_one_line(tmp_path: Path, name: str, value: s
     lines = done.stderr.decode().strip().splitlines()
     assert len(lines) == 1, lines
     assert name in lines[0]
+
+
+def test_several_server_processes_share_one_data_folder(tmp_path: Path) -> None:
+    port = _free_port()
+    server = _start(["serve", "--processes", "2", "--data-dir", str(tmp_path)], _clean_env(), port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=base, timeout=10) as http:
+            creds = {"email": "many@example.com", "password": PASSWORD}
+            assert http.post("/cas/signup", json=creds).status_code == 201
+            # each request may land on either process: tokens and URLs must work in both
+            for _ in range(6):
+                token = http.post("/cas/loginSubmit", json=creds).json()["token"]
+                headers = {"Authorization": f"Bearer {token}"}
+                assert http.post("/api/v1/users", headers=headers).status_code in (201, 409)
+                urls = http.get("/api/v1/images/upload_urls?image_count=1", headers=headers)
+                assert (
+                    httpx.put(urls.json()["image_upload_urls"][0]["url"], content=b"x").status_code
+                    == 200
+                )
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=20)[0].decode()
+    assert output.count("Started server process") >= 2, output

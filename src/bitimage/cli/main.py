@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -64,14 +65,51 @@ def _run(settings: Settings, *, api: bool, cas: bool) -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     container = _prepare(settings)
-    application = create_app(container, api=api, cas=cas)
     typer.echo(
         f"Bit-image listening on {settings.base_url} (data in {settings.data_dir.resolve()})"
     )
+    if settings.processes > 1:
+        container.close()
+        # Each process builds its own container from the environment; keys and the
+        # schema were made above, once, before any of them starts.
+        os.environ.update(
+            BITIMAGE_HOST=settings.host,
+            BITIMAGE_PORT=str(settings.port),
+            BITIMAGE_DATA_DIR=str(settings.data_dir.resolve()),
+            BITIMAGE_RUN_WORKER=str(settings.run_worker).lower(),
+            BITIMAGE_AUTO_MIGRATE="false",
+        )
+        factory = "bitimage.cli.main:api_app" if api else "bitimage.cli.main:cas_app"
+        uvicorn.run(
+            factory,
+            factory=True,
+            workers=settings.processes,
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+        )
+        return
+    application = create_app(container, api=api, cas=cas)
     try:
         uvicorn.run(application, host=settings.host, port=settings.port, log_level="info")
     finally:
         container.close()
+
+
+def api_app() -> Any:
+    """The API and CAS app of one server process, from BITIMAGE_* variables."""
+    from bitimage.app import create_app
+    from bitimage.bootstrap import bootstrap
+
+    return create_app(bootstrap(load_settings()), api=True, cas=True)
+
+
+def cas_app() -> Any:
+    """The CAS-only app of one server process, from BITIMAGE_* variables."""
+    from bitimage.app import create_app
+    from bitimage.bootstrap import bootstrap
+
+    return create_app(bootstrap(load_settings()), api=False, cas=True)
 
 
 @app.command()
@@ -82,10 +120,17 @@ def serve(
     no_worker: Annotated[
         bool, typer.Option("--no-worker", help="run the API alone, without background work")
     ] = False,
+    processes: Annotated[
+        int | None, typer.Option(help="server processes sharing the port [BITIMAGE_PROCESSES]")
+    ] = None,
 ) -> None:
     """Run the API, the auth service and the embedded worker."""
     settings = _settings(
-        host=host, port=port, data_dir=data_dir, run_worker=False if no_worker else None
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        processes=processes,
+        run_worker=False if no_worker else None,
     )
     _run(settings, api=True, cas=True)
 
