@@ -25,7 +25,7 @@ from bitimage.search.ranking import (
     trigrams,
 )
 
-FUZZY_CANDIDATES = 1000
+FUZZY_CANDIDATES = 400
 _COLUMNS = {"name": "name", "tag": "tags", "label": "labels"}
 _SEPARATOR = "\n"  # between an image's tags: no query contains it, so no match spans two
 
