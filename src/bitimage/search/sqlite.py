@@ -50,11 +50,19 @@ class SqliteSearchIndex:
         labels: Sequence[str],
     ) -> None:
         """Add or replace an image's row in the index."""
-        self.remove(session, [image_id])
         rowid = session.execute(
-            text("INSERT INTO image_search_rows (image_id) VALUES (:id) RETURNING rowid"),
+            text(
+                "INSERT INTO image_search_rows (image_id) VALUES (:id) "
+                "ON CONFLICT (image_id) DO NOTHING RETURNING rowid"
+            ),
             {"id": image_id.hex},
-        ).scalar_one()
+        ).scalar()
+        if rowid is None:  # indexed before: replace its text in place
+            rowid = session.execute(
+                text("SELECT rowid FROM image_search_rows WHERE image_id = :id"),
+                {"id": image_id.hex},
+            ).scalar_one()
+            session.execute(text("DELETE FROM image_search WHERE rowid = :r"), {"r": rowid})
         session.execute(
             text("INSERT INTO image_search (rowid, name, tags, labels) VALUES (:r, :n, :t, :l)"),
             {"r": rowid, "n": name, "t": _SEPARATOR.join(tags), "l": _SEPARATOR.join(labels)},
