@@ -1,4 +1,8 @@
-"""Shared helpers for the benchmarks: a real server on a free loopback port, an account."""
+"""Shared helpers for the benchmarks: a real server on a free loopback port, an account.
+
+Every script imports this module whether it runs as `python bench/bench_x.py` (the script's
+folder is on sys.path) or as `python -m bench.bench_x` (the project root is).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,26 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
 
 PASSWORD = "benchmark password"
+MIB = 1024 * 1024
+
+
+def quick() -> bool:
+    """True when the script was asked for a tiny smoke run."""
+    return "--quick" in sys.argv[1:]
+
+
+def option(name: str, default: int) -> int:
+    """An integer command-line option given as `--name N` (default when absent)."""
+    args = sys.argv[1:]
+    if name in args:
+        return int(args[args.index(name) + 1])
+    return default
 
 
 def free_port() -> int:
@@ -21,41 +40,86 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def rss_mb(pid: int) -> float:
+    """Resident set size of a process (VmRSS), in MB; 0 when it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def percentile(sorted_values: Sequence[float], fraction: float) -> float:
+    """The nearest-rank percentile of already sorted values (fraction in 0..1)."""
+    rank = max(1, min(len(sorted_values), round(fraction * len(sorted_values) + 0.5)))
+    return sorted_values[rank - 1]
+
+
 def start_server(data_dir: Path, **env_overrides: str) -> tuple[subprocess.Popen[bytes], str]:
-    """`bitimage serve` on a free port; returns the process and its base URL."""
+    """`bitimage serve` on a free loopback port; returns the process and its base URL.
+
+    The server's output goes to `data_dir/server.log`, shown in part if it fails to start.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("BITIMAGE_")}
-    env.update({"BITIMAGE_ARGON2_MEMORY_KIB": "8192", **env_overrides})
+    env.update({"BITIMAGE_ARGON2_MEMORY_KIB": "8192", "BITIMAGE_HOST": "127.0.0.1"})
+    env.update(env_overrides)
     command = [sys.executable, "-m", "bitimage.cli", "serve", "--port", str(port)]
-    process = subprocess.Popen(
-        [*command, "--data-dir", str(data_dir)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    log_path = data_dir / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [*command, "--data-dir", str(data_dir)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and process.poll() is None:
         try:
             if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                 return process, base
         except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit("the server did not start")
+            pass
+        time.sleep(0.1)
+    stop_server(process)
+    tail = log_path.read_text(errors="replace")[-2000:]
+    raise SystemExit(f"the server did not start; end of its log:\n{tail}")
 
 
 def stop_server(process: subprocess.Popen[bytes]) -> None:
-    """Stop the server and wait for it."""
+    """Stop the server (SIGTERM, then SIGKILL after 30 s) and wait for it."""
+    if process.poll() is not None:
+        return
     process.terminate()
-    process.wait(timeout=30)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 def account(base: str, email: str = "bench@example.com") -> dict[str, str]:
-    """Sign up, log in, create the account; return the Authorization header."""
+    """Sign up, log in, create the Bit-image account; return the Authorization header."""
     creds = {"email": email, "password": PASSWORD}
-    httpx.post(f"{base}/cas/signup", json=creds).raise_for_status()
-    token = httpx.post(f"{base}/cas/loginSubmit", json=creds).json()["token"]
-    headers = {"Authorization": f"Bearer {token}"}
-    httpx.post(f"{base}/api/v1/users", headers=headers).raise_for_status()
+    with httpx.Client(base_url=base, timeout=60) as http:
+        http.post("/cas/signup", json=creds).raise_for_status()
+        login = http.post("/cas/loginSubmit", json=creds)
+        login.raise_for_status()
+        headers = {"Authorization": f"Bearer {login.json()['token']}"}
+        http.post("/api/v1/users", headers=headers).raise_for_status()
     return headers
+
+
+def table(rows: Sequence[Sequence[object]], header: Sequence[str]) -> str:
+    """A plain left-aligned text table."""
+    cells = [[str(c) for c in header], *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(line.rstrip() for line in lines)
