@@ -21,6 +21,7 @@ from bitimage.images.uploads import UploadService
 from bitimage.queue.db import DbJobQueue
 from bitimage.queue.ports import JobQueue
 from bitimage.search.ports import SearchIndex
+from bitimage.search.postgres import PostgresSearchIndex
 from bitimage.search.service import SearchService
 from bitimage.search.sqlite import SqliteSearchIndex
 from bitimage.storage.local import LocalSignedStore
@@ -81,8 +82,8 @@ def build_store(settings: Settings) -> tuple[ObjectStore, LocalSignedStore | Non
 
 def build_search_index(database: Database) -> SearchIndex:
     """The search index of the database's dialect."""
-    if database.dialect != "sqlite":
-        raise NotImplementedError(f"no search index for {database.dialect} yet")
+    if database.dialect == "postgresql":
+        return PostgresSearchIndex()
     return SqliteSearchIndex()
 
 

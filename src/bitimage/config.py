@@ -13,6 +13,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 ENV_PREFIX = "BITIMAGE_"
 MIB = 1024 * 1024
 
+
+def describe_size(size: int) -> str:
+    """A byte count for messages: "20.0 MiB", or "1000 bytes" below 0.1 MiB."""
+    return f"{size / MIB:.1f} MiB" if size >= MIB // 10 else f"{size} bytes"
+
+
 # Variables read by other tools (the test suite, the CLI client) that share our prefix.
 _FOREIGN_VARIABLES = {"BITIMAGE_TEST_POSTGRES_URL", "BITIMAGE_SERVER", "BITIMAGE_TOKEN"}
 
@@ -34,7 +40,12 @@ class Settings(BaseSettings):
     database_url: str | None = None
     storage_url: str | None = None
     queue_url: str = "db://"
+    s3_staging_bucket: str | None = None
+    s3_endpoint_url: str | None = None
     processes: int = Field(default=1, ge=1, le=64)
+    worker_concurrency: int = Field(default=1, ge=1, le=64)
+    job_max_attempts: int = Field(default=5, ge=1)
+    job_ttr_seconds: int = Field(default=300, ge=1)
     auto_migrate: bool = True
     run_worker: bool = True
 
@@ -65,15 +76,36 @@ class Settings(BaseSettings):
     @field_validator("storage_url")
     @classmethod
     def _storage_scheme(cls, value: str | None) -> str | None:
-        if value is not None and urlsplit(value).scheme != "file":
-            raise ValueError("must be file:///path (other stores come with their backend)")
-        return value
+        if value is None:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme == "file" and parts.path:
+            return value
+        if parts.scheme == "s3" and parts.netloc and parts.path in ("", "/"):
+            return value
+        raise ValueError("must be file:///path or s3://bucket")
 
     @field_validator("queue_url")
     @classmethod
     def _queue_scheme(cls, value: str) -> str:
-        if urlsplit(value).scheme != "db":
-            raise ValueError("must be db:// (other queues come with their backend)")
+        parts = urlsplit(value)
+        if parts.scheme == "db" and not parts.netloc:
+            return value
+        if parts.scheme == "beanstalk" and parts.hostname:
+            try:
+                parts.port  # noqa: B018 - parsing the port is the check
+            except ValueError:
+                raise ValueError("has a bad port") from None
+            if parts.path.strip("/") and "/" in parts.path.strip("/"):
+                raise ValueError("must be beanstalk://host:port/TUBE")
+            return value
+        raise ValueError("must be db:// or beanstalk://host:port/TUBE")
+
+    @field_validator("s3_endpoint_url")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("must be an http(s):// URL")
         return value
 
     @field_validator("public_url", "jwks_url")
@@ -110,6 +142,14 @@ class Settings(BaseSettings):
     def resolved_storage_url(self) -> str:
         """The object store URL, defaulting to a folder in the data folder."""
         return self.storage_url or f"file://{self.data_dir.resolve() / 'objects'}"
+
+    @property
+    def beanstalk_address(self) -> tuple[str, int, str] | None:
+        """Host, port and tube of a beanstalk:// queue URL (the seed's tube by default)."""
+        parts = urlsplit(self.queue_url)
+        if parts.scheme != "beanstalk" or parts.hostname is None:
+            return None
+        return parts.hostname, parts.port or 11300, parts.path.strip("/") or "image_messages"
 
     @property
     def issuer(self) -> str:

@@ -282,7 +282,9 @@ class TestTooLarge:
                 "image_upload_urls"
             ][0]
             answer = client.put(url["url"], content=b"x" * 1001)
-            assert_error(answer, 413, "Resource size exceeds upload limit", url["image_id"], "MB")
+            assert_error(
+                answer, 413, "Resource size exceeds upload limit", url["image_id"], "1000 bytes"
+            )
 
             def stream() -> object:
                 yield b"y" * 600
@@ -310,7 +312,7 @@ class TestTooLarge:
         answer = client.post(
             "/api/v1/images", headers=headers, json=notify_body([url["image_id"]], [big])
         )
-        assert_error(answer, 413, "Resource size exceeds upload limit", url["image_id"], "20.0 MB")
+        assert_error(answer, 413, "Resource size exceeds upload limit", url["image_id"], "20.0 MiB")
 
 
 class TestUnsupportedMedia:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Float,
@@ -13,6 +15,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     Uuid,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -55,6 +58,9 @@ class Image(Base):
     is_private: Mapped[bool] = mapped_column(Boolean)
     storage_key: Mapped[str] = mapped_column(String(200))
     analysis_status: Mapped[str] = mapped_column(String(16), default="pending")
+    analysis_error: Mapped[str | None] = mapped_column(Text, default=None)
+    analysis_facts: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    analysed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -101,6 +107,8 @@ class ImageContentLabel(Base):
         Uuid, ForeignKey("content_labels.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     confidence: Mapped[float] = mapped_column(Float)
+    analyser: Mapped[str] = mapped_column(String(32), primary_key=True)
+    model: Mapped[str] = mapped_column(String(64), default="")
 
 
 class StoragePurge(Base):

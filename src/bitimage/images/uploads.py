@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from bitimage.config import MIB, Settings
+from bitimage.config import Settings, describe_size
 from bitimage.db.base import utcnow
 from bitimage.db.session import after_commit, on_rollback
 from bitimage.errors import (
@@ -41,10 +41,6 @@ class VerifiedUpload:
     size: int
     md5: str
     info: ImageInfo
-
-
-def _mb(size: int) -> str:
-    return f"{size / MIB:.1f} MB"
 
 
 class UploadService:
@@ -114,7 +110,8 @@ class UploadService:
         limit = self.settings.max_image_bytes
         if info.size > limit:
             return TooLarge(
-                f"Image {item.id} is {_mb(info.size)}, over the upload limit of {_mb(limit)}"
+                f"Image {item.id} is {describe_size(info.size)}, "
+                f"over the upload limit of {describe_size(limit)}"
             )
         try:
             with self.store.open(key) as stream:

@@ -1,44 +1,36 @@
 """SqliteSearchIndex: an FTS5 trigram index answers substring and typo-tolerant queries.
 
-Results come in two tiers. Strong matches (every filter equals or contains its query) are
-found and paged entirely in SQL through the index, exact matches first, then newest. Fuzzy
-matches (a filter shares at least half of its query's trigrams) are drawn from the index's
-best `FUZZY_CANDIDATES` by bm25 and ranked by trigram similarity, then newest.
+Strong matches use FTS5 phrase queries (LIKE for terms under three characters); fuzzy
+candidates are the images sharing trigrams with every filter, best bm25 first.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from bitimage.search.ports import SearchPage, SearchQuery
-from bitimage.search.ranking import (
-    Position,
-    best_score,
-    decode_cursor,
-    encode_cursor,
-    normalise,
-    trigrams,
+from bitimage.search.ports import SearchQuery
+from bitimage.search.ranking import Position, trigrams
+from bitimage.search.tiered import (
+    FUZZY_CANDIDATES,
+    SEPARATOR,
+    Candidate,
+    TieredSearchIndex,
+    like_pattern,
 )
 
-FUZZY_CANDIDATES = 400
 _COLUMNS = {"name": "name", "tag": "tags", "label": "labels"}
-_SEPARATOR = "\n"  # between an image's tags: no query contains it, so no match spans two
 
 
 def _phrase(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def _like(term: str) -> str:
-    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-class SqliteSearchIndex:
+class SqliteSearchIndex(TieredSearchIndex):
     """Search through an FTS5 table with the trigram tokenizer (SQLite 3.34 and later)."""
 
     def index(
@@ -65,7 +57,7 @@ class SqliteSearchIndex:
             session.execute(text("DELETE FROM image_search WHERE rowid = :r"), {"r": rowid})
         session.execute(
             text("INSERT INTO image_search (rowid, name, tags, labels) VALUES (:r, :n, :t, :l)"),
-            {"r": rowid, "n": name, "t": _SEPARATOR.join(tags), "l": _SEPARATOR.join(labels)},
+            {"r": rowid, "n": name, "t": SEPARATOR.join(tags), "l": SEPARATOR.join(labels)},
         )
 
     def remove(self, session: Session, image_ids: Sequence[uuid.UUID]) -> None:
@@ -81,29 +73,6 @@ class SqliteSearchIndex:
                 text(f"DELETE FROM image_search_rows WHERE image_id IN ({marks})"),  # noqa: S608
                 params,
             )
-
-    def search(self, session: Session, query: SearchQuery) -> SearchPage:
-        """One page of matching image ids, best first."""
-        after = decode_cursor(query)
-        filters = {
-            field: normalise(value)
-            for field, value in (("name", query.name), ("tag", query.tag), ("label", query.label))
-            if value and normalise(value)
-        }
-        if not filters:
-            rows = self._unfiltered(session, query, after)
-        else:
-            rows = []
-            if after is None or after.tier == 2:
-                rows = self._strong(session, query, filters, after)
-            if len(rows) <= query.limit:
-                fuzzy_after = after if after is not None and after.tier == 1 else None
-                rows += self._fuzzy(
-                    session, query, filters, fuzzy_after, query.limit + 1 - len(rows)
-                )
-        page = rows[: query.limit]
-        cursor = encode_cursor(query, page[-1]) if len(rows) > query.limit else None
-        return SearchPage([uuid.UUID(hex=p.image_id) for p in page], cursor)
 
     def _scope(self, query: SearchQuery, params: dict[str, Any]) -> str:
         clauses = []
@@ -144,7 +113,7 @@ class SqliteSearchIndex:
                 match.append(f"{column} : {_phrase(term)}")
             else:
                 where.append(f"lower(s.{column}) LIKE :like_{field} ESCAPE '\\'")
-                params[f"like_{field}"] = _like(term)
+                params[f"like_{field}"] = like_pattern(term)
             if field == "name":
                 exact.append("(lower(s.name) = :q_name)")
             else:
@@ -170,14 +139,9 @@ class SqliteSearchIndex:
         )
         return [Position(2, float(s), c, i) for i, c, s in session.execute(text(sql), params)]
 
-    def _fuzzy(
-        self,
-        session: Session,
-        query: SearchQuery,
-        filters: dict[str, str],
-        after: Position | None,
-        wanted: int,
-    ) -> list[Position]:
+    def _fuzzy_candidates(
+        self, session: Session, query: SearchQuery, filters: dict[str, str]
+    ) -> Iterable[Candidate]:
         params: dict[str, Any] = {"limit": FUZZY_CANDIDATES}
         where = [self._scope(query, params)]
         groups = []
@@ -188,7 +152,7 @@ class SqliteSearchIndex:
                 groups.append(f"{column} : ({' OR '.join(_phrase(g) for g in grams)})")
             else:  # too short for typos: it must be contained
                 where.append(f"lower(s.{column}) LIKE :like_{field} ESCAPE '\\'")
-                params[f"like_{field}"] = _like(term)
+                params[f"like_{field}"] = like_pattern(term)
         if not groups:
             return []
         where.append("image_search MATCH :match")
@@ -198,21 +162,4 @@ class SqliteSearchIndex:
             "JOIN image_search_rows r ON r.rowid = s.rowid JOIN images i ON i.id = r.image_id "
             f"WHERE {' AND '.join(where)} ORDER BY s.rank LIMIT :limit"
         )
-        found = []
-        for image_id, created_at, name, tags, labels in session.execute(text(sql), params):
-            values = {
-                "name": [name],
-                "tag": tags.split(_SEPARATOR),
-                "label": labels.split(_SEPARATOR),
-            }
-            scores = [best_score(term, values[field]) for field, term in filters.items()]
-            strong = all(
-                any(term in normalise(v) for v in values[field]) for field, term in filters.items()
-            )
-            if strong or min(scores) == 0.0:  # strong matches were listed by _strong
-                continue
-            found.append(Position(1, round(sum(scores), 6), created_at, image_id))
-        found.sort(key=Position.sort_key, reverse=True)
-        if after is not None:
-            found = [p for p in found if p.sort_key() < after.sort_key()]
-        return found[:wanted]
+        return [tuple(row) for row in session.execute(text(sql), params)]

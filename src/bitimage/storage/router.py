@@ -9,7 +9,7 @@ import anyio
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import FileResponse
 
-from bitimage.config import MIB
+from bitimage.config import describe_size
 from bitimage.deps import ContainerDep
 from bitimage.errors import AccessDenied, NotFound, TooLarge, responses
 from bitimage.images.inspect import content_type
@@ -64,7 +64,7 @@ async def put_object(
         raise AccessDenied("Uploads go to the staging area only")
     limit = container.settings.max_image_bytes
     too_large = TooLarge(
-        f"Image {image_id_of(key)} is larger than the upload limit of {limit / MIB:.1f} MB"
+        f"Image {image_id_of(key)} is larger than the upload limit of {describe_size(limit)}"
     )
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:

@@ -1,4 +1,4 @@
-"""Re-indexing an image replaces its searchable text; it never doubles it."""
+"""Each database's search index: re-indexing an image replaces its text, never doubles it."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import uuid
 from sqlalchemy import text
 
 from bitimage.bootstrap import Container
+from bitimage.db.base import utcnow
+from bitimage.images.models import Image
 from bitimage.search.ports import SearchQuery
 from bitimage.users.models import User
 
@@ -17,14 +19,23 @@ def test_reindex_replaces(container: Container) -> None:
     with container.database.transaction() as session:
         session.add(User(id=owner, image_upload_count=0))
         session.flush()
-        session.execute(
-            text(
-                "INSERT INTO images (id, user_id, name, hash, size_bytes, file_format, width,"
-                " height, is_private, storage_key, analysis_status, created_at) VALUES"
-                " (:i, :u, 'cat', :h, 1, 'jpeg', 1, 1, 1, 'k', 'pending', '2026-01-01 00:00:00')"
-            ),
-            {"i": image_id.hex, "u": owner.hex, "h": "0" * 32},
+        session.add(
+            Image(
+                id=image_id,
+                user_id=owner,
+                name="cat",
+                hash="0" * 32,
+                size_bytes=1,
+                file_format="jpeg",
+                width=1,
+                height=1,
+                is_private=True,
+                storage_key=f"users/{owner}/{image_id}",
+                analysis_status="pending",
+                created_at=utcnow(),
+            )
         )
+        session.flush()
         index.index(session, image_id, "cat", ["old"], [])
         index.index(session, image_id, "cat", ["new"], ["animal"])
         assert session.execute(text("SELECT count(*) FROM image_search")).scalar_one() == 1

@@ -1,0 +1,147 @@
+"""PostgresSearchIndex: pg_trgm GIN indexes answer substring and typo-tolerant queries.
+
+Each image has one row of normalised text (name, tags and labels, lower-case; tags and
+labels framed by newlines so an exact tag is a plain substring test). Strong matches are
+LIKE '%term%' through the trigram indexes; fuzzy candidates are the rows whose text has a
+word similar to every filter (`term <% column`, index-backed), best word similarity first.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from bitimage.search.ports import SearchQuery
+from bitimage.search.ranking import MIN_SIMILARITY, Position, normalise
+from bitimage.search.tiered import (
+    FUZZY_CANDIDATES,
+    SEPARATOR,
+    Candidate,
+    TieredSearchIndex,
+    like_pattern,
+)
+
+_COLUMNS = {"name": "name", "tag": "tags", "label": "labels"}
+
+
+def _framed(values: Sequence[str]) -> str:
+    return SEPARATOR + SEPARATOR.join(normalise(v) for v in values) + SEPARATOR
+
+
+class PostgresSearchIndex(TieredSearchIndex):
+    """Search through the image_search table and its GIN trigram indexes."""
+
+    def index(
+        self,
+        session: Session,
+        image_id: uuid.UUID,
+        name: str,
+        tags: Sequence[str],
+        labels: Sequence[str],
+    ) -> None:
+        """Add or replace an image's row in the index."""
+        session.execute(
+            text(
+                "INSERT INTO image_search (image_id, name, tags, labels) VALUES (:i, :n, :t, :l) "
+                "ON CONFLICT (image_id) DO UPDATE SET name = excluded.name, "
+                "tags = excluded.tags, labels = excluded.labels"
+            ),
+            {"i": image_id, "n": normalise(name), "t": _framed(tags), "l": _framed(labels)},
+        )
+
+    def remove(self, session: Session, image_ids: Sequence[uuid.UUID]) -> None:
+        """Drop these images' rows from the index."""
+        if image_ids:
+            session.execute(
+                text("DELETE FROM image_search WHERE image_id = ANY(:ids)"),
+                {"ids": list(image_ids)},
+            )
+
+    def _position(self, tier: int, score: float, created_at: Any, image_id: Any) -> Position:
+        # One fixed text form, so cursor times compare as strings and parse back exactly.
+        moment = created_at.astimezone(UTC).isoformat(timespec="microseconds")
+        return Position(tier, score, moment, uuid.UUID(str(image_id)).hex)
+
+    def _scope(self, query: SearchQuery, params: dict[str, Any]) -> str:
+        clauses = []
+        if query.owner_id is None:
+            clauses.append("NOT i.is_private")
+        else:
+            clauses.append("i.user_id = :owner")
+            params["owner"] = query.owner_id
+        if query.hash:
+            clauses.append("i.hash = :hash")
+            params["hash"] = query.hash.lower()
+        return " AND ".join(clauses)
+
+    def _after(self, after: Position, params: dict[str, Any]) -> str:
+        params.update(c=datetime.fromisoformat(after.created_at), i=uuid.UUID(after.image_id))
+        return "(i.created_at < :c OR (i.created_at = :c AND i.id < :i))"
+
+    def _unfiltered(
+        self, session: Session, query: SearchQuery, after: Position | None
+    ) -> list[Position]:
+        params: dict[str, Any] = {"limit": query.limit + 1}
+        where = self._scope(query, params)
+        if after is not None:
+            where += " AND " + self._after(after, params)
+        sql = (
+            f"SELECT i.id, i.created_at FROM images i WHERE {where} "  # noqa: S608
+            "ORDER BY i.created_at DESC, i.id DESC LIMIT :limit"
+        )
+        return [self._position(0, 0.0, c, i) for i, c in session.execute(text(sql), params)]
+
+    def _strong(
+        self, session: Session, query: SearchQuery, filters: dict[str, str], after: Position | None
+    ) -> list[Position]:
+        params: dict[str, Any] = {"limit": query.limit + 1}
+        where = [self._scope(query, params)]
+        exact = []
+        for field, term in filters.items():
+            column = _COLUMNS[field]
+            where.append(f"s.{column} LIKE :like_{field}")
+            params[f"like_{field}"] = like_pattern(term)
+            if field == "name":
+                exact.append("(s.name = :q_name)::int")
+                params["q_name"] = term
+            else:
+                exact.append(f"(strpos(s.{column}, :framed_{field}) > 0)::int")
+                params[f"framed_{field}"] = SEPARATOR + term + SEPARATOR
+        score = " + ".join(exact)
+        if after is not None:
+            params["s"] = int(after.score)
+            where.append(f"(({score}) < :s OR (({score}) = :s AND {self._after(after, params)}))")
+        sql = (
+            f"SELECT i.id, i.created_at, {score} AS score FROM image_search s "  # noqa: S608
+            f"JOIN images i ON i.id = s.image_id WHERE {' AND '.join(where)} "
+            "ORDER BY score DESC, i.created_at DESC, i.id DESC LIMIT :limit"
+        )
+        return [self._position(2, float(s), c, i) for i, c, s in session.execute(text(sql), params)]
+
+    def _fuzzy_candidates(
+        self, session: Session, query: SearchQuery, filters: dict[str, str]
+    ) -> Iterable[Candidate]:
+        # The operator `<%` compares with this threshold; the ranking's own floor is the same.
+        session.execute(
+            text("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)"),
+            {"t": str(MIN_SIMILARITY)},
+        )
+        params: dict[str, Any] = {"limit": FUZZY_CANDIDATES}
+        where = [self._scope(query, params)]
+        similarity = []
+        for field, term in filters.items():
+            column = _COLUMNS[field]
+            where.append(f":q_{field} <% s.{column}")
+            similarity.append(f"word_similarity(:q_{field}, s.{column})")
+            params[f"q_{field}"] = term
+        sql = (
+            "SELECT i.id, i.created_at, s.name, s.tags, s.labels FROM image_search s "  # noqa: S608
+            f"JOIN images i ON i.id = s.image_id WHERE {' AND '.join(where)} "
+            f"ORDER BY {' + '.join(similarity)} DESC LIMIT :limit"
+        )
+        return [tuple(row) for row in session.execute(text(sql), params)]
