@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 
+class QueueUnavailable(Exception):
+    """The queue's server cannot be reached or refused the command; nothing was lost."""
+
+
 @dataclass(frozen=True)
 class ReservedJob:
     """A job a worker holds until it deletes, releases or buries it."""
