@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bitimage import __version__
-from bitimage.background import PeriodicRunner
+from bitimage.background import BackgroundServices
 from bitimage.bootstrap import Container
 from bitimage.cas.router import router as cas_router
 from bitimage.errors import (
@@ -151,17 +151,16 @@ def create_app(container: Container, *, api: bool = True, cas: bool = True) -> F
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        runner = None
-        if api and settings.run_worker:
-            runner = PeriodicRunner(
-                "bitimage-sweeper", container.sweeper.sweep, settings.sweep_interval_seconds
-            )
-            runner.start()
+        background = None
+        if api:
+            run = settings.run_worker
+            background = BackgroundServices(container, worker=run, sweeper=run)
+            background.start()
         try:
             yield
         finally:
-            if runner is not None:
-                runner.stop()
+            if background is not None:
+                background.stop()
 
     app = FastAPI(
         title="Bit-image",

@@ -1,10 +1,14 @@
-"""The embedded worker: a thread in the server process running periodic maintenance."""
+"""Background threads of a process: periodic maintenance, the outbox relay, the workers."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bitimage.bootstrap import Container
 
 log = logging.getLogger("bitimage.worker")
 
@@ -35,3 +39,37 @@ class PeriodicRunner:
                 # One failed pass (a store briefly down) must not end maintenance for good.
                 log.exception("maintenance pass failed; retrying in %.0f s", self._interval)
             self._stop.wait(self._interval)
+
+
+class BackgroundServices:
+    """What a process runs beside its requests: relay, and when it is a worker, the rest."""
+
+    def __init__(self, container: Container, *, worker: bool, sweeper: bool) -> None:
+        self._container = container
+        settings = container.settings
+        self._sweeper = (
+            PeriodicRunner(
+                "bitimage-sweeper", container.sweeper.sweep, settings.sweep_interval_seconds
+            )
+            if sweeper
+            else None
+        )
+        self._pool = container.worker_pool(settings.worker_concurrency) if worker else None
+
+    def start(self) -> None:
+        """Start the relay (every process that writes jobs), the sweeper and the workers."""
+        if self._container.relay is not None:
+            self._container.relay.start()
+        if self._sweeper is not None:
+            self._sweeper.start()
+        if self._pool is not None:
+            self._pool.start()
+
+    def stop(self) -> None:
+        """Stop taking new work; jobs in hand finish first."""
+        if self._pool is not None:
+            self._pool.stop()
+        if self._sweeper is not None:
+            self._sweeper.stop()
+        if self._container.relay is not None:
+            self._container.relay.stop()

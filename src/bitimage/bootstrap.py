@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from bitimage.analysis.colours import ColourAnalyser
+from bitimage.analysis.ports import Analyser
+from bitimage.analysis.service import AnalysisService
 from bitimage.cas.keys import load_or_create_key
 from bitimage.cas.passwords import PasswordHashing
 from bitimage.cas.ratelimit import RateLimiter
@@ -19,7 +23,8 @@ from bitimage.images.service import ImageService
 from bitimage.images.sweeper import StagingSweeper
 from bitimage.images.uploads import UploadService
 from bitimage.queue.db import DbJobQueue
-from bitimage.queue.ports import JobQueue
+from bitimage.queue.ports import JobQueue, ReservedJob
+from bitimage.queue.relay import OutboxRelay
 from bitimage.search.ports import SearchIndex
 from bitimage.search.postgres import PostgresSearchIndex
 from bitimage.search.service import SearchService
@@ -28,6 +33,7 @@ from bitimage.storage.local import LocalSignedStore
 from bitimage.storage.ports import ObjectStore
 from bitimage.storage.signing import UrlSigner
 from bitimage.users.service import UserService
+from bitimage.worker import PermanentJobError, Worker, WorkerPool
 
 
 @dataclass
@@ -47,9 +53,35 @@ class Container:
     users: UserService
     search: SearchService
     sweeper: StagingSweeper
+    analysis: AnalysisService
+    relay: OutboxRelay | None = None
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def handle_job(self, job: ReservedJob) -> None:
+        """Run one job of the queue (the only kind so far: analyse an image)."""
+        if job.kind != "analyze" or job.image_id is None:
+            raise PermanentJobError(f"unknown job kind {job.kind!r}")
+        self.analysis.analyse_image(job.image_id)
+
+    def worker_pool(self, concurrency: int) -> WorkerPool:
+        """`concurrency` analysis workers on this container's queue."""
+        settings = self.settings
+        return WorkerPool(
+            [
+                Worker(
+                    self.queue,
+                    self.handle_job,
+                    self.analysis.mark_failed,
+                    settings.job_max_attempts,
+                )
+                for _ in range(concurrency)
+            ]
+        )
 
     def close(self) -> None:
         """Release connections."""
+        for closer in self.closers:
+            closer()
         self.database.engine.dispose()
 
 
@@ -78,6 +110,31 @@ def build_store(settings: Settings) -> tuple[ObjectStore, LocalSignedStore | Non
     )
     store = LocalSignedStore(root, UrlSigner(secret), settings.base_url)
     return store, store
+
+
+def build_queue(
+    settings: Settings, database: Database
+) -> tuple[JobQueue, OutboxRelay | None, Callable[[], None]]:
+    """The queue workers take jobs from, the relay feeding it (if any), and its wake-up call.
+
+    Jobs are always written to the jobs table in the transaction that creates them. On db://
+    that table is the queue; on beanstalk:// it is an outbox the relay empties into the tube.
+    """
+    address = settings.beanstalk_address
+    if address is None:
+        queue = DbJobQueue(database, ttr_seconds=settings.job_ttr_seconds)
+        return queue, None, queue.notify
+    from bitimage.queue.beanstalk import BeanstalkJobQueue  # an optional dependency
+
+    host, port, tube = address
+    beanstalk = BeanstalkJobQueue(host, port, tube, ttr_seconds=settings.job_ttr_seconds)
+    relay = OutboxRelay(database, beanstalk)
+    return beanstalk, relay, relay.wake
+
+
+def build_analysers(settings: Settings) -> list[Analyser]:
+    """The analysers every worker runs on each image, in order."""
+    return [ColourAnalyser()]
 
 
 def build_search_index(database: Database) -> SearchIndex:
@@ -110,18 +167,26 @@ def bootstrap(settings: Settings) -> Container:
         RateLimiter(settings.login_attempts_per_minute, 60.0),
     )
     images = ImageService(settings, store, search_index, database)
+    queue, relay, jobs_queued = build_queue(settings, database)
+    analysis = AnalysisService(
+        database, store, search_index, build_analysers(settings), settings.max_image_pixels
+    )
+    closers = [queue.close] if hasattr(queue, "close") else []
     return Container(
         settings=settings,
         database=database,
         store=store,
         local_store=local_store,
-        queue=DbJobQueue(database),
+        queue=queue,
         search_index=search_index,
         verifier=verifier,
         cas=cas,
-        uploads=UploadService(settings, store, search_index),
+        uploads=UploadService(settings, store, search_index, jobs_queued),
         images=images,
         users=UserService(settings, images),
         search=SearchService(search_index, images),
         sweeper=StagingSweeper(database, store, images, settings.upload_url_ttl_seconds),
+        analysis=analysis,
+        relay=relay,
+        closers=closers,
     )

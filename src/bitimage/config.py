@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=1, ge=1, le=64)
     job_max_attempts: int = Field(default=5, ge=1)
     job_ttr_seconds: int = Field(default=300, ge=1)
-    auto_migrate: bool = True
+    auto_migrate: bool | None = None
     run_worker: bool = True
 
     storage_secret: str | None = None
@@ -132,6 +132,13 @@ class Settings(BaseSettings):
     def base_url(self) -> str:
         """The URL clients use to reach this server (signed URLs point here)."""
         return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def migrate_on_start(self) -> bool:
+        """Migrate at start: by default on SQLite only (PostgreSQL: `bitimage migrate`)."""
+        if self.auto_migrate is not None:
+            return self.auto_migrate
+        return self.resolved_database_url.startswith("sqlite")
 
     @property
     def resolved_database_url(self) -> str:

@@ -1,9 +1,11 @@
-"""`bitimage serve | migrate | cas`: run the service; errors are one line, never a traceback."""
+"""`bitimage serve | worker | cas | migrate | sweep`: errors are one line, never a traceback."""
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -47,7 +49,7 @@ def _prepare(settings: Settings) -> Any:
 
     try:
         container = bootstrap(settings)
-        if settings.auto_migrate:
+        if settings.migrate_on_start:
             upgrade(container.database.engine)
         elif (revision := pending_revision(container.database.engine)) is not None:
             raise _fail(f"the database schema is out of date ({revision}); run `bitimage migrate`")
@@ -133,6 +135,34 @@ def serve(
         run_worker=False if no_worker else None,
     )
     _run(settings, api=True, cas=True)
+
+
+@app.command()
+def worker(
+    data_dir: DataOpt = None,
+    concurrency: Annotated[
+        int | None, typer.Option(help="jobs analysed at once [BITIMAGE_WORKER_CONCURRENCY]")
+    ] = None,
+) -> None:
+    """Run analysis workers (and the sweeper) without the API; stop with Ctrl-C or SIGTERM."""
+    from bitimage.background import BackgroundServices
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = _settings(data_dir=data_dir, worker_concurrency=concurrency)
+    container = _prepare(settings)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    background = BackgroundServices(container, worker=True, sweeper=True)
+    background.start()
+    typer.echo(f"Bit-image worker running {settings.worker_concurrency} consumer(s)")
+    try:
+        stop.wait()
+    finally:
+        background.stop()
+        container.close()
 
 
 @app.command()

@@ -51,11 +51,13 @@ class UploadService:
         settings: Settings,
         store: ObjectStore,
         search: SearchIndex,
+        jobs_queued: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.settings = settings
         self.store = store
         self.search = search
+        self.jobs_queued = jobs_queued
         self.clock = clock
 
     def _account(self, session: Session, user_id: uuid.UUID, lock: bool = False) -> User:
@@ -209,4 +211,5 @@ class UploadService:
         enqueue_analysis(session, [item.id for item in items])
         staged = [staging_key(user_id, item.id) for item in items]
         after_commit(session, lambda: self.store.delete(staged))
+        after_commit(session, self.jobs_queued)  # a worker or the outbox relay may start now
         return images

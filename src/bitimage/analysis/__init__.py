@@ -1,0 +1,1 @@
+"""Image analysis: analysers, the service that stores their results, and its worker."""

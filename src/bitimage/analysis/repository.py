@@ -1,0 +1,95 @@
+"""Queries that store analysis results: labels per analyser, facts and status per image."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from bitimage.analysis.ports import Label
+from bitimage.db.base import utcnow
+from bitimage.images.models import ContentLabel, Image, ImageContentLabel
+
+
+class AnalysisRepository:
+    """Reads and writes analysis results in the given session."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def lock_image(self, image_id: uuid.UUID) -> Image | None:
+        """The image row, locked until the transaction ends (PostgreSQL; SQLite serialises)."""
+        return self.session.scalars(
+            select(Image).where(Image.id == image_id).with_for_update()
+        ).first()
+
+    def ensure_labels(self, names: Iterable[str]) -> dict[str, uuid.UUID]:
+        """The ids of these content labels, creating the missing ones."""
+        wanted = set(names)
+        rows = self.session.execute(
+            select(ContentLabel.name, ContentLabel.id).where(ContentLabel.name.in_(wanted))
+        )
+        found = {name: label_id for name, label_id in rows}
+        for name in sorted(wanted - found.keys()):
+            found[name] = uuid.uuid4()
+            self.session.add(ContentLabel(id=found[name], name=name))
+        self.session.flush()
+        return found
+
+    def replace_labels(
+        self, image_id: uuid.UUID, analyser: str, model: str, labels: Sequence[Label]
+    ) -> None:
+        """Make `labels` the analyser's only labels of the image (a rerun never doubles)."""
+        self.session.execute(
+            delete(ImageContentLabel).where(
+                ImageContentLabel.image_id == image_id, ImageContentLabel.analyser == analyser
+            )
+        )
+        best: dict[str, float] = {}
+        for label in labels:
+            best[label.name] = max(best.get(label.name, 0.0), label.confidence)
+        ids = self.ensure_labels(best)
+        if best:
+            self.session.execute(
+                insert(ImageContentLabel),
+                [
+                    {
+                        "image_id": image_id,
+                        "label_id": ids[name],
+                        "confidence": confidence,
+                        "analyser": analyser,
+                        "model": model,
+                    }
+                    for name, confidence in best.items()
+                ],
+            )
+
+    def label_names(self, image_id: uuid.UUID) -> list[str]:
+        """Every label name of the image, from any analyser."""
+        return sorted(
+            set(
+                self.session.scalars(
+                    select(ContentLabel.name)
+                    .join(ImageContentLabel, ImageContentLabel.label_id == ContentLabel.id)
+                    .where(ImageContentLabel.image_id == image_id)
+                )
+            )
+        )
+
+    def finish(self, image: Image, facts: dict[str, Any]) -> None:
+        """Record the analysis as done, merging these facts into the image's."""
+        image.analysis_facts = {**(image.analysis_facts or {}), **facts}
+        image.analysis_status = "done"
+        image.analysis_error = None
+        image.analysed_at = utcnow()
+
+    def mark_failed(self, image_id: uuid.UUID, reason: str) -> None:
+        """Record that the analysis gave up on this image, and why."""
+        self.session.execute(
+            update(Image)
+            .where(Image.id == image_id)
+            .values(analysis_status="failed", analysis_error=reason[:2000], analysed_at=utcnow())
+        )

@@ -1,0 +1,104 @@
+"""The job loop: reserve a job, run its handler, then delete, release (with backoff) or bury."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+
+from bitimage.queue.ports import JobQueue, ReservedJob
+
+log = logging.getLogger("bitimage.worker")
+
+
+class PermanentJobError(Exception):
+    """Retrying cannot help (the image cannot be decoded): give up at once."""
+
+
+Handler = Callable[[ReservedJob], None]
+GiveUp = Callable[[uuid.UUID, str], None]
+
+
+def retry_delay(attempts: int, base: float, cap: float) -> float:
+    """The growing wait before attempt `attempts + 1`: base, 2 base, 4 base... up to cap."""
+    return float(min(cap, base * 2 ** max(0, attempts - 1)))
+
+
+class Worker:
+    """One consumer: takes jobs one at a time until its stop event is set."""
+
+    def __init__(
+        self,
+        queue: JobQueue,
+        handler: Handler,
+        give_up: GiveUp,
+        max_attempts: int,
+        base_delay: float = 5.0,
+        max_delay: float = 600.0,
+    ) -> None:
+        self.queue = queue
+        self.handler = handler
+        self.give_up = give_up
+        self.max_attempts = max_attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+
+    def run_once(self, timeout_seconds: float = 1.0) -> bool:
+        """Handle at most one job; True if one was taken."""
+        job = self.queue.reserve(timeout_seconds)
+        if job is None:
+            return False
+        try:
+            self.handler(job)
+        except PermanentJobError as exc:
+            self._bury(job, str(exc))
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            if job.attempts >= self.max_attempts:
+                self._bury(job, f"gave up after {job.attempts} attempts: {reason}")
+            else:
+                delay = retry_delay(job.attempts, self.base_delay, self.max_delay)
+                log.warning("job %s failed (%s); retrying in %.0f s", job.id, reason, delay)
+                self.queue.release(job, delay, reason)
+        else:
+            self.queue.delete(job)
+        return True
+
+    def _bury(self, job: ReservedJob, reason: str) -> None:
+        log.error("job %s set aside: %s", job.id, reason)
+        if job.image_id is not None:
+            self.give_up(job.image_id, reason)
+        self.queue.bury(job, reason)
+
+    def run(self, stop: threading.Event, idle_wait: float = 1.0) -> None:
+        """Loop until `stop` is set; a failing queue is retried, never ends the loop."""
+        while not stop.is_set():
+            try:
+                self.run_once(idle_wait)
+            except Exception:
+                # The queue itself failed (database or beanstalkd down): wait, then go on.
+                log.exception("the job queue failed; trying again shortly")
+                stop.wait(idle_wait * 5)
+
+
+class WorkerPool:
+    """`concurrency` workers on their own threads, sharing one queue and handler."""
+
+    def __init__(self, workers: list[Worker], name: str = "bitimage-worker") -> None:
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=w.run, args=(self._stop,), name=f"{name}-{n}", daemon=True)
+            for n, w in enumerate(workers)
+        ]
+
+    def start(self) -> None:
+        """Start every worker thread."""
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Let each worker finish its job in hand, then wait for the threads."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout)

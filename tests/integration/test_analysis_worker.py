@@ -1,0 +1,117 @@
+"""The worker on the db:// queue: analyses, stores labels once, retries, buries and fails."""
+
+from __future__ import annotations
+
+import io
+import uuid
+
+from fastapi.testclient import TestClient
+from PIL import Image
+from sqlalchemy import func, select
+
+from bitimage.analysis.ports import AnalysisResult, DecodedImage
+from bitimage.bootstrap import Container
+from bitimage.images.models import ImageContentLabel
+from bitimage.queue.db import DbJobQueue
+from bitimage.queue.outbox import enqueue_analysis
+from bitimage.worker import Worker
+from tests.support import auth, upload
+
+
+def solid_jpeg(colour: tuple[int, int, int]) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (80, 60), colour).save(out, "JPEG")
+    return out.getvalue()
+
+
+def _worker(container: Container, queue: DbJobQueue | None = None) -> Worker:
+    return Worker(
+        queue or DbJobQueue(container.database),
+        container.handle_job,
+        container.analysis.mark_failed,
+        max_attempts=2,
+        base_delay=0.0,
+    )
+
+
+def _label_rows(container: Container, image_id: str) -> int:
+    with container.database.transaction(write=False) as session:
+        return (
+            session.scalar(
+                select(func.count())
+                .select_from(ImageContentLabel)
+                .where(ImageContentLabel.image_id == uuid.UUID(image_id))
+            )
+            or 0
+        )
+
+
+def test_an_image_is_labelled_and_found_by_label(client: TestClient, container: Container) -> None:
+    headers = auth(client, "worker@example.com")
+    image_id = upload(client, headers, [solid_jpeg((30, 160, 40))])[0]["id"]
+    assert client.get(f"/api/v1/images/{image_id}/expanded", headers=headers).json()[
+        "analysis_status"
+    ] == ("pending")
+    worker = _worker(container)
+    assert worker.run_once(0) is True
+    assert worker.run_once(0) is False
+    shown = client.get(f"/api/v1/images/{image_id}/expanded", headers=headers).json()
+    assert shown["analysis_status"] == "done"
+    assert [label["name"] for label in shown["labels"]] == ["green"]
+    found = client.get(
+        "/api/v1/images/private/summary?content_label=green", headers=headers
+    ).json()["images"]
+    assert [image["id"] for image in found] == [image_id]
+    assert (
+        client.get("/api/v1/images/private/summary?content_label=blue", headers=headers).json()[
+            "images"
+        ]
+        == []
+    )
+
+    # Analysed again (a re-run, a duplicate delivery): the labels are replaced, not doubled.
+    rows = _label_rows(container, image_id)
+    with container.database.transaction() as session:
+        enqueue_analysis(session, [uuid.UUID(image_id)])
+    assert worker.run_once(0) is True
+    assert _label_rows(container, image_id) == rows
+
+
+def test_a_killed_worker_s_job_is_done_again_once(client: TestClient, container: Container) -> None:
+    headers = auth(client, "killed@example.com")
+    image_id = upload(client, headers, [solid_jpeg((20, 40, 200))])[0]["id"]
+    leases = DbJobQueue(container.database, ttr_seconds=0.0)
+    # A worker takes the job, analyses, and dies before deleting it.
+    job = leases.reserve(0)
+    assert job is not None
+    container.handle_job(job)
+    rows = _label_rows(container, image_id)
+    assert rows >= 1
+    # Its lease ran out: another worker takes the job again, once, and finishes it.
+    again = _worker(container, leases)
+    assert again.run_once(0) is True
+    assert _label_rows(container, image_id) == rows
+    assert DbJobQueue(container.database).reserve(0) is None
+
+
+class Broken:
+    name = "broken"
+    model = "broken@1"
+
+    def analyse(self, image: DecodedImage) -> AnalysisResult:
+        raise RuntimeError("the model crashed")
+
+
+def test_a_job_that_keeps_failing_is_buried_and_the_image_marked_failed(
+    client: TestClient, container: Container
+) -> None:
+    headers = auth(client, "failing@example.com")
+    image_id = upload(client, headers, [solid_jpeg((200, 30, 30))])[0]["id"]
+    container.analysis.analysers = [Broken()]
+    worker = _worker(container)
+    assert worker.run_once(0) is True  # attempt 1: released
+    assert worker.run_once(0) is True  # attempt 2: buried
+    assert worker.run_once(0) is False
+    shown = client.get(f"/api/v1/images/{image_id}/expanded", headers=headers).json()
+    assert shown["analysis_status"] == "failed"
+    assert shown["labels"] == []
