@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format typecheck bench clean
+.PHONY: run test services lint format typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,16 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## start Bit-image on http://127.0.0.1:8000 with embedded defaults
 	$(BIN)/bitimage serve
 
-test: $(STAMP)  ## the whole test suite
+test: $(STAMP) services  ## the whole test suite (SQLite, PostgreSQL, moto S3, beanstalkd)
 	$(BIN)/pytest -q
+
+# The tests start their own beanstalkd on a free port; they need the binary (Debian package).
+# PostgreSQL is expected at 127.0.0.1:5432 (BITIMAGE_TEST_POSTGRES_URL to point elsewhere).
+services:
+	@command -v beanstalkd >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get install -y -qq beanstalkd >/dev/null 2>&1 || \
+		{ $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq beanstalkd; }; }
 
 lint: $(STAMP)  ## ruff and mypy, as CI runs them
 	$(BIN)/ruff check .
