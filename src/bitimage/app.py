@@ -28,6 +28,7 @@ from bitimage.errors import (
     ServiceUnavailable,
 )
 from bitimage.images.router import router as images_router
+from bitimage.queue.ports import QueueUnavailable
 from bitimage.storage.ports import StoreUnavailable
 from bitimage.storage.router import router as storage_router
 from bitimage.users.router import router as users_router
@@ -97,6 +98,13 @@ def install_error_handlers(app: FastAPI) -> None:
             ServiceUnavailable("The object store is unavailable", headers={"Retry-After": "5"})
         )
 
+    @app.exception_handler(QueueUnavailable)
+    async def _queue_down(_: Request, exc: QueueUnavailable) -> JSONResponse:
+        log.error("job queue error: %s", exc)
+        return _error_response(
+            ServiceUnavailable("The job queue is unavailable", headers={"Retry-After": "5"})
+        )
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -116,6 +124,14 @@ def _health(container: Container) -> JSONResponse:
         checks["storage"] = "ok"
     except (StoreUnavailable, OSError) as exc:
         checks["storage"] = f"down: {exc}"
+    if container.relay is not None:  # a separate broker; on db:// the queue is the database
+        try:
+            ping = getattr(container.queue, "ping", None)
+            if ping is not None:
+                ping()
+            checks["queue"] = "ok"
+        except (QueueUnavailable, OSError) as exc:
+            checks["queue"] = f"down: {exc}"
     down = [name for name, state in checks.items() if state != "ok"]
     if down:
         error = ServiceUnavailable(
@@ -182,11 +198,11 @@ def create_app(container: Container, *, api: bool = True, cas: bool = True) -> F
     @app.get(
         "/healthz",
         tags=["health"],
-        summary="Whether the database and the store answer",
+        summary="Whether the database, the store and the job queue answer",
         responses={503: {"model": ErrorBody, "description": "A dependency is down"}},
     )
     def healthz() -> JSONResponse:
-        """200 when the database and object store answer, else 503 naming what is down."""
+        """200 when the database, object store and queue answer, else 503 naming what is down."""
         return _health(container)
 
     app.openapi = lambda: _openapi_without_422(app)  # type: ignore[method-assign]
