@@ -122,8 +122,11 @@ class Settings(BaseSettings):
     def _safe_combination(self) -> Settings:
         if (self.jwks_url is None) != (self.jwt_issuer is None):
             raise ValueError("BITIMAGE_JWKS_URL and BITIMAGE_JWT_ISSUER go together")
-        if self.environment == "production" and self.storage_secret is None:
-            raise ValueError("production needs BITIMAGE_STORAGE_SECRET (at least 32 characters)")
+        local_store = not (self.storage_url or "").startswith("s3://")
+        if self.environment == "production" and local_store and self.storage_secret is None:
+            raise ValueError(
+                "production with the local store needs BITIMAGE_STORAGE_SECRET (32+ characters)"
+            )
         if self.storage_secret is not None and len(self.storage_secret) < 32:
             raise ValueError("BITIMAGE_STORAGE_SECRET must be at least 32 characters")
         return self
