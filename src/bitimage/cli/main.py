@@ -33,6 +33,13 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+def _configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its plugin set-up chatter
+
+
 def _settings(**overrides: Any) -> Settings:
     try:
         return load_settings(**{k: v for k, v in overrides.items() if v is not None})
@@ -63,9 +70,7 @@ def _prepare(settings: Settings) -> Any:
 def _run(settings: Settings, *, api: bool, cas: bool) -> None:
     from bitimage.app import create_app
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _configure_logging()
     container = _prepare(settings)
     typer.echo(
         f"Bit-image listening on {settings.base_url} (data in {settings.data_dir.resolve()})"
@@ -147,9 +152,7 @@ def worker(
     """Run analysis workers (and the sweeper) without the API; stop with Ctrl-C or SIGTERM."""
     from bitimage.background import BackgroundServices
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _configure_logging()
     settings = _settings(data_dir=data_dir, worker_concurrency=concurrency)
     container = _prepare(settings)
     stop = threading.Event()
