@@ -101,7 +101,14 @@ def load_or_create_secret(path: Path) -> bytes:
 
 
 def build_store(settings: Settings) -> tuple[ObjectStore, LocalSignedStore | None]:
-    """The object store named by BITIMAGE_STORAGE_URL."""
+    """The object store named by BITIMAGE_STORAGE_URL (and the local store, when it is one)."""
+    if settings.resolved_storage_url.startswith("s3://"):
+        from bitimage.storage.s3 import s3_store_from_url  # an optional dependency
+
+        s3 = s3_store_from_url(
+            settings.resolved_storage_url, settings.s3_staging_bucket, settings.s3_endpoint_url
+        )
+        return s3, None
     root = Path(urlsplit(settings.resolved_storage_url).path)
     secret = (
         settings.storage_secret.encode()

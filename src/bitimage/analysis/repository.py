@@ -32,7 +32,7 @@ class AnalysisRepository:
         rows = self.session.execute(
             select(ContentLabel.name, ContentLabel.id).where(ContentLabel.name.in_(wanted))
         )
-        found = {name: label_id for name, label_id in rows}
+        found = {row.name: row.id for row in rows}
         for name in sorted(wanted - found.keys()):
             found[name] = uuid.uuid4()
             self.session.add(ContentLabel(id=found[name], name=name))

@@ -53,6 +53,8 @@ def _prepare(settings: Settings) -> Any:
 
     from bitimage.bootstrap import bootstrap
     from bitimage.db.migrate import pending_revision, upgrade
+    from bitimage.queue.ports import QueueUnavailable
+    from bitimage.storage.ports import StoreUnavailable
 
     try:
         container = bootstrap(settings)
@@ -62,7 +64,7 @@ def _prepare(settings: Settings) -> Any:
             raise _fail(f"the database schema is out of date ({revision}); run `bitimage migrate`")
     except OperationalError as exc:
         raise _fail(f"cannot use the database: {exc.orig}") from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, StoreUnavailable, QueueUnavailable) as exc:
         raise _fail(str(exc)) from None
     return container
 
