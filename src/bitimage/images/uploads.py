@@ -30,6 +30,7 @@ from bitimage.queue.outbox import enqueue_analysis
 from bitimage.search.ports import SearchIndex
 from bitimage.storage.keys import permanent_key, staging_key
 from bitimage.storage.ports import ObjectStore
+from bitimage.storage.ranged import RangedReader
 from bitimage.users.models import User
 from bitimage.users.repository import UserRepository
 
@@ -116,7 +117,8 @@ class UploadService:
                 f"over the upload limit of {describe_size(limit)}"
             )
         try:
-            with self.store.open(key) as stream:
+            # Ranged reads: the header and the end marker, not the whole object.
+            with RangedReader(self.store, key, info.size) as stream:
                 image_info = inspect_image(stream, self.settings.max_image_pixels)
         except UnsupportedImage as exc:
             return UnsupportedMedia(
