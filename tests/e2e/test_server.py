@@ -8,12 +8,17 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.beanstalkd import Beanstalkd
+from tests.databases import fresh_postgres_database
+from tests.s3server import client as s3_client
+from tests.s3server import moto_s3
 from tests.support import PASSWORD, make_jpeg, md5
 
 
@@ -23,22 +28,19 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    data = tmp_path_factory.mktemp("server")
+@dataclass
+class Deployment:
+    """A running `bitimage serve` and a way to list every object it stored."""
+
+    base: str
+    data: Path
+    stored_objects: Callable[[], list[str]]
+
+
+def _serve(data: Path, env: dict[str, str]) -> Iterator[str]:
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BITIMAGE_")}
-    env.update(BITIMAGE_ARGON2_MEMORY_KIB="8192", BITIMAGE_SWEEP_INTERVAL_SECONDS="0.2")
-    command = [
-        sys.executable,
-        "-m",
-        "bitimage.cli",
-        "serve",
-        "--port",
-        str(port),
-        "--data-dir",
-        str(data),
-    ]
+    command = [sys.executable, "-m", "bitimage.cli", "serve", "--port", str(port)]
+    command += ["--data-dir", str(data)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -51,7 +53,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     else:
         process.kill()
         pytest.fail(f"server did not start: {process.communicate()[0].decode()}")
-    yield base, data
+    yield base
     process.terminate()
     output = process.communicate(timeout=15)[0].decode()
     # uvicorn shuts down cleanly on SIGTERM, then re-raises the signal for the parent to see.
@@ -60,8 +62,58 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     assert "Traceback" not in output
 
 
-def test_walkthrough_over_http(server: tuple[str, Path]) -> None:
-    base, data = server
+def _clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BITIMAGE_")}
+    env.update(BITIMAGE_ARGON2_MEMORY_KIB="8192", BITIMAGE_SWEEP_INTERVAL_SECONDS="0.2")
+    return env
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """Embedded defaults: SQLite, the local signed store, the db:// queue."""
+    data = tmp_path_factory.mktemp("server")
+
+    def stored() -> list[str]:
+        files = (data / "objects").rglob("*")
+        return [str(p) for p in files if p.is_file() and ".meta" not in p.parts]
+
+    for base in _serve(data, _clean_env()):
+        yield Deployment(base, data, stored)
+
+
+@pytest.fixture(scope="module")
+def production_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """PostgreSQL, S3 (moto's server over HTTP) and Beanstalkd together, as the seed ran."""
+    data = tmp_path_factory.mktemp("production")
+    bucket = "bitimage-e2e"
+    with (
+        fresh_postgres_database() as database_url,
+        moto_s3([bucket]) as endpoint,
+        Beanstalkd() as beanstalkd,
+    ):
+        env = _clean_env()
+        env.update(
+            {name: os.environ[name] for name in os.environ if name.startswith("AWS_")},
+            BITIMAGE_DATABASE_URL=database_url,
+            BITIMAGE_STORAGE_URL=f"s3://{bucket}",
+            BITIMAGE_S3_ENDPOINT_URL=endpoint,
+            BITIMAGE_QUEUE_URL=beanstalkd.url,
+        )
+        migrate = [sys.executable, "-m", "bitimage.cli", "migrate", "--data-dir", str(data)]
+        subprocess.run(migrate, env=env, check=True, capture_output=True, timeout=120)
+
+        def stored() -> list[str]:
+            listing = s3_client(endpoint).list_objects_v2(Bucket=bucket)
+            return [item["Key"] for item in listing.get("Contents", [])]
+
+        for base in _serve(data, env):
+            yield Deployment(base, data, stored)
+
+
+@pytest.mark.parametrize("deployment", ["server", "production_server"])
+def test_walkthrough_over_http(deployment: str, request: pytest.FixtureRequest) -> None:
+    served: Deployment = request.getfixturevalue(deployment)
+    base, data = served.base, served.data
     with httpx.Client(base_url=base, timeout=10) as http:
         creds = {"email": "shopify@email.com", "password": PASSWORD}
         assert http.post("/cas/signup", json=creds).status_code == 201
@@ -102,6 +154,16 @@ def test_walkthrough_over_http(server: tuple[str, Path]) -> None:
         confirmed = http.post("/api/v1/images", headers=headers, json=body)
         assert confirmed.status_code == 201, confirmed.text
 
+        # The worker analyses each image (on production: outbox -> relay -> Beanstalkd).
+        lettuce = entries[0]["image_id"]
+        deadline = time.monotonic() + 60
+        while (shown := http.get(f"/api/v1/images/{lettuce}/expanded", headers=headers).json())[
+            "analysis_status"
+        ] == "pending" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert shown["analysis_status"] == "done", shown
+        assert shown["labels"], "the colour analyser names at least one colour"
+
         found = http.get("/api/v1/images/private/summary?name=nicelettuse", headers=headers).json()
         assert [i["name"] for i in found["images"]] == ["nicelettuce"]
         by_tag = http.get("/api/v1/images/private/summary?tag=smallcat", headers=headers).json()
@@ -135,14 +197,13 @@ def test_walkthrough_over_http(server: tuple[str, Path]) -> None:
         assert http.delete(f"/api/v1/users/{me}", headers=headers).status_code == 204
         assert http.get(f"/api/v1/users/{me}", headers=headers).status_code == 404
 
-    objects = [p for p in (data / "objects").rglob("*") if p.is_file() and ".meta" not in p.parts]
-    assert objects == []
+    assert served.stored_objects() == []
     key_file = data / "secrets" / "cas_ed25519.pem"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
 
 
-def test_openapi_documents_every_route_and_its_errors(server: tuple[str, Path]) -> None:
-    base, _ = server
+def test_openapi_documents_every_route_and_its_errors(server: Deployment) -> None:
+    base = server.base
     spec = httpx.get(f"{base}/openapi.json").json()
     assert httpx.get(f"{base}/docs").status_code == 200
     paths = spec["paths"]
