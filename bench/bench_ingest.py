@@ -152,7 +152,11 @@ def main() -> None:
         folder = Path(tmp)
         (folder / "plain").mkdir()
         before = baseline(FILES, folder / "plain")
-        process, base = start_server(folder / "server", BITIMAGE_PROCESSES=str(server_processes))
+        process, base = start_server(
+            folder / "server",
+            BITIMAGE_PROCESSES=str(server_processes),
+            BITIMAGE_RUN_WORKER="false",  # analysis has its own benchmark (bench_classifier)
+        )
         try:
             headers = account(base)
             jobs = [(base, headers, n, clients) for n in range(clients)]

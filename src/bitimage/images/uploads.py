@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -118,7 +119,8 @@ class UploadService:
             )
         try:
             # Ranged reads: the header and the end marker, not the whole object.
-            with RangedReader(self.store, key, info.size) as stream:
+            ranged = RangedReader(self.store, key, info.size)
+            with io.BufferedReader(ranged, buffer_size=64 * 1024) as stream:
                 image_info = inspect_image(stream, self.settings.max_image_pixels)
         except UnsupportedImage as exc:
             return UnsupportedMedia(

@@ -22,6 +22,9 @@ from bitimage.storage.signing import UrlSigner
 _META_DIR = ".meta"
 _TMP_DIR = ".tmp"
 _READ_CHUNK = 1024 * 1024
+# The MD5 and size ride on the file itself (an extended attribute): a hard link shares them
+# and nothing else is written. Filesystems without user xattrs get a JSON sidecar instead.
+_XATTR = "user.bitimage.md5"
 
 
 class InvalidKey(ValueError):
@@ -48,9 +51,11 @@ class UploadWriter:
 
     def commit(self) -> str:
         """Move the finished file into place atomically; return its hex MD5."""
-        self._file.close()
         digest = self._md5.hexdigest()
-        self._store.install(self._tmp, self._key, digest, self.size)
+        self._file.flush()
+        tagged = self._store.tag(self._file.fileno(), digest, self.size)
+        self._file.close()
+        self._store.install(self._tmp, self._key, digest, self.size, tagged)
         return digest
 
     def abort(self) -> None:
@@ -68,6 +73,7 @@ class LocalSignedStore:
         self.base_url = base_url.rstrip("/")
         for sub in (_TMP_DIR, _META_DIR):
             (root / sub).mkdir(parents=True, exist_ok=True)
+        self._xattrs = True  # until the filesystem says otherwise
 
     def path_for(self, key: str) -> Path:
         """The file behind a key; refuses any key the service does not generate."""
@@ -96,15 +102,30 @@ class LocalSignedStore:
         self.path_for(key)
         return UploadWriter(self, key)
 
-    def install(self, tmp: Path, key: str, md5: str, size: int) -> None:
-        """Atomically put a finished file at `key`, with its MD5 recorded beside it."""
+    def tag(self, file: int | Path, md5: str, size: int) -> bool:
+        """Record MD5 and size on the file itself; False where the filesystem cannot."""
+        if not self._xattrs:
+            return False
+        try:
+            os.setxattr(file, _XATTR, f"{md5}:{size}".encode())
+        except OSError:
+            self._xattrs = False
+            return False
+        return True
+
+    def install(self, tmp: Path, key: str, md5: str, size: int, tagged: bool = False) -> None:
+        """Atomically put a finished file at `key`, with its MD5 recorded on or beside it."""
         target = self.path_for(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        meta = self._meta_path(key)
-        meta.parent.mkdir(parents=True, exist_ok=True)
-        # Data first, then the sidecar: a sidecar whose size disagrees is ignored by stat().
-        os.replace(tmp, target)
-        self._write_meta(meta, {"md5": md5, "size": size})
+        try:
+            os.replace(tmp, target)
+        except FileNotFoundError:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, target)
+        if not tagged:
+            # Data first, then the sidecar: a sidecar whose size disagrees is ignored by stat().
+            meta = self._meta_path(key)
+            meta.parent.mkdir(parents=True, exist_ok=True)
+            self._write_meta(meta, {"md5": md5, "size": size})
 
     def _write_meta(self, meta: Path, record: dict[str, object]) -> None:
         fd, name = tempfile.mkstemp(dir=self.root / _TMP_DIR)
@@ -119,13 +140,20 @@ class LocalSignedStore:
             st = path.stat()
         except FileNotFoundError:
             return None
-        md5: str | None = None
-        with contextlib.suppress(FileNotFoundError, ValueError):
-            record = json.loads(self._meta_path(key).read_text())
-            if record.get("size") == st.st_size:
-                md5 = str(record["md5"])
+        md5 = self._recorded_md5(path, key, st.st_size)
         modified = datetime.fromtimestamp(st.st_mtime, UTC)
         return ObjectInfo(key=key, size=st.st_size, md5=md5, modified_at=modified)
+
+    def _recorded_md5(self, path: Path, key: str, size: int) -> str | None:
+        with contextlib.suppress(OSError, ValueError):
+            digest, _, recorded = os.getxattr(path, _XATTR).decode().partition(":")
+            if int(recorded) == size:
+                return digest
+        with contextlib.suppress(FileNotFoundError, ValueError, KeyError):
+            record = json.loads(self._meta_path(key).read_text())
+            if record.get("size") == size:
+                return str(record["md5"])
+        return None
 
     def read_range(self, key: str, start: int, length: int) -> bytes:
         """Bytes from `start` (negative counts from the end), at most `length` of them."""
@@ -162,10 +190,11 @@ class LocalSignedStore:
             shutil.copyfile(src, tmp)
         os.replace(tmp, dst)
         info = self.stat(source)
-        if info is not None and info.md5 is not None:
-            meta = self._meta_path(destination)
-            meta.parent.mkdir(parents=True, exist_ok=True)
-            self._write_meta(meta, {"md5": info.md5, "size": info.size})
+        if info is None or info.md5 is None or self.tag(dst, info.md5, info.size):
+            return
+        meta = self._meta_path(destination)
+        meta.parent.mkdir(parents=True, exist_ok=True)
+        self._write_meta(meta, {"md5": info.md5, "size": info.size})
 
     def delete(self, keys: Iterable[str]) -> None:
         """Delete objects and their sidecars; missing ones are fine."""
