@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,12 +21,19 @@ from tests.databases import empty_tables, fresh_postgres_database
 for _name in [n for n in os.environ if n.startswith("BITIMAGE_")]:
     del os.environ[_name]
 
+# Converted models are a cache keyed by version, written atomically: one for every test.
+MODEL_CACHE = Path(tempfile.gettempdir()) / "bitimage-test-models"
 FAST_HASHING = {"argon2_memory_kib": 8192, "argon2_time_cost": 1}
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
     """Settings for a test: its own folder, cheap (still argon2id) hashing, no background thread."""
-    values: dict[str, object] = {"data_dir": data_dir, "run_worker": False, **FAST_HASHING}
+    values: dict[str, object] = {
+        "data_dir": data_dir,
+        "run_worker": False,
+        "model_cache_dir": MODEL_CACHE,
+        **FAST_HASHING,
+    }
     values.update(overrides)
     return load_settings(**values)
 

@@ -140,8 +140,18 @@ def build_queue(
 
 
 def build_analysers(settings: Settings) -> list[Analyser]:
-    """The analysers every worker runs on each image, in order."""
-    return [ColourAnalyser()]
+    """The analysers named by BITIMAGE_ANALYSERS, each loaded once, in order."""
+    found: list[Analyser] = []
+    for name in filter(None, settings.analysers.split(",")):
+        if name == "classifier":
+            from bitimage.analysis.classifier import ClassifierAnalyser  # loads ONNX Runtime
+
+            models = settings.model_cache_dir or settings.data_dir / "models"
+            models.mkdir(parents=True, exist_ok=True)
+            found.append(ClassifierAnalyser(models, threads=settings.analysis_threads))
+        elif name == "colours":
+            found.append(ColourAnalyser())
+    return found
 
 
 def build_search_index(database: Database) -> SearchIndex:
@@ -176,7 +186,11 @@ def bootstrap(settings: Settings) -> Container:
     images = ImageService(settings, store, search_index, database)
     queue, relay, jobs_queued = build_queue(settings, database)
     analysis = AnalysisService(
-        database, store, search_index, build_analysers(settings), settings.max_image_pixels
+        database,
+        store,
+        search_index,
+        lambda: build_analysers(settings),
+        settings.max_image_pixels,
     )
     closers = [queue.close] if hasattr(queue, "close") else []
     return Container(

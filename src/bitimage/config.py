@@ -19,6 +19,8 @@ def describe_size(size: int) -> str:
     return f"{size / MIB:.1f} MiB" if size >= MIB // 10 else f"{size} bytes"
 
 
+ANALYSERS = ("classifier", "colours")  # the names BITIMAGE_ANALYSERS may list
+
 # Variables read by other tools (the test suite, the CLI client) that share our prefix.
 _FOREIGN_VARIABLES = {"BITIMAGE_TEST_POSTGRES_URL", "BITIMAGE_SERVER", "BITIMAGE_TOKEN"}
 
@@ -46,6 +48,9 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=1, ge=1, le=64)
     job_max_attempts: int = Field(default=5, ge=1)
     job_ttr_seconds: int = Field(default=300, ge=1)
+    analysers: str = "classifier,colours"
+    analysis_threads: int = Field(default=1, ge=1, le=16)
+    model_cache_dir: Path | None = None
     auto_migrate: bool | None = None
     run_worker: bool = True
 
@@ -100,6 +105,15 @@ class Settings(BaseSettings):
                 raise ValueError("must be beanstalk://host:port/TUBE")
             return value
         raise ValueError("must be db:// or beanstalk://host:port/TUBE")
+
+    @field_validator("analysers")
+    @classmethod
+    def _analysers(cls, value: str) -> str:
+        names = [name.strip() for name in value.split(",") if name.strip()]
+        unknown = sorted(set(names) - set(ANALYSERS))
+        if unknown:
+            raise ValueError(f"unknown analyser {unknown[0]!r}; known: {', '.join(ANALYSERS)}")
+        return ",".join(dict.fromkeys(names))
 
     @field_validator("s3_endpoint_url")
     @classmethod

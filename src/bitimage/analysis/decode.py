@@ -31,8 +31,12 @@ def decode(stream: BinaryIO, max_pixels: int) -> DecodedImage:
     Image.MAX_IMAGE_PIXELS = max_pixels
     with Image.open(stream) as image:
         width, height = image.size
-        # A JPEG decodes at 1/2, 1/4 or 1/8 scale directly: several times cheaper.
-        image.draft("RGB", (WORK_SIZE, WORK_SIZE))
+        # A JPEG decodes at 1/2, 1/4 or 1/8 scale directly: several times cheaper. The
+        # requested size keeps the picture's proportions, or a 2048x1536 photo (not a square
+        # of 2048) would be decoded at full scale.
+        scale = WORK_SIZE / max(width, height)
+        if scale < 1:
+            image.draft("RGB", (round(width * scale), round(height * scale)))
         exif = _exif(image)
         upright = ImageOps.exif_transpose(image)
         upright.thumbnail((WORK_SIZE, WORK_SIZE))

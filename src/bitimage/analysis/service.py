@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 
 from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
@@ -29,14 +30,29 @@ class AnalysisService:
         database: Database,
         store: ObjectStore,
         search: SearchIndex,
-        analysers: Sequence[Analyser],
+        analysers: Callable[[], Sequence[Analyser]],
         max_pixels: int,
     ) -> None:
         self.database = database
         self.store = store
         self.search = search
-        self.analysers = list(analysers)
         self.max_pixels = max_pixels
+        self._load = analysers
+        self._loaded: list[Analyser] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def analysers(self) -> list[Analyser]:
+        """The analysers, loaded on first use: a process that never analyses loads no model."""
+        with self._lock:
+            if self._loaded is None:
+                self._loaded = list(self._load())
+            return self._loaded
+
+    @analysers.setter
+    def analysers(self, value: Sequence[Analyser]) -> None:
+        with self._lock:
+            self._loaded = list(value)
 
     def analyse_image(self, image_id: uuid.UUID) -> bool:
         """Analyse and store; False when the image no longer exists (nothing to do)."""
@@ -52,11 +68,14 @@ class AnalysisService:
             return False  # deleted since: its rows are going too
         except (UnidentifiedImageError, PILImage.DecompressionBombError, OSError) as exc:
             raise PermanentJobError(f"the image cannot be decoded: {exc}") from exc
-        results = {analyser.name: analyser.analyse(decoded) for analyser in self.analysers}
-        return self._store(image_id, results)
+        analysers = self.analysers
+        results = {analyser.name: analyser.analyse(decoded) for analyser in analysers}
+        models = {analyser.name: analyser.model for analyser in analysers}
+        return self._store(image_id, results, models)
 
-    def _store(self, image_id: uuid.UUID, results: dict[str, AnalysisResult]) -> bool:
-        models = {analyser.name: analyser.model for analyser in self.analysers}
+    def _store(
+        self, image_id: uuid.UUID, results: dict[str, AnalysisResult], models: dict[str, str]
+    ) -> bool:
         with self.database.transaction() as session:
             repo = AnalysisRepository(session)
             image = repo.lock_image(image_id)

@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -160,6 +161,10 @@ def worker(
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
+    started = time.monotonic()
+    loaded = container.analysis.analysers  # load every model now: fail at start, not mid-job
+    names = ", ".join(analyser.model for analyser in loaded)
+    typer.echo(f"analysers loaded in {time.monotonic() - started:.1f} s: {names}")
     background = BackgroundServices(container, worker=True, sweeper=True)
     background.start()
     typer.echo(f"Bit-image worker running {settings.worker_concurrency} consumer(s)")

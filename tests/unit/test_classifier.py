@@ -1,0 +1,201 @@
+"""The EfficientNet-Lite0 classifier on real photos, its label data, and the torch-free loader."""
+
+from __future__ import annotations
+
+import collections
+import os
+import pickle
+import sys
+import types
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data
+
+from bitimage.analysis import classifier, onnx_build
+from bitimage.analysis.classifier import ClassifierAnalyser, imagenet_classes
+from bitimage.analysis.onnx_build import load_state_dict
+from bitimage.analysis.ports import AnalysisResult, DecodedImage
+
+# Nodes too general to help anyone search, which the allow-list must never let through.
+TOO_GENERAL = {"entity", "physical entity", "object", "whole", "artifact", "organism", "chordate"}
+
+
+@pytest.fixture(scope="module")
+def analyser(tmp_path_factory: pytest.TempPathFactory) -> ClassifierAnalyser:
+    """One model for the module: converting and loading it is the slow part."""
+    return ClassifierAnalyser(tmp_path_factory.mktemp("models"))
+
+
+def analyse(analyser: ClassifierAnalyser, pixels: np.ndarray[Any, Any]) -> AnalysisResult:
+    image = Image.fromarray(pixels)
+    return analyser.analyse(DecodedImage(image, image.width, image.height))
+
+
+def names(result: AnalysisResult) -> set[str]:
+    return {label.name for label in result.labels}
+
+
+def test_every_class_has_a_plain_name_and_a_category() -> None:
+    classes = imagenet_classes()
+    assert len(classes) == 1000
+    assert len({c.wnid for c in classes}) == 1000
+    for c in classes:
+        assert c.name, c
+        assert c.name == c.name.strip().lower(), c
+        assert not set(",()/") & set(c.name), c
+        assert c.categories, c
+        assert not TOO_GENERAL & set(c.categories), c
+        assert c.name not in c.categories, c
+
+
+def test_categories_of_familiar_classes() -> None:
+    by_name = {c.name: set(c.categories) for c in imagenet_classes()}
+    assert {"cat", "feline", "mammal", "animal", "pet"} <= by_name["tabby cat"]
+    assert {"dog", "canine", "mammal", "animal", "pet"} <= by_name["golden retriever"]
+    assert "pet" not in by_name["lynx"]
+    assert "dog" not in by_name["grey wolf"]
+    assert {"vegetable", "food"} <= by_name["broccoli"]
+    assert {"coffee", "beverage", "drink"} <= by_name["espresso"]
+    assert {"motor vehicle", "vehicle"} <= by_name["moped"]
+    assert "container" not in by_name["sports car"]
+
+
+def test_cat(analyser: ClassifierAnalyser) -> None:
+    result = analyse(analyser, data.chelsea())
+    assert {"cat", "animal", "pet"} <= names(result)
+    assert result.facts["classes"][0]["name"] in {"egyptian mau", "tabby cat", "tiger cat"}
+
+
+def test_coffee(analyser: ClassifierAnalyser) -> None:
+    found = names(analyse(analyser, data.coffee()))
+    assert {"espresso", "coffee"} <= found
+    assert found & {"beverage", "drink"}
+
+
+def test_rocket_and_astronaut(analyser: ClassifierAnalyser) -> None:
+    assert {"missile", "vehicle"} <= names(analyse(analyser, data.rocket()))
+    assert "animal" not in names(analyse(analyser, data.astronaut()))
+
+
+def test_abstract_pictures_get_no_animal_label(analyser: ClassifierAnalyser) -> None:
+    noise = np.random.default_rng(7).integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    ramp = np.linspace(0, 255, 400, dtype=np.float64)
+    gradient = np.stack(
+        [np.tile(ramp, (300, 1)), np.tile(ramp[::-1], (300, 1)), np.full((300, 400), 128.0)], -1
+    ).astype(np.uint8)
+    animals = {c.name for c in imagenet_classes() if "animal" in c.categories} | {"animal"}
+    for pixels in (noise, gradient):
+        result = analyse(analyser, pixels)
+        assert not names(result) & animals
+        assert result.facts["classes"][0]["name"] not in animals
+
+
+def test_category_confidence_is_its_best_kept_class(analyser: ClassifierAnalyser) -> None:
+    result = analyse(analyser, data.chelsea())
+    scores = {label.name: label.confidence for label in result.labels}
+    kept = [c for c in result.facts["classes"] if c["confidence"] >= analyser.threshold]
+    assert len(kept) >= 2  # Egyptian Mau and tiger cat: a close call between two cats
+    by_name = {c.name: c for c in imagenet_classes()}
+    for category in ("cat", "animal"):
+        best = max(c["confidence"] for c in kept if category in by_name[c["name"]].categories)
+        assert scores[category] == best
+    assert all(0 <= label.confidence <= 1 for label in result.labels)
+    # Classes first, best first; categories after them.
+    assert [label.name for label in result.labels[: len(kept)]] == [c["name"] for c in kept]
+
+
+def test_threshold_and_top_k(analyser: ClassifierAnalyser) -> None:
+    loose = ClassifierAnalyser(analyser.model_file.parent, threshold=0.0, top_k=3)
+    assert not loose.built  # the converted model was cached by the fixture
+    assert loose.model == analyser.model == "efficientnet-lite0@0.1.0"
+    result = analyse(loose, data.astronaut())
+    assert len(result.facts["classes"]) == 3
+    class_names = {c.name for c in imagenet_classes()}
+    assert len([n for n in names(result) if n in class_names]) == 3
+
+
+def test_batch_matches_single_images(analyser: ClassifierAnalyser) -> None:
+    images = [Image.fromarray(data.coffee()), Image.fromarray(data.chelsea()).convert("L")]
+    batch = analyser.classify_batch(images)
+    assert batch.shape == (2, 1000)
+    np.testing.assert_allclose(batch.sum(axis=1), 1.0, atol=1e-5)
+    for image, row in zip(images, batch, strict=True):
+        np.testing.assert_allclose(analyser.classify_batch([image])[0], row, atol=1e-5)
+
+
+def test_damaged_cache_file_is_rebuilt(analyser: ClassifierAnalyser, tmp_path: Path) -> None:
+    (tmp_path / analyser.model_file.name).write_bytes(b"not an onnx file")
+    rebuilt = ClassifierAnalyser(tmp_path)
+    assert rebuilt.built
+    assert rebuilt.model_file.stat().st_size > 10_000_000
+    assert [p.name for p in tmp_path.iterdir()] == [analyser.model_file.name]  # no temp files
+
+
+def test_no_torch_at_run_time(analyser: ClassifierAnalyser) -> None:
+    assert analyser.classify_batch([Image.new("RGB", (64, 64))]).shape == (1, 1000)
+    assert "torch" not in sys.modules
+    assert classifier.INPUT_SIZE == onnx_build.INPUT_SIZE
+    assert os.environ["ORT_DISABLE_TELEMETRY"] == "1"
+
+
+def test_loader_refuses_anything_but_tensors(tmp_path: Path) -> None:
+    evil = tmp_path / "evil.pth"
+    evil.write_bytes(pickle.dumps(os.system))
+    with pytest.raises(pickle.UnpicklingError, match=r"refusing posix\.system|refusing nt\.system"):
+        load_state_dict(evil)
+
+
+def test_loader_reads_the_zip_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A zip checkpoint written the way torch >= 1.6 does, with a non-contiguous tensor."""
+    fake_torch, fake_utils = types.ModuleType("torch"), types.ModuleType("torch._utils")
+
+    class FloatStorage:
+        pass
+
+    def _rebuild_tensor_v2(*args: object) -> None:
+        raise AssertionError("only pickled, never called")
+
+    FloatStorage.__module__, FloatStorage.__qualname__ = "torch", "FloatStorage"
+    _rebuild_tensor_v2.__module__ = "torch._utils"
+    _rebuild_tensor_v2.__qualname__ = "_rebuild_tensor_v2"
+    fake_torch.FloatStorage = FloatStorage  # type: ignore[attr-defined]
+    fake_utils._rebuild_tensor_v2 = _rebuild_tensor_v2  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "torch", fake_torch)
+    monkeypatch.setitem(sys.modules, "torch._utils", fake_utils)
+
+    base = np.arange(12, dtype=np.float32).reshape(3, 4)
+
+    class Storage:
+        pass
+
+    class Tensor:
+        def __init__(self, shape: tuple[int, ...], stride: tuple[int, ...]) -> None:
+            self.shape, self.stride = shape, stride
+
+        def __reduce__(self) -> tuple[Any, ...]:
+            args = (storage, 0, self.shape, self.stride, False, collections.OrderedDict())
+            return _rebuild_tensor_v2, args
+
+    class Pickler(pickle.Pickler):
+        def persistent_id(self, obj: object) -> object:
+            if isinstance(obj, Storage):
+                return ("storage", FloatStorage, "0", "cpu", base.size)
+            return None
+
+    storage = Storage()
+    state = collections.OrderedDict(plain=Tensor((3, 4), (4, 1)), transposed=Tensor((4, 3), (1, 4)))
+    path = tmp_path / "new.pth"
+    with zipfile.ZipFile(path, "w") as archive:
+        with archive.open("archive/data.pkl", "w") as pkl:
+            Pickler(pkl, protocol=2).dump(state)
+        archive.writestr("archive/data/0", base.tobytes())
+    monkeypatch.delitem(sys.modules, "torch")
+
+    loaded = load_state_dict(path)
+    np.testing.assert_array_equal(loaded["plain"], base)
+    np.testing.assert_array_equal(loaded["transposed"], base.T)
