@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bitimage.analysis.colours import ColourAnalyser
+from bitimage.analysis.metadata import MetadataAnalyser
 from bitimage.analysis.ports import Analyser
 from bitimage.analysis.service import AnalysisService
 from bitimage.cas.keys import load_or_create_key
@@ -61,7 +63,8 @@ class Container:
         """Run one job of the queue (the only kind so far: analyse an image)."""
         if job.kind != "analyze" or job.image_id is None:
             raise PermanentJobError(f"unknown job kind {job.kind!r}")
-        self.analysis.analyse_image(job.image_id)
+        only = job.payload.get("analysers")  # set by `bitimage reanalyze --analyser`
+        self.analysis.analyse_image(job.image_id, only if isinstance(only, list) else None)
 
     def worker_pool(self, concurrency: int) -> WorkerPool:
         """`concurrency` analysis workers on this container's queue."""
@@ -139,19 +142,34 @@ def build_queue(
     return beanstalk, relay, relay.wake
 
 
-def build_analysers(settings: Settings) -> list[Analyser]:
-    """The analysers named by BITIMAGE_ANALYSERS, each loaded once, in order."""
-    found: list[Analyser] = []
-    for name in filter(None, settings.analysers.split(",")):
-        if name == "classifier":
-            from bitimage.analysis.classifier import ClassifierAnalyser  # loads ONNX Runtime
+@functools.cache
+def load_analyser(name: str, threads: int, models: Path) -> Analyser:
+    """One analyser, loaded once per process: models are read-only and safe to share."""
+    if name == "classifier":
+        from bitimage.analysis.classifier import ClassifierAnalyser  # loads ONNX Runtime
 
-            models = settings.model_cache_dir or settings.data_dir / "models"
-            models.mkdir(parents=True, exist_ok=True)
-            found.append(ClassifierAnalyser(models, threads=settings.analysis_threads))
-        elif name == "colours":
-            found.append(ColourAnalyser())
-    return found
+        models.mkdir(parents=True, exist_ok=True)
+        return ClassifierAnalyser(models, threads=threads)
+    if name == "text":
+        from bitimage.analysis.ocr import TextAnalyser  # loads the OCR models
+
+        return TextAnalyser(threads=threads)
+    if name == "people":
+        from bitimage.analysis.people import PeopleAnalyser  # an optional dependency
+
+        return PeopleAnalyser(threads=threads)
+    if name == "metadata":
+        return MetadataAnalyser()
+    if name == "colours":
+        return ColourAnalyser()
+    raise ValueError(f"unknown analyser {name!r}")
+
+
+def build_analysers(settings: Settings) -> list[Analyser]:
+    """The analysers named by BITIMAGE_ANALYSERS, in order."""
+    models = settings.model_cache_dir or settings.data_dir / "models"
+    threads = settings.analysis_threads
+    return [load_analyser(name, threads, models) for name in settings.analysers.split(",") if name]
 
 
 def build_search_index(database: Database) -> SearchIndex:
@@ -191,6 +209,7 @@ def bootstrap(settings: Settings) -> Container:
         search_index,
         lambda: build_analysers(settings),
         settings.max_image_pixels,
+        settings.moderation_threshold,
     )
     closers = [queue.close] if hasattr(queue, "close") else []
     return Container(

@@ -19,7 +19,13 @@ def describe_size(size: int) -> str:
     return f"{size / MIB:.1f} MiB" if size >= MIB // 10 else f"{size} bytes"
 
 
-ANALYSERS = ("classifier", "colours")  # the names BITIMAGE_ANALYSERS may list
+ANALYSERS = (
+    "classifier",
+    "colours",
+    "metadata",
+    "people",
+    "text",
+)  # the names BITIMAGE_ANALYSERS may list
 
 # Variables read by other tools (the test suite, the CLI client) that share our prefix.
 _FOREIGN_VARIABLES = {"BITIMAGE_TEST_POSTGRES_URL", "BITIMAGE_SERVER", "BITIMAGE_TOKEN"}
@@ -48,7 +54,8 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=1, ge=1, le=64)
     job_max_attempts: int = Field(default=5, ge=1)
     job_ttr_seconds: int = Field(default=300, ge=1)
-    analysers: str = "classifier,colours"
+    analysers: str = "classifier,colours,metadata,text"
+    moderation_threshold: float = Field(default=0.6, gt=0, le=1)
     analysis_threads: int = Field(default=1, ge=1, le=16)
     model_cache_dir: Path | None = None
     auto_migrate: bool | None = None

@@ -6,6 +6,8 @@ import uuid
 
 from sqlalchemy import text
 
+from bitimage.analysis.ports import Label
+from bitimage.analysis.repository import AnalysisRepository
 from bitimage.bootstrap import Container
 from bitimage.db.base import utcnow
 from bitimage.images.models import Image
@@ -37,13 +39,20 @@ def test_reindex_replaces(container: Container) -> None:
         )
         session.flush()
         index.index(session, image_id, "cat", ["old"], [])
-        index.index(session, image_id, "cat", ["new"], ["animal"])
+        AnalysisRepository(session).replace_labels(image_id, "test", "m@1", [Label("animal", 0.9)])
+        index.index(session, image_id, "cat", ["new"], ["animal"], "HELLO WORLD\nbit image")
         assert session.execute(text("SELECT count(*) FROM image_search")).scalar_one() == 1
         for tag, found in (("old", []), ("new", [image_id])):
             page = index.search(session, SearchQuery(owner_id=owner, tag=tag))
             assert page.image_ids == found
-        assert index.search(session, SearchQuery(owner_id=owner, label="animal")).image_ids == [
-            image_id
-        ]
+        for query, found in (
+            (SearchQuery(owner_id=owner, label="animal"), [image_id]),
+            (SearchQuery(owner_id=owner, label="anmal"), [image_id]),
+            (SearchQuery(owner_id=owner, label="animal", min_confidence=0.95), []),
+            (SearchQuery(owner_id=owner, text="hello"), [image_id]),
+            (SearchQuery(owner_id=owner, text="helo wrld"), [image_id]),
+            (SearchQuery(owner_id=owner, text="goodbye"), []),
+        ):
+            assert index.search(session, query).image_ids == found, query
         index.remove(session, [image_id])
         assert session.execute(text("SELECT count(*) FROM image_search")).scalar_one() == 0

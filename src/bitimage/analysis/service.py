@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import logging
-import uuid
 import threading
+import uuid
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
+from sqlalchemy.orm import Session
 
 from bitimage.analysis.decode import decode
 from bitimage.analysis.ports import Analyser, AnalysisResult
 from bitimage.analysis.repository import AnalysisRepository
 from bitimage.db.session import Database
+from bitimage.errors import NotFound
 from bitimage.images.repository import ImageRepository
+from bitimage.queue.outbox import enqueue_analysis
 from bitimage.search.ports import SearchIndex
 from bitimage.storage.ports import ObjectStore
 from bitimage.worker import PermanentJobError
@@ -32,7 +36,9 @@ class AnalysisService:
         search: SearchIndex,
         analysers: Callable[[], Sequence[Analyser]],
         max_pixels: int,
+        moderation_threshold: float = 0.6,
     ) -> None:
+        self.moderation_threshold = moderation_threshold
         self.database = database
         self.store = store
         self.search = search
@@ -54,8 +60,8 @@ class AnalysisService:
         with self._lock:
             self._loaded = list(value)
 
-    def analyse_image(self, image_id: uuid.UUID) -> bool:
-        """Analyse and store; False when the image no longer exists (nothing to do)."""
+    def analyse_image(self, image_id: uuid.UUID, only: Sequence[str] | None = None) -> bool:
+        """Analyse and store (with `only`: just those analysers); False if the image is gone."""
         with self.database.transaction(write=False) as session:
             image = ImageRepository(session).get(image_id)
             key = None if image is None else image.storage_key
@@ -68,7 +74,7 @@ class AnalysisService:
             return False  # deleted since: its rows are going too
         except (UnidentifiedImageError, PILImage.DecompressionBombError, OSError) as exc:
             raise PermanentJobError(f"the image cannot be decoded: {exc}") from exc
-        analysers = self.analysers
+        analysers = [a for a in self.analysers if only is None or a.name in only]
         results = {analyser.name: analyser.analyse(decoded) for analyser in analysers}
         models = {analyser.name: analyser.model for analyser in analysers}
         return self._store(image_id, results, models)
@@ -81,18 +87,50 @@ class AnalysisService:
             image = repo.lock_image(image_id)
             if image is None:
                 return False
-            facts: dict[str, object] = {}
+            facts: dict[str, Any] = {}
             for name, result in results.items():
                 repo.replace_labels(image_id, name, models[name], result.labels)
                 facts.update(result.facts)
-                if result.text is not None:
-                    facts[f"{name}_text"] = result.text
+                if result.text is not None or name == "text":
+                    facts["text"] = result.text
             repo.finish(image, facts)
+            explicit = float(
+                (image.analysis_facts or {}).get("moderation", {}).get("explicit_score", 0)
+            )
+            if explicit >= self.moderation_threshold and image.moderation == "none":
+                image.moderation = "flagged"  # hidden from the public until a person clears it
             tags = ImageRepository(session).tags_of([image_id]).get(image_id, [])
             self.search.index(
-                session, image_id, image.name, [t.name for t in tags], repo.label_names(image_id)
+                session,
+                image_id,
+                image.name,
+                [t.name for t in tags],
+                repo.label_names(image_id),
+                (image.analysis_facts or {}).get("text") or "",
             )
         return True
+
+    def reanalyze(
+        self,
+        session: Session,
+        image_ids: Sequence[uuid.UUID] | None,
+        analysers: list[str] | None = None,
+    ) -> int:
+        """Queue images again (None: every image), e.g. after a model upgrade; how many."""
+        repo = AnalysisRepository(session)
+        ids = repo.all_image_ids() if image_ids is None else repo.existing(image_ids)
+        for start in range(0, len(ids), 500):
+            enqueue_analysis(session, ids[start : start + 500], analysers)
+        return len(ids)
+
+    def clear_moderation(
+        self, session: Session, image_id: uuid.UUID, owner: uuid.UUID | None
+    ) -> None:
+        """A person looked: show a flagged image again (owner, or the operator with None)."""
+        image = AnalysisRepository(session).lock_image(image_id)
+        if image is None or (owner is not None and image.user_id != owner):
+            raise NotFound(f"Image {image_id} was not found")
+        image.moderation = "cleared"
 
     def mark_failed(self, image_id: uuid.UUID, reason: str) -> None:
         """The analysis gave up: say so on the image."""

@@ -176,6 +176,62 @@ def worker(
 
 
 @app.command()
+def reanalyze(
+    all_images: Annotated[bool, typer.Option("--all", help="every image")] = False,
+    image: Annotated[list[str] | None, typer.Option("--image", help="an image id")] = None,
+    analyser: Annotated[
+        list[str] | None, typer.Option("--analyser", help="only this analyser (repeatable)")
+    ] = None,
+    data_dir: DataOpt = None,
+) -> None:
+    """Queue images for analysis again, e.g. after a model upgrade."""
+    import uuid
+
+    from bitimage.config import ANALYSERS
+
+    if all_images == bool(image):
+        raise _fail("give either --all or --image ID (repeatable)")
+    unknown = sorted(set(analyser or []) - set(ANALYSERS))
+    if unknown:
+        raise _fail(f"unknown analyser {unknown[0]!r}; known: {', '.join(ANALYSERS)}")
+    try:
+        ids = None if all_images else [uuid.UUID(i) for i in image or []]
+    except ValueError:
+        raise _fail("an --image is not an image id (a UUID)") from None
+    container = _prepare(_settings(data_dir=data_dir))
+    try:
+        with container.database.transaction() as session:
+            queued = container.analysis.reanalyze(session, ids, analyser or None)
+        if container.relay is not None:
+            container.relay.relay_once()
+    finally:
+        container.close()
+    typer.echo(f"queued {queued} image(s) for analysis")
+
+
+@app.command("clear-moderation")
+def clear_moderation(image_id: str, data_dir: DataOpt = None) -> None:
+    """Operator: show an image the explicit-content check hid from the public."""
+    import uuid
+
+    from bitimage.errors import NotFound
+
+    try:
+        parsed = uuid.UUID(image_id)
+    except ValueError:
+        raise _fail(f"{image_id!r} is not an image id") from None
+    container = _prepare(_settings(data_dir=data_dir))
+    try:
+        with container.database.transaction() as session:
+            container.analysis.clear_moderation(session, parsed, None)
+    except NotFound as exc:
+        raise _fail(exc.message) from None
+    finally:
+        container.close()
+    typer.echo(f"image {parsed} is visible again")
+
+
+@app.command()
 def cas(host: HostOpt = None, port: PortOpt = None, data_dir: DataOpt = None) -> None:
     """Run the Central Auth Service alone."""
     _run(_settings(host=host, port=port, data_dir=data_dir, run_worker=False), api=False, cas=True)

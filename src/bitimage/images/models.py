@@ -58,6 +58,8 @@ class Image(Base):
     is_private: Mapped[bool] = mapped_column(Boolean)
     storage_key: Mapped[str] = mapped_column(String(200))
     analysis_status: Mapped[str] = mapped_column(String(16), default="pending")
+    # "none", "flagged" (explicit content: hidden from the public) or "cleared" (by a person).
+    moderation: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
     analysis_error: Mapped[str | None] = mapped_column(Text, default=None)
     analysis_facts: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     analysed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

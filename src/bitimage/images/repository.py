@@ -136,15 +136,18 @@ class ImageRepository:
                 found[image_id].append(tag)
         return found
 
-    def labels_of(self, image_id: uuid.UUID) -> list[tuple[ContentLabel, float]]:
-        """An image's content labels with confidence, most confident first."""
+    def labels_of(self, image_id: uuid.UUID) -> list[tuple[ContentLabel, ImageContentLabel]]:
+        """An image's content labels, each once with its most confident source, best first."""
         rows = self.session.execute(
-            select(ContentLabel, ImageContentLabel.confidence)
+            select(ContentLabel, ImageContentLabel)
             .join(ImageContentLabel, ImageContentLabel.label_id == ContentLabel.id)
             .where(ImageContentLabel.image_id == image_id)
             .order_by(ImageContentLabel.confidence.desc(), ContentLabel.name)
         )
-        return [(label, confidence) for label, confidence in rows]
+        best: dict[uuid.UUID, tuple[ContentLabel, ImageContentLabel]] = {}
+        for label, link in rows:
+            best.setdefault(label.id, (label, link))
+        return list(best.values())
 
     # --- storage purges --------------------------------------------------------------------
     def add_purge(self, key: str, is_prefix: bool = False) -> StoragePurge:

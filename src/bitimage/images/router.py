@@ -31,7 +31,15 @@ router = APIRouter(prefix="/api/v1/images", tags=["images"])
 
 NameQ = Annotated[str | None, Query(description="fuzzy match on the image name")]
 TagQ = Annotated[str | None, Query(description="fuzzy match on any of the image's tags")]
-LabelQ = Annotated[str | None, Query(description="fuzzy match on any content label")]
+LabelQ = Annotated[
+    str | None,
+    Query(description="fuzzy match on any content label; ranks by the label's confidence"),
+]
+ConfidenceQ = Annotated[
+    float | None,
+    Query(description="with content_label: only labels at least this confident (0 to 1)"),
+]
+TextQ = Annotated[str | None, Query(description="fuzzy match on text read in the image (OCR)")]
 HashQ = Annotated[str | None, Query(description="exact hex MD5 of the image's bytes")]
 LimitQ = Annotated[int, Query(description="page size, 1 to 1000")]
 CursorQ = Annotated[str | None, Query(description="next_cursor of the previous page")]
@@ -87,12 +95,24 @@ def private_summary(
     name: NameQ = None,
     tag: TagQ = None,
     content_label: LabelQ = None,
+    min_confidence: ConfidenceQ = None,
+    text: TextQ = None,
     hash: HashQ = None,
     limit: LimitQ = 100,
     cursor: CursorQ = None,
 ) -> SummaryPage:
     """Your images; filters narrow (AND), best matches first, then newest."""
-    query = SearchQuery(caller.user_id, name, tag, content_label, hash, limit, cursor)
+    query = SearchQuery(
+        caller.user_id,
+        name,
+        tag,
+        content_label,
+        hash,
+        limit,
+        cursor,
+        text=text,
+        min_confidence=min_confidence,
+    )
     return container.search.summaries(session, query)
 
 
@@ -103,11 +123,26 @@ def public_summary(
     name: NameQ = None,
     tag: TagQ = None,
     content_label: LabelQ = None,
+    min_confidence: ConfidenceQ = None,
+    text: TextQ = None,
     limit: LimitQ = 100,
     cursor: CursorQ = None,
 ) -> SummaryPage:
-    """Public images of all users, newest first (or best first with filters); no token needed."""
-    query = SearchQuery(None, name, tag, content_label, None, limit, cursor)
+    """Public images of all users, newest first (or best first with filters); no token needed.
+
+    Images flagged by the explicit-content check are left out until a person clears them.
+    """
+    query = SearchQuery(
+        None,
+        name,
+        tag,
+        content_label,
+        None,
+        limit,
+        cursor,
+        text=text,
+        min_confidence=min_confidence,
+    )
     return container.search.summaries(session, query)
 
 
@@ -122,6 +157,20 @@ def expanded(
     """Your image, or anyone's public image; a token is needed only for private ones."""
     viewer = caller.user_id if caller else None
     return container.images.expanded(session, viewer, image_id)
+
+
+@router.post(
+    "/{image_id}/moderation/clear",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(AuthorizationFailed, NotFound),
+    summary="Show an image the explicit-content check hid",
+)
+def clear_moderation(
+    image_id: uuid.UUID, caller: CurrentUser, session: WriteSessionDep, container: ContainerDep
+) -> Response:
+    """Your image, flagged by the explicit-content check, goes back into the public summary."""
+    container.analysis.clear_moderation(session, image_id, caller.user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.delete(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -99,11 +99,22 @@ class TagOut(BaseModel):
 
 
 class LabelOut(BaseModel):
-    """A content label found by analysis."""
+    """A content label found by analysis, with the analyser and model that gave it."""
 
     id: uuid.UUID
     name: str
     confidence: float
+    source: str = Field(
+        description="analyser and model, e.g. classifier (efficientnet-lite0@0.1.0)"
+    )
+
+
+class ModerationOut(BaseModel):
+    """The explicit-content check (shown to the owner only)."""
+
+    status: str = Field(description="none, flagged (hidden from the public) or cleared")
+    explicit_score: float | None = None
+    classes: dict[str, float] = Field(default_factory=dict)
 
 
 class ExpandedImage(BaseModel):
@@ -122,3 +133,10 @@ class ExpandedImage(BaseModel):
     analysis_status: str
     tags: list[TagOut]
     labels: list[LabelOut]
+    text: str | None = Field(default=None, description="text read in the image (OCR)")
+    colours: list[str] = Field(default_factory=list, description="dominant colours")
+    exif: dict[str, Any] | None = Field(
+        default=None, description="camera, taken-at time, orientation, GPS: the owner only"
+    )
+    moderation: ModerationOut | None = Field(default=None, description="the owner only")
+    analysis_error: str | None = Field(default=None, description="why analysis failed")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -12,7 +13,7 @@ from bitimage.db.session import Database, after_commit
 from bitimage.errors import InvalidRequest, NotFound
 from bitimage.images.models import Image
 from bitimage.images.repository import ImageRepository
-from bitimage.images.schemas import ExpandedImage, ImageSummary, LabelOut, TagOut
+from bitimage.images.schemas import ExpandedImage, ImageSummary, LabelOut, ModerationOut, TagOut
 from bitimage.queue.outbox import drop_jobs_for
 from bitimage.search.ports import SearchIndex
 from bitimage.storage.keys import user_prefixes
@@ -50,7 +51,8 @@ class ImageService:
     ) -> Image:
         """The image if the viewer may see it; 404 otherwise (never revealing a private one)."""
         image = ImageRepository(session).get(image_id)
-        if image is None or (image.is_private and image.user_id != viewer):
+        hidden = image is not None and (image.is_private or image.moderation == "flagged")
+        if image is None or (hidden and image.user_id != viewer):
             raise NotFound(f"Image {image_id} was not found")
         return image
 
@@ -63,15 +65,27 @@ class ImageService:
         tags = repo.tags_of([image.id]).get(image.id, [])
         labels = repo.labels_of(image.id)
         base = self.summary(image)
+        facts = image.analysis_facts or {}
+        owner = viewer == image.user_id
         return ExpandedImage(
             **base.model_dump(),
             hash=image.hash,
             size_mb=round(image.size_bytes / MIB, 3),
             tags=[TagOut(id=tag.id, name=tag.name) for tag in tags],
             labels=[
-                LabelOut(id=label.id, name=label.name, confidence=round(confidence, 4))
-                for label, confidence in labels
+                LabelOut(
+                    id=label.id,
+                    name=label.name,
+                    confidence=round(link.confidence, 4),
+                    source=f"{link.analyser} ({link.model})" if link.model else link.analyser,
+                )
+                for label, link in labels
             ],
+            text=facts.get("text"),
+            colours=list(facts.get("colours", [])),
+            exif=facts.get("exif") if owner else None,
+            moderation=_moderation(image, facts) if owner else None,
+            analysis_error=image.analysis_error if owner else None,
         )
 
     def delete_images(
@@ -128,3 +142,12 @@ class ImageService:
         with self.database.transaction() as session:
             ImageRepository(session).delete_purges([purge_id for purge_id, _, _ in pending])
         return len(pending)
+
+
+def _moderation(image: Image, facts: dict[str, Any]) -> ModerationOut:
+    check = facts.get("moderation") or {}
+    return ModerationOut(
+        status=image.moderation,
+        explicit_score=check.get("explicit_score"),
+        classes=dict(check.get("classes", {})),
+    )

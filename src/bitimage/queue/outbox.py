@@ -14,15 +14,18 @@ from bitimage.queue.models import Job
 JOB_SCHEMA_VERSION = 1
 
 
-def enqueue_analysis(session: Session, image_ids: Iterable[uuid.UUID]) -> None:
-    """Queue one analysis job per image, in the session's transaction."""
+def enqueue_analysis(
+    session: Session, image_ids: Iterable[uuid.UUID], analysers: list[str] | None = None
+) -> None:
+    """Queue one analysis job per image (all analysers, or just these), in the transaction."""
     now = utcnow()
+    extra = {} if analysers is None else {"analysers": analysers}
     rows = [
         {
             "id": uuid.uuid4(),
             "kind": "analyze",
             "image_id": image_id,
-            "payload": {"v": JOB_SCHEMA_VERSION, "image_id": str(image_id)},
+            "payload": {"v": JOB_SCHEMA_VERSION, "image_id": str(image_id), **extra},
             "state": "queued",
             "attempts": 0,
             "available_at": now,

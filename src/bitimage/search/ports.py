@@ -21,11 +21,13 @@ class SearchQuery:
     hash: str | None = None
     limit: int = 100
     cursor: str | None = None
+    text: str | None = None
+    min_confidence: float | None = None
 
     @property
     def has_text_filter(self) -> bool:
         """True when a fuzzy filter is given."""
-        return bool(self.name or self.tag or self.label)
+        return bool(self.name or self.tag or self.label or self.text)
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,9 @@ class SearchIndex(Protocol):
         name: str,
         tags: Sequence[str],
         labels: Sequence[str],
+        text: str = "",
     ) -> None:
-        """Add or replace an image's searchable text."""
+        """Add or replace an image's searchable text (`text`: words read in the picture)."""
         ...
 
     def remove(self, session: Session, image_ids: Sequence[uuid.UUID]) -> None:

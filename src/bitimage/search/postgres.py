@@ -14,19 +14,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from bitimage.search.ports import SearchQuery
 from bitimage.search.ranking import MIN_SIMILARITY, Position, normalise
 from bitimage.search.tiered import (
+    EXACT_WEIGHT,
     FUZZY_CANDIDATES,
     SEPARATOR,
     Candidate,
     TieredSearchIndex,
+    label_join,
     like_pattern,
 )
 
-_COLUMNS = {"name": "name", "tag": "tags", "label": "labels"}
+_COLUMNS = {"name": "name", "tag": "tags", "label": "labels", "text": "text"}
 
 
 def _framed(values: Sequence[str]) -> str:
@@ -43,15 +46,23 @@ class PostgresSearchIndex(TieredSearchIndex):
         name: str,
         tags: Sequence[str],
         labels: Sequence[str],
+        text: str = "",
     ) -> None:
         """Add or replace an image's row in the index."""
         session.execute(
-            text(
-                "INSERT INTO image_search (image_id, name, tags, labels) VALUES (:i, :n, :t, :l) "
-                "ON CONFLICT (image_id) DO UPDATE SET name = excluded.name, "
-                "tags = excluded.tags, labels = excluded.labels"
+            sql_text(
+                "INSERT INTO image_search (image_id, name, tags, labels, text) "
+                "VALUES (:i, :n, :t, :l, :x) ON CONFLICT (image_id) DO UPDATE SET "
+                "name = excluded.name, tags = excluded.tags, labels = excluded.labels, "
+                "text = excluded.text"
             ),
-            {"i": image_id, "n": normalise(name), "t": _framed(tags), "l": _framed(labels)},
+            {
+                "i": image_id,
+                "n": normalise(name),
+                "t": _framed(tags),
+                "l": _framed(labels),
+                "x": _framed(text.split(SEPARATOR)) if text else "",
+            },
         )
 
     def remove(self, session: Session, image_ids: Sequence[uuid.UUID]) -> None:
@@ -70,7 +81,7 @@ class PostgresSearchIndex(TieredSearchIndex):
     def _scope(self, query: SearchQuery, params: dict[str, Any]) -> str:
         clauses = []
         if query.owner_id is None:
-            clauses.append("NOT i.is_private")
+            clauses.append("NOT i.is_private AND i.moderation != 'flagged'")
         else:
             clauses.append("i.user_id = :owner")
             params["owner"] = query.owner_id
@@ -101,9 +112,13 @@ class PostgresSearchIndex(TieredSearchIndex):
     ) -> list[Position]:
         params: dict[str, Any] = {"limit": query.limit + 1}
         where = [self._scope(query, params)]
-        exact = []
+        exact, joins = [], ""
         for field, term in filters.items():
             column = _COLUMNS[field]
+            if field == "label":  # matched on the labels themselves, with their confidence
+                joins = label_join(term, query.min_confidence or 0.0, params)
+                exact.append("lc.exact")
+                continue
             where.append(f"s.{column} LIKE :like_{field}")
             params[f"like_{field}"] = like_pattern(term)
             if field == "name":
@@ -112,13 +127,13 @@ class PostgresSearchIndex(TieredSearchIndex):
             else:
                 exact.append(f"(strpos(s.{column}, :framed_{field}) > 0)::int")
                 params[f"framed_{field}"] = SEPARATOR + term + SEPARATOR
-        score = " + ".join(exact)
+        score = f"{EXACT_WEIGHT} * ({' + '.join(exact)})" + (" + lc.conf" if joins else "")
         if after is not None:
-            params["s"] = int(after.score)
+            params["s"] = after.score
             where.append(f"(({score}) < :s OR (({score}) = :s AND {self._after(after, params)}))")
         sql = (
             f"SELECT i.id, i.created_at, {score} AS score FROM image_search s "  # noqa: S608
-            f"JOIN images i ON i.id = s.image_id WHERE {' AND '.join(where)} "
+            f"JOIN images i ON i.id = s.image_id {joins} WHERE {' AND '.join(where)} "
             "ORDER BY score DESC, i.created_at DESC, i.id DESC LIMIT :limit"
         )
         return [self._position(2, float(s), c, i) for i, c, s in session.execute(text(sql), params)]
@@ -140,7 +155,7 @@ class PostgresSearchIndex(TieredSearchIndex):
             similarity.append(f"word_similarity(:q_{field}, s.{column})")
             params[f"q_{field}"] = term
         sql = (
-            "SELECT i.id, i.created_at, s.name, s.tags, s.labels FROM image_search s "  # noqa: S608
+            "SELECT i.id, i.created_at, s.name, s.tags, s.labels, s.text FROM image_search s "  # noqa: S608
             f"JOIN images i ON i.id = s.image_id WHERE {' AND '.join(where)} "
             f"ORDER BY {' + '.join(similarity)} DESC LIMIT :limit"
         )

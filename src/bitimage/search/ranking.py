@@ -71,7 +71,15 @@ class Position:
 
 def query_fingerprint(query: SearchQuery) -> str:
     """A short digest of the query's scope and filters, so a cursor only fits its own query."""
-    parts = [str(query.owner_id), query.name, query.tag, query.label, query.hash]
+    parts = [
+        str(query.owner_id),
+        query.name,
+        query.tag,
+        query.label,
+        query.hash,
+        query.text,
+        query.min_confidence,
+    ]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:12]
 
 

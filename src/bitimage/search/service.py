@@ -25,10 +25,17 @@ class SearchService:
         """The page of summaries for `query` (owner_id None: everyone's public images)."""
         if not 1 <= query.limit <= MAX_LIMIT:
             raise InvalidRequest(f"limit must be between 1 and {MAX_LIMIT}, got {query.limit}")
-        for field in ("name", "tag", "label"):
+        for field in ("name", "tag", "label", "text"):
             value = getattr(query, field)
             if value is not None and len(value) > MAX_TERM:
                 raise InvalidRequest(f"{field} is longer than {MAX_TERM} characters")
+        if query.min_confidence is not None:
+            if not query.label:
+                raise InvalidRequest("min_confidence needs content_label")
+            if not 0.0 <= query.min_confidence <= 1.0:
+                raise InvalidRequest(
+                    f"min_confidence must be between 0 and 1, got {query.min_confidence}"
+                )
         if query.hash is not None and not _is_md5(query.hash):
             raise InvalidRequest("hash must be 32 hexadecimal characters (an MD5)")
         try:

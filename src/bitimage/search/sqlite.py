@@ -11,19 +11,22 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from bitimage.search.ports import SearchQuery
 from bitimage.search.ranking import Position, trigrams
 from bitimage.search.tiered import (
+    EXACT_WEIGHT,
     FUZZY_CANDIDATES,
     SEPARATOR,
     Candidate,
     TieredSearchIndex,
+    label_join,
     like_pattern,
 )
 
-_COLUMNS = {"name": "name", "tag": "tags", "label": "labels"}
+_COLUMNS = {"name": "name", "tag": "tags", "label": "labels", "text": "text"}
 
 
 def _phrase(term: str) -> str:
@@ -40,10 +43,11 @@ class SqliteSearchIndex(TieredSearchIndex):
         name: str,
         tags: Sequence[str],
         labels: Sequence[str],
+        text: str = "",
     ) -> None:
         """Add or replace an image's row in the index."""
         rowid = session.execute(
-            text(
+            sql_text(
                 "INSERT INTO image_search_rows (image_id) VALUES (:id) "
                 "ON CONFLICT (image_id) DO NOTHING RETURNING rowid"
             ),
@@ -51,13 +55,22 @@ class SqliteSearchIndex(TieredSearchIndex):
         ).scalar()
         if rowid is None:  # indexed before: replace its text in place
             rowid = session.execute(
-                text("SELECT rowid FROM image_search_rows WHERE image_id = :id"),
+                sql_text("SELECT rowid FROM image_search_rows WHERE image_id = :id"),
                 {"id": image_id.hex},
             ).scalar_one()
-            session.execute(text("DELETE FROM image_search WHERE rowid = :r"), {"r": rowid})
+            session.execute(sql_text("DELETE FROM image_search WHERE rowid = :r"), {"r": rowid})
         session.execute(
-            text("INSERT INTO image_search (rowid, name, tags, labels) VALUES (:r, :n, :t, :l)"),
-            {"r": rowid, "n": name, "t": SEPARATOR.join(tags), "l": SEPARATOR.join(labels)},
+            sql_text(
+                "INSERT INTO image_search (rowid, name, tags, labels, text) "
+                "VALUES (:r, :n, :t, :l, :x)"
+            ),
+            {
+                "r": rowid,
+                "n": name,
+                "t": SEPARATOR.join(tags),
+                "l": SEPARATOR.join(labels),
+                "x": text,
+            },
         )
 
     def remove(self, session: Session, image_ids: Sequence[uuid.UUID]) -> None:
@@ -77,7 +90,7 @@ class SqliteSearchIndex(TieredSearchIndex):
     def _scope(self, query: SearchQuery, params: dict[str, Any]) -> str:
         clauses = []
         if query.owner_id is None:
-            clauses.append("i.is_private = 0")
+            clauses.append("i.is_private = 0 AND i.moderation != 'flagged'")
         else:
             clauses.append("i.user_id = :owner")
             params["owner"] = query.owner_id.hex
@@ -105,10 +118,14 @@ class SqliteSearchIndex(TieredSearchIndex):
     ) -> list[Position]:
         params: dict[str, Any] = {"limit": query.limit + 1}
         where = [self._scope(query, params)]
-        match, exact = [], []
+        match, exact, joins = [], [], ""
         for field, term in filters.items():
             column = _COLUMNS[field]
             params[f"q_{field}"] = term
+            if field == "label":  # matched on the labels themselves, with their confidence
+                joins = label_join(term, query.min_confidence or 0.0, params)
+                exact.append("lc.exact")
+                continue
             if len(term) >= 3:
                 match.append(f"{column} : {_phrase(term)}")
             else:
@@ -124,20 +141,29 @@ class SqliteSearchIndex(TieredSearchIndex):
         if match:
             where.append("image_search MATCH :match")
             params["match"] = " AND ".join(match)
-        score = " + ".join(exact)
+            tables = (
+                "image_search s JOIN image_search_rows r ON r.rowid = s.rowid "
+                "JOIN images i ON i.id = r.image_id"
+            )
+        else:  # no index condition on the text: start from the images (and their labels)
+            tables = (
+                "images i JOIN image_search_rows r ON r.image_id = i.id "
+                "JOIN image_search s ON s.rowid = r.rowid"
+            )
+        score = f"{EXACT_WEIGHT} * ({' + '.join(exact)})" + (" + lc.conf" if joins else "")
         if after is not None:
             where.append(
                 f"(({score}) < :s OR (({score}) = :s AND "
                 "(i.created_at < :c OR (i.created_at = :c AND i.id < :i))))"
             )
-            params.update(s=int(after.score), c=after.created_at, i=after.image_id)
-        sql = (
-            f"SELECT i.id, i.created_at, {score} AS score FROM image_search s "  # noqa: S608
-            "JOIN image_search_rows r ON r.rowid = s.rowid JOIN images i ON i.id = r.image_id "
+            params.update(s=after.score, c=after.created_at, i=after.image_id)
+        statement = (
+            f"SELECT i.id, i.created_at, {score} AS score FROM {tables} {joins} "  # noqa: S608
             f"WHERE {' AND '.join(where)} "
             "ORDER BY score DESC, i.created_at DESC, i.id DESC LIMIT :limit"
         )
-        return [Position(2, float(s), c, i) for i, c, s in session.execute(text(sql), params)]
+        rows = session.execute(text(statement), params)
+        return [Position(2, float(s), c, i) for i, c, s in rows]
 
     def _fuzzy_candidates(
         self, session: Session, query: SearchQuery, filters: dict[str, str]
@@ -158,7 +184,7 @@ class SqliteSearchIndex(TieredSearchIndex):
         where.append("image_search MATCH :match")
         params["match"] = " AND ".join(groups)
         sql = (
-            "SELECT i.id, i.created_at, s.name, s.tags, s.labels FROM image_search s "  # noqa: S608
+            "SELECT i.id, i.created_at, s.name, s.tags, s.labels, s.text FROM image_search s "  # noqa: S608
             "JOIN image_search_rows r ON r.rowid = s.rowid JOIN images i ON i.id = r.image_id "
             f"WHERE {' AND '.join(where)} ORDER BY s.rank LIMIT :limit"
         )

@@ -5,6 +5,10 @@ found and paged entirely in SQL through the index, exact matches first, then new
 matches (a filter is similar to its query) are drawn from the index's best
 `FUZZY_CANDIDATES` and ranked by `ranking.best_score`, then newest, identically on every
 database. Subclasses bring the index-backed SQL of their dialect.
+
+A `content_label` filter also ranks by the label's confidence (the analyser's), and only
+labels at or above `min_confidence` count: strong matches read them from image_content_labels
+in SQL, fuzzy candidates in one query for the page's candidates.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
 from bitimage.search.ports import SearchPage, SearchQuery
@@ -22,11 +27,13 @@ from bitimage.search.ranking import (
     decode_cursor,
     encode_cursor,
     normalise,
+    value_score,
 )
 
 FUZZY_CANDIDATES = 400
 SEPARATOR = "\n"  # between an image's tags: no query contains it, so no match spans two
-Candidate = tuple[Any, Any, str, str, str]  # image id, created_at, name, tags, labels
+Candidate = tuple[Any, Any, str, str, str, str]  # id, created_at, name, tags, labels, text
+EXACT_WEIGHT = 2  # an exact filter outweighs any label confidence (at most 1) in a strong score
 
 
 def like_pattern(term: str) -> str:
@@ -36,8 +43,31 @@ def like_pattern(term: str) -> str:
 
 def query_filters(query: SearchQuery) -> dict[str, str]:
     """The query's non-empty fuzzy filters, normalised, by field name."""
-    given = (("name", query.name), ("tag", query.tag), ("label", query.label))
+    given = (
+        ("name", query.name),
+        ("tag", query.tag),
+        ("label", query.label),
+        ("text", query.text),
+    )
     return {field: normalise(value) for field, value in given if value and normalise(value)}
+
+
+def label_join(term: str, min_confidence: float, params: dict[str, Any]) -> str:
+    """A join giving each image with a label containing `term`: `lc.conf`, `lc.exact`."""
+    params.update(lc_like=like_pattern(term), lc_exact=term, lc_min=min_confidence)
+    return (
+        "JOIN (SELECT icl.image_id AS image_id, max(icl.confidence) AS conf, "
+        "max(CASE WHEN cl.name = :lc_exact THEN 1 ELSE 0 END) AS exact "
+        "FROM image_content_labels icl JOIN content_labels cl ON cl.id = icl.label_id "
+        "WHERE cl.name LIKE :lc_like ESCAPE '\\' AND icl.confidence >= :lc_min "
+        "GROUP BY icl.image_id) lc ON lc.image_id = i.id"
+    )
+
+
+_LABELS_OF = text(
+    "SELECT icl.image_id, cl.name, icl.confidence FROM image_content_labels icl "
+    "JOIN content_labels cl ON cl.id = icl.label_id WHERE icl.image_id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
 
 
 class TieredSearchIndex:
@@ -55,9 +85,10 @@ class TieredSearchIndex:
                 rows = self._strong(session, query, filters, after)
             if len(rows) <= query.limit:
                 fuzzy_after = after if after is not None and after.tier == 1 else None
-                candidates = self._fuzzy_candidates(session, query, filters)
+                candidates = list(self._fuzzy_candidates(session, query, filters))
+                confidences = self._confidences(session, query, candidates)
                 rows += self._rank_fuzzy(
-                    candidates, filters, fuzzy_after, query.limit + 1 - len(rows)
+                    candidates, filters, confidences, fuzzy_after, query.limit + 1 - len(rows)
                 )
         page = rows[: query.limit]
         cursor = encode_cursor(query, page[-1]) if len(rows) > query.limit else None
@@ -82,19 +113,40 @@ class TieredSearchIndex:
         """A result row as a cursor position (ids and times as the dialect returns them)."""
         return Position(tier, score, str(created_at), str(image_id))
 
+    def _confidences(
+        self, session: Session, query: SearchQuery, candidates: list[Candidate]
+    ) -> dict[str, dict[str, float]] | None:
+        """Each candidate's labels at or above min_confidence (None: no label filter)."""
+        if not query.label or not candidates:
+            return None
+        floor = query.min_confidence or 0.0
+        found: dict[str, dict[str, float]] = {}
+        for image_id, name, confidence in session.execute(
+            _LABELS_OF, {"ids": [c[0] for c in candidates]}
+        ):
+            if confidence >= floor:
+                labels = found.setdefault(str(image_id), {})
+                labels[name] = max(labels.get(name, 0.0), confidence)
+        return found
+
     def _rank_fuzzy(
         self,
         candidates: Iterable[Candidate],
         filters: dict[str, str],
+        confidences: dict[str, dict[str, float]] | None,
         after: Position | None,
         wanted: int,
     ) -> list[Position]:
         found = []
-        for image_id, created_at, name, tags, labels in candidates:
+        for image_id, created_at, name, tags, labels, words in candidates:
+            label_conf = None if confidences is None else confidences.get(str(image_id), {})
             values = {
                 "name": [name],
                 "tag": tags.strip(SEPARATOR).split(SEPARATOR),
-                "label": labels.strip(SEPARATOR).split(SEPARATOR),
+                "label": list(label_conf)
+                if label_conf is not None
+                else labels.strip(SEPARATOR).split(SEPARATOR),
+                "text": words.strip(SEPARATOR).split(SEPARATOR),
             }
             scores = [best_score(term, values[field]) for field, term in filters.items()]
             strong = all(
@@ -102,7 +154,11 @@ class TieredSearchIndex:
             )
             if strong or min(scores) == 0.0:  # strong matches were listed by _strong
                 continue
-            found.append(self._position(1, round(sum(scores), 6), created_at, image_id))
+            score = round(sum(scores), 4)
+            if label_conf:  # then the most confident label among those that match
+                term = filters["label"]
+                score += max(c for n, c in label_conf.items() if value_score(term, n)) / 1000
+            found.append(self._position(1, round(score, 7), created_at, image_id))
         found.sort(key=Position.sort_key, reverse=True)
         if after is not None:
             found = [p for p in found if p.sort_key() < after.sort_key()]

@@ -1,0 +1,108 @@
+"""Faces ("face", "person") and an explicit-content score, from NudeNet's detector.
+
+The detector is the YOLOv8 ONNX graph inside the PyPI package `nudenet` (320n.onnx, 320 px
+input); nothing is downloaded. NudeNet's own constructor opens the session with default options
+(all cores, spinning threads), so this module opens it with ours and lends it to NudeNet's
+`detect`, which does the letterboxing, the decoding of boxes and the non-maximum suppression.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import metadata, resources
+from typing import Any
+
+import numpy as np
+
+from bitimage.analysis.ports import AnalysisResult, DecodedImage, Label
+
+# Must be set before onnxruntime is imported; the CPU provider alone never uses the network.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+import onnxruntime as ort  # type: ignore[import-untyped]
+from nudenet import NudeDetector  # type: ignore[import-untyped]
+
+PACKAGE = "nudenet"
+MODEL_FILE = "320n.onnx"
+INPUT_SIZE = 320  # the graph's input side (its metadata says imgsz [320, 320])
+EXPLICIT_THRESHOLD = 0.6  # an explicit_score at or above this flags the image for review
+FACE_THRESHOLD = 0.4  # NudeNet keeps boxes from 0.25; below 0.4 a "face" is mostly noise
+
+FACE_CLASSES = frozenset({"FACE_FEMALE", "FACE_MALE"})
+# Exposed parts that make a picture explicit; exposed feet, belly, armpits or a male chest
+# do not (a beach photo is not explicit).
+EXPLICIT_CLASSES = frozenset(
+    {
+        "FEMALE_BREAST_EXPOSED",
+        "FEMALE_GENITALIA_EXPOSED",
+        "MALE_GENITALIA_EXPOSED",
+        "BUTTOCKS_EXPOSED",
+        "ANUS_EXPOSED",
+    }
+)
+
+
+class _SessionDetector(NudeDetector):  # type: ignore[misc]
+    """NudeNet's detector on a session opened by us: its constructor takes no session options."""
+
+    def __init__(self, session: Any) -> None:  # the parent's would open a second session
+        self.onnx_session = session
+        self.input_name = session.get_inputs()[0].name
+        self.input_width = self.input_height = INPUT_SIZE
+
+
+def best_scores(detections: list[dict[str, Any]]) -> dict[str, float]:
+    """The best score of every detected class, best first."""
+    scores: dict[str, float] = {}
+    for detection in detections:
+        name, score = str(detection["class"]), float(detection["score"])
+        scores[name] = max(scores.get(name, 0.0), score)
+    return dict(sorted(scores.items(), key=lambda item: -item[1]))
+
+
+class PeopleAnalyser:
+    """Labels "face" and "person" when a face is seen; facts["moderation"] scores nudity."""
+
+    name = "people"
+
+    def __init__(self, threads: int = 1, face_threshold: float = FACE_THRESHOLD) -> None:
+        self.model = f"nudenet@{metadata.version(PACKAGE)}"
+        self.face_threshold = face_threshold
+        model_file = resources.files(PACKAGE).joinpath(MODEL_FILE)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3  # errors only: no per-session info lines in the log
+        # Idle worker threads would otherwise spin and burn CPU the web server needs.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+        self._detector = _SessionDetector(session)
+
+    def detect(self, pixels: np.ndarray[Any, np.dtype[np.uint8]]) -> list[dict[str, Any]]:
+        """NudeNet's detections ({"class", "score", "box"}) of an H x W x 3 RGB array."""
+        # NudeNet reads files with cv2, in BGR order, and feeds arrays through unchanged: BGR
+        # keeps its scores those of a file (RGB differs, e.g. spurious nudity in a coffee cup).
+        bgr = np.ascontiguousarray(pixels[:, :, ::-1])
+        return list(self._detector.detect(bgr))
+
+    def analyse(self, image: DecodedImage) -> AnalysisResult:
+        """Face and person labels at the best face score; class scores and explicit_score."""
+        pixels = image.pixels if image.pixels.mode == "RGB" else image.pixels.convert("RGB")
+        detections = self.detect(np.asarray(pixels))
+        scores = best_scores(detections)
+        faces = [
+            float(d["score"])
+            for d in detections
+            if d["class"] in FACE_CLASSES and float(d["score"]) >= self.face_threshold
+        ]
+        labels: list[Label] = []
+        if faces:
+            best = round(max(faces), 4)
+            labels = [Label("face", best), Label("person", best)]
+        explicit = max((s for c, s in scores.items() if c in EXPLICIT_CLASSES), default=0.0)
+        moderation = {
+            "explicit_score": round(explicit, 4),
+            "classes": {c: round(s, 4) for c, s in scores.items()},
+        }
+        return AnalysisResult(labels=labels, facts={"faces": len(faces), "moderation": moderation})

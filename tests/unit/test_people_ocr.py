@@ -1,0 +1,132 @@
+"""The people (NudeNet) and text (RapidOCR) analysers on real photos and rendered text, offline."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+from skimage import data
+
+from bitimage.analysis.ocr import DETECTOR_SIDE, TextAnalyser, model_path
+from bitimage.analysis.people import EXPLICIT_THRESHOLD, PeopleAnalyser
+from bitimage.analysis.ports import AnalysisResult, DecodedImage
+
+
+@contextmanager
+def no_network() -> Iterator[None]:
+    """Any attempt to resolve or connect fails loudly instead of reaching out."""
+
+    def refuse(*args: object, **kwargs: object) -> NoReturn:
+        raise AssertionError(f"network access attempted: {args!r}")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket.socket, "connect", refuse)
+        patch.setattr(socket.socket, "connect_ex", refuse)
+        patch.setattr(socket, "getaddrinfo", refuse)
+        yield
+
+
+@pytest.fixture(scope="module")
+def people() -> PeopleAnalyser:
+    """One detector for the module, loaded with the network cut off."""
+    with no_network():
+        return PeopleAnalyser()
+
+
+@pytest.fixture(scope="module")
+def reader() -> TextAnalyser:
+    """One OCR engine for the module, loaded with the network cut off."""
+    with no_network():
+        return TextAnalyser()
+
+
+def decoded(image: Image.Image) -> DecodedImage:
+    return DecodedImage(image, image.width, image.height)
+
+
+def photo(pixels: np.ndarray[Any, Any]) -> DecodedImage:
+    return decoded(Image.fromarray(pixels).convert("RGB"))
+
+
+def rendered(lines: list[str], size: tuple[int, int] = (900, 320)) -> DecodedImage:
+    """Black text on white in Pillow's bundled scalable font (no system font needed)."""
+    image = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=48)
+    for row, line in enumerate(lines):
+        draw.text((40, 50 + row * 110), line, fill="black", font=font)
+    return decoded(image)
+
+
+def analyse_offline(analyser: PeopleAnalyser | TextAnalyser, image: DecodedImage) -> AnalysisResult:
+    with no_network():
+        return analyser.analyse(image)
+
+
+def test_astronaut_has_a_face_and_is_not_explicit(people: PeopleAnalyser) -> None:
+    result = analyse_offline(people, photo(data.astronaut()))
+    scores = {label.name: label.confidence for label in result.labels}
+    assert set(scores) == {"face", "person"}
+    assert scores["face"] == scores["person"] >= 0.5
+    assert result.facts["faces"] == 1
+    moderation = result.facts["moderation"]
+    assert moderation["explicit_score"] < EXPLICIT_THRESHOLD
+    assert moderation["classes"]["FACE_FEMALE"] == scores["face"]
+
+
+def test_coffee_has_no_person(people: PeopleAnalyser) -> None:
+    result = analyse_offline(people, photo(data.coffee()))
+    assert result.labels == []
+    assert result.facts["faces"] == 0
+    assert result.facts["moderation"]["explicit_score"] < EXPLICIT_THRESHOLD
+
+
+def test_people_result_shape(people: PeopleAnalyser) -> None:
+    assert people.name == "people"
+    assert people.model.startswith("nudenet@3.")
+    moderation = analyse_offline(people, photo(data.camera())).facts["moderation"]
+    assert isinstance(moderation["explicit_score"], float)
+    assert all(isinstance(score, float) for score in moderation["classes"].values())
+    # A grey picture the size of a decoded photo: nothing found, and no error either.
+    result = analyse_offline(people, decoded(Image.new("RGB", (1024, 683), "gray")))
+    assert result.facts["moderation"] == {"explicit_score": 0.0, "classes": {}}
+
+
+def test_rendered_text_is_read(reader: TextAnalyser) -> None:
+    result = analyse_offline(reader, rendered(["BIT IMAGE 2026", "hello world"]))
+    assert result.text is not None
+    text = result.text.lower()
+    assert "bit image 2026" in text
+    assert "hello world" in text
+    assert text.index("bit image") < text.index("hello world")  # top to bottom
+    assert result.facts == {"text_lines": 2}
+    assert result.labels == []
+
+
+def test_wide_banner_is_read(reader: TextAnalyser) -> None:
+    # Wider than the detector's limit, so it is shrunk for detection but still read.
+    result = analyse_offline(reader, rendered(["WIDE BANNER"], size=(DETECTOR_SIDE + 64, 160)))
+    assert result.text is not None
+    assert "wide banner" in result.text.lower()
+
+
+def test_no_text_gives_none(reader: TextAnalyser) -> None:
+    result = analyse_offline(reader, decoded(Image.new("RGB", (640, 480), "white")))
+    assert result.text is None
+    assert result.facts == {"text_lines": 0}
+
+
+def test_ocr_models_come_from_the_package(reader: TextAnalyser) -> None:
+    assert reader.name == "text"
+    assert reader.model.startswith("rapidocr@3.")
+    import rapidocr
+
+    package_dir = Path(rapidocr.__file__).parent
+    for name in ("PP-OCRv6_det_small.onnx", "PP-OCRv6_rec_small.onnx"):
+        assert Path(model_path(name)).parent == package_dir / "models"
