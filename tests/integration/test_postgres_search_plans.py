@@ -56,7 +56,8 @@ def big_index(container: Container) -> uuid.UUID:
         session.execute(
             text(
                 "INSERT INTO image_content_labels "
-                "(image_id, label_id, confidence, analyser, model) SELECT id, md5('label' || id::text)::uuid, 0.5, 'test', 'm' FROM images"
+                "(image_id, label_id, confidence, analyser, model) "
+                "SELECT id, md5('label' || id::text)::uuid, 0.5, 'test', 'm' FROM images"
             )
         )
     # VACUUM as autovacuum would: it also merges the GIN pending list the inserts filled.

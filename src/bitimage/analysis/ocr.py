@@ -50,6 +50,11 @@ def engine_params(threads: int) -> dict[str, Any]:
     }
 
 
+def _has_words(text: str) -> bool:
+    # A lone "0" or "8" read off a photo's texture is noise, not text anyone searches for.
+    return sum(ch.isalnum() for ch in text) >= 2
+
+
 class TextAnalyser:
     """The recognised lines of text, top to bottom, as the result's `text`."""
 
@@ -73,7 +78,7 @@ class TextAnalyser:
         return [
             (str(text).strip(), float(score))
             for text, score in zip(texts, scores, strict=True)
-            if float(score) >= MIN_SCORE and str(text).strip()
+            if float(score) >= MIN_SCORE and _has_words(str(text))
         ]
 
     def analyse(self, image: DecodedImage) -> AnalysisResult:
