@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -24,11 +23,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from bitimage.analysis.onnx import open_session
 from bitimage.analysis.ports import AnalysisResult, DecodedImage, Label
-
-# Must be set before onnxruntime is imported; the CPU provider alone never uses the network.
-os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
-import onnxruntime as ort  # type: ignore[import-untyped]
 
 log = logging.getLogger(__name__)
 
@@ -123,17 +119,7 @@ class ClassifierAnalyser:
         self.built = True
 
     def _open(self, threads: int) -> Any:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3  # errors only: no per-session info lines in the log
-        # Idle worker threads would otherwise spin and burn CPU the web server needs.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        return ort.InferenceSession(
-            str(self.model_file), options, providers=["CPUExecutionProvider"]
-        )
+        return open_session(self.model_file, threads)
 
     def infer(self, batch: np.ndarray[Any, np.dtype[np.float32]]) -> np.ndarray[Any, Any]:
         """Class probabilities (N x 1000) of already preprocessed N x 3 x 224 x 224 tensors."""

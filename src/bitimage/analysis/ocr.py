@@ -8,15 +8,12 @@ list in the graph's metadata, so no dictionary file is fetched either.
 
 from __future__ import annotations
 
-import os
 from importlib import metadata, resources
 from typing import Any
 
-from bitimage.analysis.ports import AnalysisResult, DecodedImage
-
-# Must be set before onnxruntime is imported (rapidocr imports it when a model is loaded).
-os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 from rapidocr import RapidOCR
+
+from bitimage.analysis.ports import AnalysisResult, DecodedImage
 
 PACKAGE = "rapidocr"
 DETECTOR = "PP-OCRv6_det_small.onnx"

@@ -8,18 +8,14 @@ input); nothing is downloaded. NudeNet's own constructor opens the session with 
 
 from __future__ import annotations
 
-import os
 from importlib import metadata, resources
 from typing import Any
 
 import numpy as np
-
-from bitimage.analysis.ports import AnalysisResult, DecodedImage, Label
-
-# Must be set before onnxruntime is imported; the CPU provider alone never uses the network.
-os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
-import onnxruntime as ort  # type: ignore[import-untyped]
 from nudenet import NudeDetector  # type: ignore[import-untyped]
+
+from bitimage.analysis.onnx import open_session
+from bitimage.analysis.ports import AnalysisResult, DecodedImage, Label
 
 PACKAGE = "nudenet"
 MODEL_FILE = "320n.onnx"
@@ -68,16 +64,7 @@ class PeopleAnalyser:
         self.model = f"nudenet@{metadata.version(PACKAGE)}"
         self.face_threshold = face_threshold
         model_file = resources.files(PACKAGE).joinpath(MODEL_FILE)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3  # errors only: no per-session info lines in the log
-        # Idle worker threads would otherwise spin and burn CPU the web server needs.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
-        self._detector = _SessionDetector(session)
+        self._detector = _SessionDetector(open_session(str(model_file), threads))
 
     def detect(self, pixels: np.ndarray[Any, np.dtype[np.uint8]]) -> list[dict[str, Any]]:
         """NudeNet's detections ({"class", "score", "box"}) of an H x W x 3 RGB array."""
