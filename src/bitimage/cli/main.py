@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import uvicorn
 
 from bitimage.config import Settings, SettingsError, load_settings
 
@@ -71,6 +70,8 @@ def _prepare(settings: Settings) -> Any:
 
 
 def _run(settings: Settings, *, api: bool, cas: bool) -> None:
+    import uvicorn  # here, not at the top: the client commands should start fast
+
     from bitimage.app import create_app
 
     _configure_logging()
@@ -256,3 +257,8 @@ def sweep(data_dir: DataOpt = None) -> None:
         f"expired uploads: {report.expired_grants}, orphaned objects: "
         f"{report.orphaned_objects}, purges: {report.purges}"
     )
+
+
+from bitimage.cli.client import register as _register_client_commands  # noqa: E402
+
+_register_client_commands(app)

@@ -1,0 +1,375 @@
+"""Client commands of `bitimage`: signup, login, upload, search, show, get, delete, account.
+
+They talk to a server over HTTP (`--server`, or BITIMAGE_SERVER) and never read the server's
+settings. Errors are one line on stderr; exit status 0 on success, 1 on failure, 2 on misuse.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from bitimage.client import (
+    DEFAULT_SERVER,
+    ApiError,
+    AuthorizationFailed,
+    BitimageError,
+    Client,
+    CredentialStore,
+    ExpandedImage,
+    ImageSummary,
+    UploadProgress,
+)
+from bitimage.client.results import collect_files
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+ServerOpt = Annotated[
+    str,
+    typer.Option(
+        "--server", envvar="BITIMAGE_SERVER", help="Bit-image server URL [BITIMAGE_SERVER]"
+    ),
+]
+EmailOpt = Annotated[str, typer.Option("--email", help="your account's email")]
+StdinOpt = Annotated[
+    bool, typer.Option("--password-stdin", help="read the password from the first line of stdin")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of text")]
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"bitimage: {message}", err=True)
+    return typer.Exit(code=code)
+
+
+@contextmanager
+def _handled(login_hint: bool = True) -> Iterator[None]:
+    """Turn SDK errors into one line on stderr and exit status 1."""
+    try:
+        yield
+    except AuthorizationFailed as exc:
+        raise _fail(f"{exc} (run `bitimage login`)" if login_hint else str(exc)) from None
+    except ApiError as exc:
+        wait = f" (retry in {exc.retry_after:.0f} s)" if exc.retry_after else ""
+        raise _fail(f"{exc}{wait}") from None
+    except BitimageError as exc:
+        raise _fail(str(exc)) from None
+    except OSError as exc:
+        raise _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": ")) from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted", 130) from None
+
+
+def _client(server: str, *, need_token: bool = True) -> Client:
+    store = CredentialStore()
+    token = os.environ.get("BITIMAGE_TOKEN") or store.token(server)
+    if need_token and not token:
+        raise _fail(f"not logged in to {server.rstrip('/')}: run `bitimage login --email ...`")
+    return Client(server, token)
+
+
+def _password(from_stdin: bool, confirm: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=confirm)
+    if not password:
+        raise typer.BadParameter("the password is empty", param_hint="password")
+    return password
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+def _log_in(bit: Client, email: str, password: str) -> bool:
+    bit.login(email, password)
+    CredentialStore().save(bit.server, bit.token or "", email)
+    return bit.ensure_account()
+
+
+def signup(
+    email: EmailOpt, password_stdin: StdinOpt = False, server: ServerOpt = DEFAULT_SERVER
+) -> None:
+    """Create an account (auth service and Bit-image) and log in."""
+    password = _password(password_stdin, confirm=True)
+    with _handled(login_hint=False), _client(server, need_token=False) as bit:
+        answer = bit.signup(email, password)
+        _log_in(bit, email, password)
+        typer.echo(
+            f"Signed up as {answer.email} (user {answer.user_id}); logged in to {bit.server}"
+        )
+
+
+def login(
+    email: EmailOpt, password_stdin: StdinOpt = False, server: ServerOpt = DEFAULT_SERVER
+) -> None:
+    """Log in and keep the token (creates the Bit-image account if needed)."""
+    password = _password(password_stdin, confirm=False)
+    with _handled(login_hint=False), _client(server, need_token=False) as bit:
+        created = _log_in(bit, email, password)
+        extra = " (Bit-image account created)" if created else ""
+        typer.echo(f"Logged in to {bit.server} as {email}{extra}")
+
+
+def logout(server: ServerOpt = DEFAULT_SERVER) -> None:
+    """Forget the token kept for the server."""
+    with _handled():
+        removed = CredentialStore().remove(server)
+    where = server.rstrip("/")
+    typer.echo(f"Logged out of {where}" if removed else f"Not logged in to {where}")
+
+
+def whoami(server: ServerOpt = DEFAULT_SERVER, as_json: JsonOpt = False) -> None:
+    """Show who the token belongs to and the account's image count."""
+    with _handled(), _client(server) as bit:
+        claims = bit.claims()
+        account = bit.account(claims.user_id)
+        expires = datetime.fromtimestamp(claims.exp, UTC).isoformat() if claims.exp else None
+        info = {
+            "server": bit.server,
+            "email": claims.email,
+            "user_id": str(account.id),
+            "image_upload_count": account.image_upload_count,
+            "image_upload_limit": account.image_upload_limit,
+            "token_expires_at": expires,
+        }
+    if as_json:
+        _print_json(info)
+        return
+    limit = account.image_upload_limit
+    typer.echo(f"{claims.email or '(no email)'} (user {account.id}) on {bit.server}")
+    typer.echo(
+        f"images: {account.image_upload_count} of {limit if limit is not None else 'unlimited'}"
+    )
+    if expires:
+        typer.echo(f"token expires at {expires}")
+
+
+class _Bar:
+    """A rich progress bar on stderr: phase, files, bytes, rate."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        self.progress: Progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[files]}"),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+        )
+        self.task: TaskID = self.progress.add_task("uploading", total=None, files="")
+
+    def __call__(self, update: UploadProgress) -> None:
+        files = f"{update.files_done}/{update.files_total} files"
+        self.progress.update(
+            self.task, total=update.bytes_total, completed=update.bytes_done, files=files
+        )
+
+
+def upload(
+    paths: Annotated[list[Path], typer.Argument(exists=True, help="files and folders")],
+    recursive: Annotated[
+        bool, typer.Option("--recursive", "-r", help="descend into sub-folders")
+    ] = False,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", help="a tag for every image (repeat)")
+    ] = None,
+    public: Annotated[bool, typer.Option("--public/--private", help="visibility")] = False,
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="files sent at once")] = 8,
+    as_json: JsonOpt = False,
+    server: ServerOpt = DEFAULT_SERVER,
+) -> None:
+    """Upload images (name: the file name without extension); bytes already held are skipped."""
+    tags = tag or []
+    for name in tags:
+        if not 1 <= len(name.strip()) <= 64:
+            raise typer.BadParameter(f"{name!r}: tags are 1 to 64 characters", param_hint="--tag")
+    files = collect_files(paths, recursive)
+    bar = _Bar() if sys.stderr.isatty() and not as_json and files else None
+    with _handled(), _client(server) as bit:
+        if bar is not None:
+            with bar.progress:
+                report = bit.upload(
+                    files, tags=tags, is_private=not public, concurrency=concurrency, progress=bar
+                )
+        else:
+            report = bit.upload(files, tags=tags, is_private=not public, concurrency=concurrency)
+    if as_json:
+        _print_json(report.to_json())
+    else:
+        for failed in report.failed:
+            typer.echo(f"bitimage: {failed.source}: {failed.reason}", err=True)
+        typer.echo(
+            f"{len(report.uploaded)} uploaded, {len(report.skipped)} skipped "
+            f"(already there), {len(report.failed)} failed"
+        )
+    if not report.ok:
+        raise typer.Exit(code=1)
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    cells = [header, *rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _row(image: ImageSummary) -> list[str]:
+    size = f"{image.width}x{image.height}" if image.width and image.height else "-"
+    created = image.created_at.strftime("%Y-%m-%d %H:%M") if image.created_at else "-"
+    visibility = "private" if image.is_private else "public"
+    return [str(image.id), image.name, image.file_format, size, visibility, created]
+
+
+def search(
+    name: Annotated[str | None, typer.Option(help="fuzzy match on the name")] = None,
+    tag: Annotated[str | None, typer.Option(help="fuzzy match on a tag")] = None,
+    label: Annotated[str | None, typer.Option(help="fuzzy match on a content label")] = None,
+    text: Annotated[str | None, typer.Option(help="fuzzy match on text read in the image")] = None,
+    min_confidence: Annotated[
+        float | None, typer.Option(min=0, max=1, help="with --label: the least confidence")
+    ] = None,
+    public: Annotated[bool, typer.Option("--public", help="everyone's public images")] = False,
+    limit: Annotated[int, typer.Option(min=1, help="at most this many images")] = 100,
+    as_json: JsonOpt = False,
+    server: ServerOpt = DEFAULT_SERVER,
+) -> None:
+    """Find your images (or public ones) by name, tag, content label or text in them."""
+    with _handled(), _client(server, need_token=not public) as bit:
+        matches = bit.search(name=name, tag=tag, label=label, text=text, public=public, limit=limit,
+                             min_confidence=min_confidence)  # fmt: skip
+        found = list(matches)
+    if as_json:
+        _print_json([image.model_dump(mode="json") for image in found])
+    elif found:
+        header = ["ID", "NAME", "FORMAT", "SIZE", "VISIBILITY", "CREATED"]
+        typer.echo(_table([_row(image) for image in found], header))
+    else:
+        typer.echo("no images found", err=True)
+
+
+def _image_id(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not an image id (a UUID)") from None
+
+
+def _describe(image: ExpandedImage) -> str:
+    labels = ", ".join(f"{label.name} ({label.confidence:.2f})" for label in image.labels)
+    lines = [
+        ("id", str(image.id)), ("name", image.name), ("md5", image.hash),
+        ("visibility", "private" if image.is_private else "public"),
+        ("format", image.file_format),
+        ("size", f"{image.width}x{image.height}, {image.size_mb} MB"),
+        ("created", image.created_at.isoformat()), ("analysis", image.analysis_status),
+        ("tags", ", ".join(tag.name for tag in image.tags) or "-"), ("labels", labels or "-"),
+        ("colours", ", ".join(image.colours) or "-"),
+        ("text", " ".join((image.text or "-").split())[:200]),
+    ]  # fmt: skip
+    if image.moderation is not None:
+        lines.append(("moderation", image.moderation.status))
+    if image.analysis_error:
+        lines.append(("error", image.analysis_error))
+    lines.append(("view_url", image.view_url))
+    return "\n".join(f"{key + ':':<12}{value}" for key, value in lines)
+
+
+def show(
+    image_id: Annotated[str, typer.Argument(metavar="ID", help="image id")],
+    as_json: JsonOpt = False,
+    server: ServerOpt = DEFAULT_SERVER,
+) -> None:
+    """Everything about one image: tags, labels, size, a view URL."""
+    wanted = _image_id(image_id)
+    with _handled(), _client(server, need_token=False) as bit:
+        image = bit.expanded(wanted)
+    typer.echo(json.dumps(image.model_dump(mode="json"), indent=2) if as_json else _describe(image))
+
+
+_EXTENSIONS = {"jpeg": "jpg", "tiff": "tif"}
+
+
+def get(
+    image_id: Annotated[str, typer.Argument(metavar="ID", help="image id")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="file to write ('-': stdout)")
+    ] = None,
+    server: ServerOpt = DEFAULT_SERVER,
+) -> None:
+    """Download an image's bytes (default file: its name and format, not overwritten)."""
+    wanted = _image_id(image_id)
+    with _handled(), _client(server, need_token=False) as bit:
+        if output is not None and str(output) == "-":
+            bit.download(wanted, sys.stdout.buffer)
+            return
+        if output is None:
+            image = bit.expanded(wanted)
+            extension = _EXTENSIONS.get(image.file_format, image.file_format)
+            stem = image.name.replace(os.sep, "_").lstrip(".") or str(image.id)
+            output = Path(f"{stem}.{extension}")
+            if output.exists():
+                raise _fail(f"{output} exists; choose a file with --output")
+        try:
+            bit.download(wanted, output)
+        except OSError as exc:
+            raise _fail(f"cannot write {output}: {exc.strerror or exc}") from None
+    typer.echo(f"Saved {output} ({output.stat().st_size} bytes)", err=True)
+
+
+def delete(
+    image_ids: Annotated[list[str], typer.Argument(metavar="ID", help="image ids")],
+    server: ServerOpt = DEFAULT_SERVER,
+) -> None:
+    """Delete some of your images (all or nothing)."""
+    ids = [_image_id(value) for value in image_ids]
+    with _handled(), _client(server) as bit:
+        bit.delete_images(ids)
+    typer.echo(f"Deleted {len(ids)} image{'s' if len(ids) != 1 else ''}")
+
+
+def account_delete(
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
+    server: ServerOpt = DEFAULT_SERVER,
+) -> None:
+    """Delete your Bit-image account and every image in it."""
+    with _handled(), _client(server) as bit:
+        claims = bit.claims()
+        who = claims.email or str(claims.user_id)
+        if not yes and not typer.confirm(
+            f"Delete the Bit-image account of {who} on {bit.server} and every image in it?"
+        ):
+            raise _fail("not deleted")
+        bit.delete_account(claims.user_id)
+    typer.echo(f"Deleted the Bit-image account of {who} and all its images")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the client commands (and the `account` group) to the `bitimage` app."""
+    for command in (signup, login, logout, whoami, upload, search, show, get, delete):
+        app.command()(command)
+    account = typer.Typer(help="Your Bit-image account.", no_args_is_help=True)
+    account.command("delete")(account_delete)
+    app.add_typer(account, name="account")

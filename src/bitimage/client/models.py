@@ -1,0 +1,174 @@
+"""Typed answers of every route of API.md (unknown extra fields are ignored, as the API may add)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class SignupAnswer(_Model):
+    """POST /cas/signup: the new CAS account."""
+
+    user_id: uuid.UUID
+    email: str
+
+
+class LoginAnswer(_Model):
+    """POST /cas/loginSubmit: the seed's answer with a signed JWT."""
+
+    status: int = 202
+    token: str
+
+
+class Authorization(_Model):
+    """POST /cas/authorizeUser: whether a token is valid, and whose it is."""
+
+    is_user_authorized: bool
+    user_id: uuid.UUID | None = None
+
+
+class Jwks(_Model):
+    """GET /cas/.well-known/jwks.json: the keys tokens are signed with."""
+
+    keys: list[dict[str, Any]]
+
+
+class AccountCreated(_Model):
+    """POST /api/v1/users: the new Bit-image account."""
+
+    id: uuid.UUID
+    image_upload_count: int
+
+
+class Account(AccountCreated):
+    """GET /api/v1/users/{id}: the account, its image count and limit (None: unlimited)."""
+
+    image_upload_limit: int | None = None
+
+
+class UploadUrl(_Model):
+    """One pre-signed PUT URL and the image id it is for."""
+
+    url: str
+    method: str = "PUT"
+    image_id: uuid.UUID
+
+
+class UploadUrls(_Model):
+    """GET /api/v1/images/upload_urls."""
+
+    image_upload_urls: list[UploadUrl]
+
+
+class TagIn(_Model):
+    """A tag given at notify time."""
+
+    name: str
+
+
+class NotifyImage(_Model):
+    """One uploaded image to confirm (POST /api/v1/images)."""
+
+    id: uuid.UUID
+    name: str
+    hash: str = Field(pattern=r"^[0-9a-fA-F]{32}$")
+    is_private: bool = True
+    tags: list[TagIn] = Field(default_factory=list)
+
+
+class ImageSummary(_Model):
+    """An image in a list, with a pre-signed view URL that expires."""
+
+    id: uuid.UUID
+    name: str
+    is_private: bool
+    file_format: str
+    view_url: str
+    created_at: datetime | None = None
+    width: int | None = None
+    height: int | None = None
+    analysis_status: str | None = None
+
+
+class ConfirmedImages(_Model):
+    """POST /api/v1/images: the confirmed batch."""
+
+    images: list[ImageSummary]
+
+
+class SummaryPage(_Model):
+    """A page of summaries; `next_cursor` fetches the next one (None: the last page)."""
+
+    images: list[ImageSummary]
+    next_cursor: str | None = None
+
+
+class Tag(_Model):
+    """A tag of an image."""
+
+    id: uuid.UUID
+    name: str
+
+
+class Label(_Model):
+    """A content label found by analysis, its confidence in [0, 1] and the analyser behind it."""
+
+    id: uuid.UUID
+    name: str
+    confidence: float
+    source: str | None = None
+
+
+class Moderation(_Model):
+    """The explicit-content check of an image (shown to its owner only)."""
+
+    status: str
+    explicit_score: float | None = None
+    classes: dict[str, float] = Field(default_factory=dict)
+
+
+class ExpandedImage(_Model):
+    """GET /api/v1/images/{id}/expanded: everything about one image."""
+
+    id: uuid.UUID
+    name: str
+    hash: str
+    is_private: bool
+    size_mb: float
+    file_format: str
+    width: int
+    height: int
+    view_url: str
+    created_at: datetime
+    analysis_status: str
+    tags: list[Tag] = Field(default_factory=list)
+    labels: list[Label] = Field(default_factory=list)
+    text: str | None = None
+    colours: list[str] = Field(default_factory=list)
+    exif: dict[str, Any] | None = None
+    moderation: Moderation | None = None
+    analysis_error: str | None = None
+
+
+class ErrorBody(_Model):
+    """The body of every error answer."""
+
+    error: str
+    message: str
+    detail: str
+
+
+class TokenClaims(_Model):
+    """The claims of a CAS token, read locally without checking the signature."""
+
+    user_id: uuid.UUID
+    email: str | None = None
+    exp: int | None = None
+    iss: str | None = None

@@ -1,0 +1,73 @@
+"""Confirming a batch of uploads (all or nothing) and finding the culprit when it is refused."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+from bitimage.client.errors import ApiError, AuthorizationFailed, BitimageError, Conflict, NotFound
+from bitimage.client.models import NotifyImage
+from bitimage.client.results import Status
+
+if TYPE_CHECKING:
+    from bitimage.client.api import Client
+
+T = TypeVar("T")
+FATAL = (AuthorizationFailed,)  # errors that stop the whole upload
+Finish = Callable[[T, Status, str | None, uuid.UUID | None], None]
+
+
+def confirm_batch(client: Client, batch: list[tuple[T, NotifyImage]], finish: Finish[T]) -> None:
+    """Notify a batch, reporting each file through `finish`.
+
+    A refusal names the failing image: that one is reported with the server's reason and the
+    rest are notified again. A refusal naming none of them is narrowed down one image at a
+    time. A 409 means an earlier attempt went through (its answer was lost on the way): the
+    images that exist now count as uploaded.
+    """
+    pending = list(batch)
+    while pending:
+        try:
+            client.notify([notice for _, notice in pending])
+        except FATAL:
+            raise
+        except Conflict as exc:
+            done = {notice.id for _, notice in pending if _exists(client, notice.id)}
+            if not done:
+                _fail_all(pending, finish, str(exc))
+                return
+            for item, notice in pending:
+                if notice.id in done:
+                    finish(item, "uploaded", None, notice.id)
+            pending = [(item, notice) for item, notice in pending if notice.id not in done]
+            continue
+        except ApiError as exc:
+            named = exc.image_ids()
+            refused = [(item, notice) for item, notice in pending if notice.id in named]
+            if not refused and len(pending) > 1:
+                for one in pending:
+                    confirm_batch(client, [one], finish)
+                return
+            _fail_all(refused or pending, finish, str(exc))
+            pending = [entry for entry in pending if entry not in refused] if refused else []
+            continue
+        except BitimageError as exc:
+            _fail_all(pending, finish, f"could not confirm: {exc}")
+            return
+        for item, notice in pending:
+            finish(item, "uploaded", None, notice.id)
+        return
+
+
+def _exists(client: Client, image_id: uuid.UUID) -> bool:
+    try:
+        client.expanded(image_id)
+    except NotFound:
+        return False
+    return True
+
+
+def _fail_all(entries: list[tuple[T, NotifyImage]], finish: Finish[T], reason: str) -> None:
+    for item, _ in entries:
+        finish(item, "failed", reason, None)

@@ -1,0 +1,342 @@
+"""The `bitimage` client commands and the SDK against a real `bitimage serve` on a socket."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pty
+import socket
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bitimage.client import Client, NotFound, UploadFile
+from tests.support import PASSWORD, make_jpeg, md5
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`bitimage serve` on embedded defaults, without the analysis worker."""
+    data = tmp_path_factory.mktemp("server")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BITIMAGE_")}
+    env.update(BITIMAGE_ARGON2_MEMORY_KIB="8192", BITIMAGE_RUN_WORKER="false")
+    command = [sys.executable, "-m", "bitimage.cli", "serve", "--port", str(port)]
+    log = (data / "server.log").open("wb")
+    process = subprocess.Popen(
+        [*command, "--data-dir", str(data)], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        process.wait()
+        log.close()
+        pytest.fail(f"server did not start: {(data / 'server.log').read_text()}")
+    yield base
+    process.terminate()
+    process.wait(timeout=15)
+    log.close()
+    assert "Traceback" not in (data / "server.log").read_text()
+
+
+class Cli:
+    """Runs `python -m bitimage.cli` with its own config folder, against one server."""
+
+    def __init__(self, base: str, home: Path) -> None:
+        self.home = home
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("BITIMAGE_")}
+        self.env.update(BITIMAGE_SERVER=base, XDG_CONFIG_HOME=str(home / "config"), HOME=str(home))
+
+    def __call__(
+        self, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        answer = subprocess.run(
+            [sys.executable, "-m", "bitimage.cli", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env={**self.env, **(env or {})},
+            cwd=self.home,
+            timeout=60,
+            check=False,
+        )
+        assert "Traceback" not in answer.stderr, answer.stderr
+        return answer
+
+    @property
+    def credentials(self) -> Path:
+        return self.home / "config" / "bitimage" / "credentials.json"
+
+
+@pytest.fixture
+def cli(server: str, tmp_path: Path) -> Cli:
+    return Cli(server, tmp_path)
+
+
+def _photo_tree(root: Path) -> dict[str, bytes]:
+    """Nine good images in nested folders, a fake PDF, a truncated JPEG and a hidden file."""
+    good = {
+        **{f"photos/day{n}.jpg": make_jpeg(seed=n) for n in range(5)},
+        "photos/trip/beach.png": make_jpeg(seed=10, fmt="PNG"),
+        "photos/trip/sunset.jpg": make_jpeg(seed=11),
+        "photos/trip/deeper/cat.gif": make_jpeg(seed=12, fmt="GIF"),
+        "photos/trip/deeper/dog.webp": make_jpeg(seed=13, fmt="WEBP"),
+    }
+    bad = {
+        "photos/trip/x.pdf": b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n" * 20,
+        "photos/broken.jpg": make_jpeg(400, 300, seed=14)[:1500],
+    }
+    for name, data in {**good, **bad, "photos/.thumbs.jpg": make_jpeg(seed=15)}.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    return good
+
+
+def test_batch_upload_walkthrough(cli: Cli, tmp_path: Path) -> None:
+    signup = cli("signup", "--email", "shopify@email.com", "--password-stdin", stdin=PASSWORD)
+    assert signup.returncode == 0, signup.stderr
+    assert stat.S_IMODE(cli.credentials.stat().st_mode) == 0o600
+    assert stat.S_IMODE(cli.credentials.parent.stat().st_mode) == 0o700
+    who = cli("whoami", "--json")
+    assert json.loads(who.stdout)["image_upload_count"] == 0
+    assert json.loads(who.stdout)["email"] == "shopify@email.com"
+
+    good = _photo_tree(tmp_path)
+    first = cli("upload", "photos", "--recursive", "--tag", "holiday", "--json")
+    assert first.returncode == 1, first.stderr
+    report = json.loads(first.stdout)
+    assert (report["uploaded"], report["skipped"], report["failed"]) == (9, 0, 2)
+    by_path = {Path(f["path"]).as_posix(): f for f in report["files"]}
+    assert set(by_path) == {*good, "photos/trip/x.pdf", "photos/broken.jpg"}
+    for name in good:
+        assert by_path[name]["status"] == "uploaded"
+        assert by_path[name]["md5"] == md5(good[name])
+    pdf, broken = by_path["photos/trip/x.pdf"], by_path["photos/broken.jpg"]
+    assert pdf["status"] == broken["status"] == "failed"
+    assert "Resource media type is unsupported" in pdf["reason"]
+    assert "pdf" in pdf["reason"]
+    assert "truncated" in broken["reason"]
+
+    # Without --json: one line per refused file with the server's reason, a summary, exit 1.
+    again = cli("upload", "photos", "-r")
+    assert again.returncode == 1
+    failures = again.stderr.strip().splitlines()
+    assert len(failures) == 2
+    assert any("x.pdf" in line and "detected format: pdf" in line for line in failures)
+    assert any("broken.jpg" in line and "truncated" in line for line in failures)
+    assert "0 uploaded, 9 skipped" in again.stdout
+
+    # With the bad files gone, the same command uploads nothing and succeeds.
+    (tmp_path / "photos/trip/x.pdf").unlink()
+    (tmp_path / "photos/broken.jpg").unlink()
+    second = cli("upload", "photos", "--recursive", "--tag", "holiday", "--json")
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout)["skipped"] == 9
+    assert json.loads(second.stdout)["uploaded"] == 0
+    assert json.loads(cli("whoami", "--json").stdout)["image_upload_count"] == 9
+
+    table = cli("search", "--tag", "holiday")
+    assert table.returncode == 0
+    lines = table.stdout.strip().splitlines()
+    assert lines[0].split() == ["ID", "NAME", "FORMAT", "SIZE", "VISIBILITY", "CREATED"]
+    assert len(lines) == 10
+    assert any(" beach " in line and " png " in line for line in lines)
+
+    found = json.loads(cli("search", "--name", "sunst", "--json").stdout)
+    assert [image["name"] for image in found] == ["sunset"]
+    limited = json.loads(cli("search", "--limit", "4", "--json").stdout)
+    assert len(limited) == 4
+    assert json.loads(cli("search", "--public", "--json").stdout) == []
+
+    sunset = found[0]["id"]
+    shown = cli("show", sunset)
+    assert "holiday" in shown.stdout
+    assert md5(good["photos/trip/sunset.jpg"]) in shown.stdout
+    assert json.loads(cli("show", sunset, "--json").stdout)["tags"][0]["name"] == "holiday"
+
+    got = cli("get", sunset)
+    assert got.returncode == 0, got.stderr
+    assert (tmp_path / "sunset.jpg").read_bytes() == good["photos/trip/sunset.jpg"]
+    assert cli("get", sunset).returncode == 1  # never overwrites a file it picked itself
+    assert cli("get", sunset, "--output", "copy.bin").returncode == 0
+    assert (tmp_path / "copy.bin").read_bytes() == good["photos/trip/sunset.jpg"]
+
+    deleted = cli("delete", sunset)
+    assert deleted.returncode == 0
+    missing = cli("show", sunset)
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("bitimage: Resource not found: ")
+    assert sunset in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1
+
+    refused = cli("account", "delete", stdin="n\n")
+    assert refused.returncode == 1
+    assert json.loads(cli("whoami", "--json").stdout)["image_upload_count"] == 8
+    gone = cli("account", "delete", "--yes")
+    assert gone.returncode == 0, gone.stderr
+    after = cli("whoami")
+    assert after.returncode == 1
+    assert "Resource not found" in after.stderr
+
+
+def test_login_creates_the_account_and_logout_forgets_the_token(cli: Cli, server: str) -> None:
+    creds = {"email": "late@example.com", "password": PASSWORD}
+    assert httpx.post(f"{server}/cas/signup", json=creds).status_code == 201
+
+    assert cli("whoami").returncode == 1
+    wrong = cli("login", "--email", "late@example.com", "--password-stdin", stdin="nope\n")
+    assert wrong.returncode == 1
+    assert len(wrong.stderr.strip().splitlines()) == 1
+    assert wrong.stderr.startswith("bitimage: Authorization failed: ")
+    assert "bitimage login" not in wrong.stderr  # no advice to do what just failed
+    login = cli("login", "--email", "late@example.com", "--password-stdin", stdin=PASSWORD)
+    assert login.returncode == 0, login.stderr
+    assert "account created" in login.stdout
+    saved = json.loads(cli.credentials.read_text())["servers"][server]
+    assert saved["email"] == "late@example.com"
+    assert stat.S_IMODE(cli.credentials.stat().st_mode) == 0o600
+    assert cli("whoami").returncode == 0
+    again = cli("login", "--email", "late@example.com", "--password-stdin", stdin=PASSWORD)
+    assert "account created" not in again.stdout  # it exists now
+
+    assert cli("logout").returncode == 0
+    assert server not in json.loads(cli.credentials.read_text())["servers"]
+    out = cli("search")
+    assert out.returncode == 1
+    assert out.stderr.startswith("bitimage: not logged in to")
+
+
+def test_token_variable_overrides_the_saved_one(cli: Cli, server: str, tmp_path: Path) -> None:
+    assert (
+        cli("signup", "--email", "env@example.com", "--password-stdin", stdin=PASSWORD).returncode
+        == 0
+    )
+    bad = cli("search", env={"BITIMAGE_TOKEN": "not-a-token"})
+    assert bad.returncode == 1
+    assert len(bad.stderr.strip().splitlines()) == 1
+    assert bad.stderr.startswith("bitimage: Authorization failed:")
+    assert "bitimage login" in bad.stderr
+    token = json.loads(cli.credentials.read_text())["servers"][server]["token"]
+    cli.credentials.unlink()
+    good = cli("search", "--json", env={"BITIMAGE_TOKEN": token})
+    assert good.returncode == 0
+    assert json.loads(good.stdout) == []
+    other = cli("whoami", "--server", "http://127.0.0.1:9", env={})
+    assert other.returncode == 1
+    assert "not logged in to http://127.0.0.1:9" in other.stderr
+
+
+def test_usage_errors_exit_2(cli: Cli) -> None:
+    assert cli("upload", "no-such-folder").returncode == 2
+    assert cli("delete", "not-an-id").returncode == 2
+    assert cli("show", "42").returncode == 2
+    assert cli("upload", ".", "--concurrency", "0").returncode == 2
+    assert cli("upload", ".", "--tag", "x" * 65).returncode == 2
+
+
+def _read_pty(fd: int) -> bytes:
+    try:
+        return os.read(fd, 65536)
+    except OSError:  # EIO: the other end is closed
+        return b""
+
+
+def test_progress_bar_only_on_a_terminal(cli: Cli, tmp_path: Path) -> None:
+    assert (
+        cli("signup", "--email", "tty@example.com", "--password-stdin", stdin=PASSWORD).returncode
+        == 0
+    )
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    for n in range(3):
+        (folder / f"p{n}.jpg").write_bytes(make_jpeg(seed=100 + n))
+    plain = cli("upload", str(folder))
+    assert plain.returncode == 0
+    assert plain.stderr == ""
+    (folder / "p3.jpg").write_bytes(make_jpeg(seed=200))
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bitimage.cli", "upload", str(folder)],
+        env={**cli.env, "COLUMNS": "120"},
+        stdout=subprocess.PIPE,
+        stderr=follower,
+    )
+    os.close(follower)
+    drawn = b""
+    try:
+        while piece := _read_pty(leader):
+            drawn += piece
+    finally:
+        os.close(leader)
+    stdout = process.communicate(timeout=60)[0]
+    assert process.returncode == 0
+    assert b"4/4 files" in drawn
+    assert b"uploading" in drawn
+    assert b"1 uploaded, 3 skipped" in stdout
+
+
+def test_sdk_uploads_file_objects_and_reports_progress(server: str) -> None:
+    with Client(server) as bit:
+        bit.signup("sdk@example.com", PASSWORD)
+        bit.login("sdk@example.com", PASSWORD)
+        assert bit.ensure_account() is True
+        assert bit.ensure_account() is False
+        seen: list[int] = []
+        read_end, write_end = os.pipe()
+        payloads = [make_jpeg(seed=300 + n) for n in range(3)]
+        with os.fdopen(write_end, "wb") as pipe_in:
+            pipe_in.write(payloads[2])
+        with os.fdopen(read_end, "rb") as pipe_out:
+            report = bit.upload(
+                [
+                    UploadFile(io.BytesIO(payloads[0]), name="from memory", tags=["mem"]),
+                    UploadFile(pipe_out, name="from a pipe", is_private=False),
+                    io.BytesIO(payloads[1]),
+                    io.BytesIO(payloads[0]),  # the same bytes twice in one run
+                ],
+                progress=lambda p: seen.append(p.files_done),
+            )
+        # Either copy of the repeated bytes may be the one uploaded; the other is skipped.
+        assert sorted(f.status for f in report.files) == ["skipped"] + ["uploaded"] * 3
+        assert [f.status for f in report.files[1:3]] == ["uploaded", "uploaded"]
+        assert "same bytes as" in str(report.skipped[0].reason)
+        assert seen[-1] == 4
+        assert seen == sorted(seen)
+        paged = [image.id for image in bit.search(limit=3, page_size=2)]
+        assert len(set(paged)) == 3  # two pages, nothing repeated
+        assert [i.id for i in bit.search(page_size=1)] == [i.id for i in bit.search()]
+        public = list(bit.search(public=True))
+        assert [image.name for image in public] == ["from a pipe"]
+        assert bit.find_by_hash(md5(payloads[2])) is not None
+        out = io.BytesIO()
+        shown = bit.download(public[0].id, out)
+        assert out.getvalue() == payloads[2]
+        assert shown.hash == md5(payloads[2])
+        again = bit.upload([io.BytesIO(p) for p in payloads])
+        assert [f.status for f in again.files] == ["skipped"] * 3
+        bit.delete_images([public[0].id])
+        with pytest.raises(NotFound) as caught:
+            bit.expanded(public[0].id)
+        assert caught.value.status == 404
+        assert str(public[0].id) in caught.value.message
+        bit.delete_account()
