@@ -68,19 +68,18 @@ def weights_file() -> Path:
 
 
 def preprocess(image: Image.Image) -> np.ndarray[Any, np.dtype[np.float32]]:
-    """A 3x224x224 float32 tensor: centre square crop, bilinear resize, (x - 127) / 128."""
+    """A 3x224x224 float32 tensor: centre square crop, block average + bilinear, (x - 127) / 128."""
     if image.mode != "RGB":
         image = image.convert("RGB")
     width, height = image.size
     side = min(width, height) * CROP_FRACTION
     left, top = (width - side) / 2, (height - side) / 2
-    # Crop and resize in one pass; Pillow's bilinear filter widens its support when shrinking,
-    # so a 1024 px picture is averaged rather than point-sampled (no aliasing).
-    small = image.resize(
-        (INPUT_SIZE, INPUT_SIZE),
-        Image.Resampling.BILINEAR,
-        box=(left, top, left + side, top + side),
-    )
+    box = (round(left), round(top), round(left + side), round(top + side))
+    # Average whole blocks first (reduce: a box filter in C, five times cheaper than a wide
+    # bilinear filter over the full crop), then a short bilinear step to exactly 224.
+    factor = max(1, int(side // INPUT_SIZE))
+    region = image.reduce(factor, box=box) if factor > 1 else image.crop(box)
+    small = region.resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BILINEAR)
     pixels = np.asarray(small, dtype=np.float32)
     return ((pixels - PIXEL_MEAN) / PIXEL_SCALE).transpose(2, 0, 1)
 
