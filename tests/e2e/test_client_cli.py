@@ -6,11 +6,9 @@ import io
 import json
 import os
 import pty
-import socket
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,45 +16,17 @@ import httpx
 import pytest
 
 from bitimage.client import Client, NotFound, UploadFile
+from tests.servers import clean_env, running
 from tests.support import PASSWORD, make_jpeg, md5
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`bitimage serve` on embedded defaults, without the analysis worker."""
     data = tmp_path_factory.mktemp("server")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BITIMAGE_")}
-    env.update(BITIMAGE_ARGON2_MEMORY_KIB="8192", BITIMAGE_RUN_WORKER="false")
-    command = [sys.executable, "-m", "bitimage.cli", "serve", "--port", str(port)]
-    log = (data / "server.log").open("wb")
-    process = subprocess.Popen(
-        [*command, "--data-dir", str(data)], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        process.wait()
-        log.close()
-        pytest.fail(f"server did not start: {(data / 'server.log').read_text()}")
-    yield base
-    process.terminate()
-    process.wait(timeout=15)
-    log.close()
-    assert "Traceback" not in (data / "server.log").read_text()
+    env = clean_env(BITIMAGE_RUN_WORKER="false")
+    with running(["serve", "--data-dir", str(data)], env, data / "server.log") as served:
+        yield served.base
 
 
 class Cli:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -19,13 +18,8 @@ from tests.beanstalkd import Beanstalkd
 from tests.databases import fresh_postgres_database
 from tests.s3server import client as s3_client
 from tests.s3server import moto_s3
+from tests.servers import clean_env, running
 from tests.support import PASSWORD, make_jpeg, md5
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -38,34 +32,13 @@ class Deployment:
 
 
 def _serve(data: Path, env: dict[str, str]) -> Iterator[str]:
-    port = _free_port()
-    command = [sys.executable, "-m", "bitimage.cli", "serve", "--port", str(port)]
-    command += ["--data-dir", str(data)]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail(f"server did not start: {process.communicate()[0].decode()}")
-    yield base
-    process.terminate()
-    output = process.communicate(timeout=15)[0].decode()
-    # uvicorn shuts down cleanly on SIGTERM, then re-raises the signal for the parent to see.
-    assert process.returncode in (0, -15), output
-    assert "Application shutdown complete" in output
-    assert "Traceback" not in output
+    with running(["serve", "--data-dir", str(data)], env, data / "server.log") as server:
+        yield server.base
+    assert "Application shutdown complete" in server.output()
 
 
 def _clean_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BITIMAGE_")}
-    env.update(BITIMAGE_ARGON2_MEMORY_KIB="8192", BITIMAGE_SWEEP_INTERVAL_SECONDS="0.2")
-    return env
+    return clean_env(BITIMAGE_SWEEP_INTERVAL_SECONDS="0.2")
 
 
 @pytest.fixture(scope="module")

@@ -30,15 +30,10 @@ import pytest
 from bitimage import errors as server_errors
 from bitimage.client import ERRORS, Client, RetryPolicy
 from bitimage.client.errors import ServerError, error_from_response
+from tests.servers import clean_env, free_port, running
 from tests.support import PASSWORD, make_jpeg, md5
 
 FAST = RetryPolicy(attempts=4, backoff=0.02, max_delay=2.0)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class FaultProxy(ThreadingHTTPServer):
@@ -160,40 +155,19 @@ class _Handler(BaseHTTPRequestHandler):
 def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultProxy]:
     """A real server whose public URL is a fault-injecting proxy in front of it."""
     data = tmp_path_factory.mktemp("server")
-    port = _free_port()
+    port = free_port()
     proxy = FaultProxy(f"http://127.0.0.1:{port}")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BITIMAGE_")}
-    env.update(
-        BITIMAGE_ARGON2_MEMORY_KIB="8192",
-        BITIMAGE_RUN_WORKER="false",
-        BITIMAGE_PUBLIC_URL=proxy.base,
-    )
-    command = [sys.executable, "-m", "bitimage.cli", "serve", "--port", str(port)]
-    log = (data / "server.log").open("wb")
-    process = subprocess.Popen(
-        [*command, "--data-dir", str(data)], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
+    env = clean_env(BITIMAGE_RUN_WORKER="false", BITIMAGE_PUBLIC_URL=proxy.base)
     thread = threading.Thread(target=proxy.serve_forever, daemon=True)
     thread.start()
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            pytest.fail(f"server did not start: {(data / 'server.log').read_text()}")
-        yield proxy
+        with running(["serve", "--data-dir", str(data)], env, data / "server.log", port):
+            yield proxy
     finally:
         proxy.shutdown()
         proxy.server_close()
         proxy.upstream.close()
         thread.join()
-        process.terminate()
-        process.wait(timeout=15)
-        log.close()
 
 
 def _login(proxy: FaultProxy, email: str) -> Client:
