@@ -25,7 +25,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PIL import Image
 from skimage import data
 
@@ -33,43 +32,28 @@ from bitimage.analysis.decode import decode
 from bitimage.analysis.ports import Analyser, DecodedImage
 
 try:
-    from bench._common import option, quick, rss_mb, table
+    from bench._common import best_rate, option, photo_jpeg, quick, rss_mb, table
 except ModuleNotFoundError:  # run as `python bench/bench_analysers.py`
-    from _common import option, quick, rss_mb, table  # type: ignore[import-not-found,no-redef]
+    from _common import (  # type: ignore[import-not-found,no-redef]
+        best_rate,
+        option,
+        photo_jpeg,
+        quick,
+        rss_mb,
+        table,
+    )
 
 MAX_PIXELS = 100_000_000
-ORIENTATION = 0x0112
 RSS_TARGET_MB = 600
 HEADER = ("what", "images/s", "ms/image", "ratio")
 
 
-def photo_jpeg(width: int, height: int, quality: int, rotated: bool = False) -> bytes:
-    """skimage's astronaut scaled up with film-like grain, so it compresses like a photo."""
-    image = Image.fromarray(data.astronaut()).resize((width, height), Image.Resampling.BICUBIC)
-    grain = np.random.default_rng(0).normal(0, 10, (height, width, 3))
-    pixels = np.clip(np.asarray(image, dtype=np.float32) + grain, 0, 255).astype(np.uint8)
-    image = Image.fromarray(pixels)
-    exif = Image.Exif()
-    if rotated:  # stored sideways, as phones do: the worker turns it upright before analysing
-        image = image.transpose(Image.Transpose.ROTATE_90)
-        exif[ORIENTATION] = 6
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=quality, exif=exif.tobytes())
-    return out.getvalue()
-
-
-def best_rate(fn: Callable[[], object], seconds: float, rounds: int) -> float:
+def timed_rate(fn: Callable[[], object], seconds: float, rounds: int) -> float:
     """Calls per second of fn(), the best of `rounds` rounds of about `seconds` each."""
     start = time.perf_counter()
     fn()  # warm-up, which also sizes the rounds: OCR is ~100 times slower than colours
     calls = max(3, round(seconds / max(time.perf_counter() - start, 1e-6)))
-    best = 0.0
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        best = max(best, calls / (time.perf_counter() - start))
-    return best
+    return best_rate(fn, calls, rounds)
 
 
 def load_all(cache: Path, threads: int) -> tuple[list[Analyser], dict[str, float]]:
@@ -114,7 +98,10 @@ def pipeline(analysers: Sequence[Analyser], jpeg: bytes) -> object:
 def child(cache: str, threads: int) -> None:
     """In a fresh process: time loading all four analysers and report RSS as JSON."""
     # Made first: skimage's lazy imports and the pictures are no part of start-up.
-    jpeg, large = photo_jpeg(2048, 1536, 90), photo_jpeg(4000, 3000, 90, rotated=True)
+    jpeg, large = (
+        photo_jpeg(data.astronaut(), 2048, 1536, 90, grain=10),
+        photo_jpeg(data.astronaut(), 4000, 3000, 90, rotated=True, grain=10),
+    )
     before = rss_mb(os.getpid())
     start = time.perf_counter()
     analysers, seconds = load_all(Path(cache), threads)
@@ -158,8 +145,8 @@ def main() -> None:
     threads = option("--threads", 1)
     seconds, rounds = (0.4, 1) if quick() else (2.0, 3)
     jpegs = {
-        "1 MB JPEG": photo_jpeg(2048, 1536, 90),
-        "12 MP JPEG": photo_jpeg(4000, 3000, 90, rotated=True),
+        "1 MB JPEG": photo_jpeg(data.astronaut(), 2048, 1536, 90, grain=10),
+        "12 MP JPEG": photo_jpeg(data.astronaut(), 4000, 3000, 90, rotated=True, grain=10),
     }
     with tempfile.TemporaryDirectory(prefix="bench-analysers-") as folder:
         cache = Path(folder)
@@ -170,21 +157,21 @@ def main() -> None:
 
     classifier = next(a for a in analysers if isinstance(a, ClassifierAnalyser))
     tensor = preprocess(Image.fromarray(data.astronaut()))[None]
-    baseline = best_rate(lambda: classifier.infer(tensor), seconds, rounds)
+    baseline = timed_rate(lambda: classifier.infer(tensor), seconds, rounds)
     rows = [row("bare classifier inference, batch 1, tensor ready (baseline)", baseline, baseline)]
     decoded: dict[str, DecodedImage] = {}
     for label, jpeg in jpegs.items():
         decoded[label] = decode(io.BytesIO(jpeg), MAX_PIXELS)
-        rate = best_rate(lambda j=jpeg: decode(io.BytesIO(j), MAX_PIXELS), seconds, rounds)
+        rate = timed_rate(lambda j=jpeg: decode(io.BytesIO(j), MAX_PIXELS), seconds, rounds)
         image = decoded[label]
         size = f"{len(jpeg) / 1e6:.1f} MB, {image.original_width}x{image.original_height}"
         rows.append(row(f"decode only, {label} ({size} -> {image.pixels.size})", rate, baseline))
     for analyser in analysers:
         for label, image in decoded.items():
-            rate = best_rate(lambda a=analyser, d=image: a.analyse(d), seconds, rounds)
+            rate = timed_rate(lambda a=analyser, d=image: a.analyse(d), seconds, rounds)
             rows.append(row(f"{analyser.name} ({analyser.model}), {label}", rate, baseline))
     for label, jpeg in jpegs.items():
-        rate = best_rate(lambda j=jpeg: pipeline(analysers, j), seconds, rounds)
+        rate = timed_rate(lambda j=jpeg: pipeline(analysers, j), seconds, rounds)
         rows.append(row(f"whole pipeline: decode + all four, {label}", rate, baseline))
 
     print(f"analysers on ONNX Runtime CPU, {threads} intra-op thread(s) per model")

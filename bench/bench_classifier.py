@@ -18,10 +18,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 from skimage import data
 
@@ -29,39 +27,19 @@ from bitimage.analysis.classifier import ClassifierAnalyser, preprocess
 from bitimage.analysis.decode import decode
 
 try:
-    from bench._common import option, quick, rss_mb, table
+    from bench._common import best_rate, option, photo_jpeg, quick, rss_mb, table
 except ModuleNotFoundError:  # run as `python bench/bench_classifier.py`
-    from _common import option, quick, rss_mb, table  # type: ignore[import-not-found,no-redef]
+    from _common import (  # type: ignore[import-not-found,no-redef]
+        best_rate,
+        option,
+        photo_jpeg,
+        quick,
+        rss_mb,
+        table,
+    )
 
 MAX_PIXELS = 100_000_000
-ORIENTATION = 0x0112
 HEADER = ("what", "images/s", "ratio")
-
-
-def photo_jpeg(width: int, height: int, quality: int, rotated: bool = False) -> bytes:
-    """A real photo (skimage's cat) scaled up with film-like grain, so it compresses like one."""
-    image = Image.fromarray(data.chelsea()).resize((width, height), Image.Resampling.BICUBIC)
-    grain = np.random.default_rng(0).normal(0, 6, (height, width, 3))
-    pixels = np.clip(np.asarray(image, dtype=np.float32) + grain, 0, 255).astype(np.uint8)
-    image = Image.fromarray(pixels)
-    exif = Image.Exif()
-    if rotated:  # stored sideways, as phones do: the worker turns it upright before analysing
-        image = image.transpose(Image.Transpose.ROTATE_90)
-        exif[ORIENTATION] = 6
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=quality, exif=exif.tobytes())
-    return out.getvalue()
-
-
-def best_rate(fn: Callable[[], object], calls: int, rounds: int) -> float:
-    """Calls per second of fn(), the best of `rounds` rounds of `calls` calls."""
-    best = 0.0
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        best = max(best, calls / (time.perf_counter() - start))
-    return best
 
 
 def child(cache: str, threads: int) -> None:
@@ -99,8 +77,8 @@ def main() -> None:
     threads = option("--threads", 1)
     calls, rounds = (10, 2) if quick() else (100, 5)
     jpegs = {
-        "1 MB JPEG": photo_jpeg(2048, 1536, 93),
-        "12 MP JPEG": photo_jpeg(4000, 3000, 90, rotated=True),
+        "1 MB JPEG": photo_jpeg(data.chelsea(), 2048, 1536, 93),
+        "12 MP JPEG": photo_jpeg(data.chelsea(), 4000, 3000, 90, rotated=True),
     }
     with tempfile.TemporaryDirectory(prefix="bench-classifier-") as folder:
         cache = Path(folder)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,9 +22,14 @@ from bitimage.storage.s3 import S3Store
 from bitimage.storage.sigv4 import SigV4Presigner
 
 try:
-    from bench._common import percentile, quick, table
+    from bench._common import best_rate, percentile, quick, table
 except ModuleNotFoundError:  # run as `python bench/bench_s3_signing.py`
-    from _common import percentile, quick, table  # type: ignore[import-not-found,no-redef]
+    from _common import (  # type: ignore[import-not-found,no-redef]
+        best_rate,
+        percentile,
+        quick,
+        table,
+    )
 
 ACCESS, SECRET, REGION, BUCKET = (
     "AKIAIOSFODNN7EXAMPLE",
@@ -34,17 +38,6 @@ ACCESS, SECRET, REGION, BUCKET = (
     "bitimage-images",
 )
 TTL = 3600
-
-
-def best_rate(fn: Callable[[], object], calls: int, rounds: int) -> float:
-    """Calls per second of fn(), the best of `rounds` rounds of `calls` calls (one thread)."""
-    best = 0.0
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        best = max(best, calls / (time.perf_counter() - start))
-    return best
 
 
 def boto_client() -> Any:

@@ -12,7 +12,6 @@ import hmac
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 from bitimage.storage.keys import permanent_key
@@ -20,22 +19,16 @@ from bitimage.storage.local import LocalSignedStore
 from bitimage.storage.signing import UrlSigner
 
 try:
-    from bench._common import percentile, quick, table
+    from bench._common import best_rate, percentile, quick, table
 except ModuleNotFoundError:  # run as `python bench/bench_signing.py`
-    from _common import percentile, quick, table  # type: ignore[import-not-found,no-redef]
+    from _common import (  # type: ignore[import-not-found,no-redef]
+        best_rate,
+        percentile,
+        quick,
+        table,
+    )
 
 SECRET = b"x" * 32
-
-
-def best_rate(fn: Callable[[], object], calls: int, rounds: int) -> float:
-    """Calls per second of fn(), the best of `rounds` rounds of `calls` calls (one thread)."""
-    best = 0.0
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        best = max(best, calls / (time.perf_counter() - start))
-    return best
 
 
 def main() -> None:
