@@ -78,34 +78,11 @@ class PostgresSearchIndex(TieredSearchIndex):
         moment = created_at.astimezone(UTC).isoformat(timespec="microseconds")
         return Position(tier, score, moment, uuid.UUID(str(image_id)).hex)
 
-    def _scope(self, query: SearchQuery, params: dict[str, Any]) -> str:
-        clauses = []
-        if query.owner_id is None:
-            clauses.append("NOT i.is_private AND i.moderation != 'flagged'")
-        else:
-            clauses.append("i.user_id = :owner")
-            params["owner"] = query.owner_id
-        if query.hash:
-            clauses.append("i.hash = :hash")
-            params["hash"] = query.hash.lower()
-        return " AND ".join(clauses)
+    def _id_value(self, image_id: str) -> Any:
+        return uuid.UUID(image_id)
 
-    def _after(self, after: Position, params: dict[str, Any]) -> str:
-        params.update(c=datetime.fromisoformat(after.created_at), i=uuid.UUID(after.image_id))
-        return "(i.created_at < :c OR (i.created_at = :c AND i.id < :i))"
-
-    def _unfiltered(
-        self, session: Session, query: SearchQuery, after: Position | None
-    ) -> list[Position]:
-        params: dict[str, Any] = {"limit": query.limit + 1}
-        where = self._scope(query, params)
-        if after is not None:
-            where += " AND " + self._after(after, params)
-        sql = (
-            f"SELECT i.id, i.created_at FROM images i WHERE {where} "  # noqa: S608
-            "ORDER BY i.created_at DESC, i.id DESC LIMIT :limit"
-        )
-        return [self._position(0, 0.0, c, i) for i, c in session.execute(text(sql), params)]
+    def _time_value(self, moment: str) -> Any:
+        return datetime.fromisoformat(moment)
 
     def _strong(
         self, session: Session, query: SearchQuery, filters: dict[str, str], after: Position | None

@@ -87,32 +87,6 @@ class SqliteSearchIndex(TieredSearchIndex):
                 params,
             )
 
-    def _scope(self, query: SearchQuery, params: dict[str, Any]) -> str:
-        clauses = []
-        if query.owner_id is None:
-            clauses.append("i.is_private = 0 AND i.moderation != 'flagged'")
-        else:
-            clauses.append("i.user_id = :owner")
-            params["owner"] = query.owner_id.hex
-        if query.hash:
-            clauses.append("i.hash = :hash")
-            params["hash"] = query.hash.lower()
-        return " AND ".join(clauses)
-
-    def _unfiltered(
-        self, session: Session, query: SearchQuery, after: Position | None
-    ) -> list[Position]:
-        params: dict[str, Any] = {"limit": query.limit + 1}
-        where = self._scope(query, params)
-        if after is not None:
-            where += " AND (i.created_at < :c OR (i.created_at = :c AND i.id < :i))"
-            params.update(c=after.created_at, i=after.image_id)
-        sql = (
-            f"SELECT i.id, i.created_at FROM images i WHERE {where} "  # noqa: S608
-            "ORDER BY i.created_at DESC, i.id DESC LIMIT :limit"
-        )
-        return [Position(0, 0.0, c, i) for i, c in session.execute(text(sql), params)]
-
     def _strong(
         self, session: Session, query: SearchQuery, filters: dict[str, str], after: Position | None
     ) -> list[Position]:
@@ -152,11 +126,8 @@ class SqliteSearchIndex(TieredSearchIndex):
             )
         score = f"{EXACT_WEIGHT} * ({' + '.join(exact)})" + (" + lc.conf" if joins else "")
         if after is not None:
-            where.append(
-                f"(({score}) < :s OR (({score}) = :s AND "
-                "(i.created_at < :c OR (i.created_at = :c AND i.id < :i))))"
-            )
-            params.update(s=after.score, c=after.created_at, i=after.image_id)
+            params["s"] = after.score
+            where.append(f"(({score}) < :s OR (({score}) = :s AND {self._after(after, params)}))")
         statement = (
             f"SELECT i.id, i.created_at, {score} AS score FROM {tables} {joins} "  # noqa: S608
             f"WHERE {' AND '.join(where)} "

@@ -94,10 +94,46 @@ class TieredSearchIndex:
         cursor = encode_cursor(query, page[-1]) if len(rows) > query.limit else None
         return SearchPage([uuid.UUID(hex=p.image_id) for p in page], cursor)
 
+    def _id_value(self, image_id: str) -> Any:
+        """An image id (a cursor's hex) as this database compares ids."""
+        return image_id
+
+    def _time_value(self, moment: str) -> Any:
+        """A cursor's time as this database compares times."""
+        return moment
+
+    def _scope(self, query: SearchQuery, params: dict[str, Any]) -> str:
+        """Whose images: the owner's, or everyone's public ones not hidden by moderation."""
+        clauses = []
+        if query.owner_id is None:
+            clauses.append("i.is_private = :no AND i.moderation != 'flagged'")
+            params["no"] = False
+        else:
+            clauses.append("i.user_id = :owner")
+            params["owner"] = self._id_value(query.owner_id.hex)
+        if query.hash:
+            clauses.append("i.hash = :hash")
+            params["hash"] = query.hash.lower()
+        return " AND ".join(clauses)
+
+    def _after(self, after: Position, params: dict[str, Any]) -> str:
+        """Rows after a cursor position in newest-first order (same score)."""
+        params.update(c=self._time_value(after.created_at), i=self._id_value(after.image_id))
+        return "(i.created_at < :c OR (i.created_at = :c AND i.id < :i))"
+
     def _unfiltered(
         self, session: Session, query: SearchQuery, after: Position | None
     ) -> list[Position]:
-        raise NotImplementedError
+        params: dict[str, Any] = {"limit": query.limit + 1}
+        where = self._scope(query, params)
+        if after is not None:
+            where += " AND " + self._after(after, params)
+        statement = (
+            f"SELECT i.id, i.created_at FROM images i WHERE {where} "  # noqa: S608
+            "ORDER BY i.created_at DESC, i.id DESC LIMIT :limit"
+        )
+        rows = session.execute(text(statement), params)
+        return [self._position(0, 0.0, c, i) for i, c in rows]
 
     def _strong(
         self, session: Session, query: SearchQuery, filters: dict[str, str], after: Position | None
