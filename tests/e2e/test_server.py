@@ -192,6 +192,7 @@ def test_openapi_documents_every_route_and_its_errors(server: Deployment) -> Non
         "/api/v1/images/private/summary",
         "/api/v1/images/public/summary",
         "/api/v1/images/{image_id}/expanded",
+        "/api/v1/images/{image_id}/moderation/clear",
         "/storage/{key}",
         "/healthz",
     ):
