@@ -1,7 +1,8 @@
 """Ingest through the API: upload_urls -> PUT -> notify for 1,000 JPEGs of about 1 MB.
 
 8 concurrent clients (threads, each with its own httpx.Client), each asking for 25 upload URLs
-at a time and notifying in batches of 5, against `bitimage serve` on a loopback port.
+at a time and notifying in batches of 5, against `bitimage serve` on a loopback port, run with
+BITIMAGE_RUN_WORKER=false: analysis is measured on its own (bench_classifier, bench_analysers).
 Baseline, same run: the same bytes written to files with their MD5 (hashlib) by a plain loop,
 timed before and after the API run; the faster of the two counts.
 Target: the API reaches at least 50% of the baseline's images/s. --quick: 40 images.
