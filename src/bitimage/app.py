@@ -126,9 +126,7 @@ def _health(container: Container) -> JSONResponse:
         checks["storage"] = f"down: {exc}"
     if container.relay is not None:  # a separate broker; on db:// the queue is the database
         try:
-            ping = getattr(container.queue, "ping", None)
-            if ping is not None:
-                ping()
+            container.relay.ping()
             checks["queue"] = "ok"
         except (QueueUnavailable, OSError) as exc:
             checks["queue"] = f"down: {exc}"

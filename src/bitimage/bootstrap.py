@@ -130,14 +130,12 @@ def build_queue(
     Jobs are always written to the jobs table in the transaction that creates them. On db://
     that table is the queue; on beanstalk:// it is an outbox the relay empties into the tube.
     """
-    address = settings.beanstalk_address
-    if address is None:
+    if urlsplit(settings.queue_url).scheme == "db":
         queue = DbJobQueue(database, ttr_seconds=settings.job_ttr_seconds)
         return queue, None, queue.notify
     from bitimage.queue.beanstalk import BeanstalkJobQueue  # an optional dependency
 
-    host, port, tube = address
-    beanstalk = BeanstalkJobQueue(host, port, tube, ttr_seconds=settings.job_ttr_seconds)
+    beanstalk = BeanstalkJobQueue.from_url(settings.queue_url, ttr_seconds=settings.job_ttr_seconds)
     relay = OutboxRelay(database, beanstalk)
     return beanstalk, relay, relay.wake
 

@@ -175,14 +175,6 @@ class Settings(BaseSettings):
         return self.storage_url or f"file://{self.data_dir.resolve() / 'objects'}"
 
     @property
-    def beanstalk_address(self) -> tuple[str, int, str] | None:
-        """Host, port and tube of a beanstalk:// queue URL (the seed's tube by default)."""
-        parts = urlsplit(self.queue_url)
-        if parts.scheme != "beanstalk" or parts.hostname is None:
-            return None
-        return parts.hostname, parts.port or 11300, parts.path.strip("/") or "image_messages"
-
-    @property
     def issuer(self) -> str:
         """The `iss` claim the API trusts: an external issuer, or the built-in CAS."""
         return self.jwt_issuer or f"{self.base_url}/cas"

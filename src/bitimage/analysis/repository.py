@@ -30,11 +30,6 @@ class AnalysisRepository:
         """Every confirmed image."""
         return list(self.session.scalars(select(Image.id).order_by(Image.created_at)))
 
-    def existing(self, image_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
-        """Those of these ids that are confirmed images."""
-        found = set(self.session.scalars(select(Image.id).where(Image.id.in_(image_ids))))
-        return [i for i in image_ids if i in found]
-
     def ensure_labels(self, names: Iterable[str]) -> dict[str, uuid.UUID]:
         """The ids of these content labels, creating the missing ones."""
         wanted = set(names)

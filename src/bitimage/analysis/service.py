@@ -94,9 +94,8 @@ class AnalysisService:
                 if result.text is not None or name == "text":
                     facts["text"] = result.text
             repo.finish(image, facts)
-            explicit = float(
-                (image.analysis_facts or {}).get("moderation", {}).get("explicit_score", 0)
-            )
+            merged = image.analysis_facts or {}
+            explicit = float(merged.get("moderation", {}).get("explicit_score", 0))
             if explicit >= self.moderation_threshold and image.moderation == "none":
                 image.moderation = "flagged"  # hidden from the public until a person clears it
             tags = ImageRepository(session).tags_of([image_id]).get(image_id, [])
@@ -106,7 +105,7 @@ class AnalysisService:
                 image.name,
                 [t.name for t in tags],
                 repo.label_names(image_id),
-                (image.analysis_facts or {}).get("text") or "",
+                merged.get("text") or "",
             )
         return True
 
@@ -117,8 +116,11 @@ class AnalysisService:
         analysers: list[str] | None = None,
     ) -> int:
         """Queue images again (None: every image), e.g. after a model upgrade; how many."""
-        repo = AnalysisRepository(session)
-        ids = repo.all_image_ids() if image_ids is None else repo.existing(image_ids)
+        if image_ids is None:
+            ids = AnalysisRepository(session).all_image_ids()
+        else:
+            found = ImageRepository(session).get_many(image_ids)
+            ids = [image_id for image_id in image_ids if image_id in found]
         for start in range(0, len(ids), 500):
             enqueue_analysis(session, ids[start : start + 500], analysers)
         return len(ids)

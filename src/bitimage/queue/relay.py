@@ -61,6 +61,10 @@ class OutboxRelay:
         self._thread: threading.Thread | None = None
         self._down = False
 
+    def ping(self) -> None:
+        """Raise QueueUnavailable if the broker does not answer."""
+        self._publisher.ping()
+
     def relay_once(self) -> int:
         """Publish every due row; return how many moved (it stops at the first failed put)."""
         moved = 0
