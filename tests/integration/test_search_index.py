@@ -5,42 +5,50 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from bitimage.analysis.ports import Label
 from bitimage.analysis.repository import AnalysisRepository
 from bitimage.bootstrap import Container
 from bitimage.db.base import utcnow
 from bitimage.images.models import Image
-from bitimage.search.ports import SearchQuery
+from bitimage.search.ports import SearchEntry, SearchQuery
 from bitimage.users.models import User
+
+
+def _add_image(session: Session, owner: uuid.UUID, name: str) -> uuid.UUID:
+    image_id = uuid.uuid4()
+    session.add(
+        Image(
+            id=image_id,
+            user_id=owner,
+            name=name,
+            hash="0" * 32,
+            size_bytes=1,
+            file_format="jpeg",
+            width=1,
+            height=1,
+            is_private=True,
+            storage_key=f"users/{owner}/{image_id}",
+            analysis_status="pending",
+            created_at=utcnow(),
+        )
+    )
+    session.flush()
+    return image_id
 
 
 def test_reindex_replaces(container: Container) -> None:
     index = container.search_index
-    owner, image_id = uuid.uuid4(), uuid.uuid4()
+    owner = uuid.uuid4()
     with container.database.transaction() as session:
         session.add(User(id=owner, image_upload_count=0))
         session.flush()
-        session.add(
-            Image(
-                id=image_id,
-                user_id=owner,
-                name="cat",
-                hash="0" * 32,
-                size_bytes=1,
-                file_format="jpeg",
-                width=1,
-                height=1,
-                is_private=True,
-                storage_key=f"users/{owner}/{image_id}",
-                analysis_status="pending",
-                created_at=utcnow(),
-            )
-        )
-        session.flush()
-        index.index(session, image_id, "cat", ["old"], [])
+        image_id = _add_image(session, owner, "cat")
+        index.index(session, [SearchEntry(image_id, "cat", ["old"])])
         AnalysisRepository(session).replace_labels(image_id, "test", "m@1", [Label("animal", 0.9)])
-        index.index(session, image_id, "cat", ["new"], ["animal"], "HELLO WORLD\nbit image")
+        entry = SearchEntry(image_id, "cat", ["new"], ["animal"], "HELLO WORLD\nbit image")
+        index.index(session, [entry])
         assert session.execute(text("SELECT count(*) FROM image_search")).scalar_one() == 1
         for tag, found in (("old", []), ("new", [image_id])):
             page = index.search(session, SearchQuery(owner_id=owner, tag=tag))
@@ -56,3 +64,22 @@ def test_reindex_replaces(container: Container) -> None:
             assert index.search(session, query).image_ids == found, query
         index.remove(session, [image_id])
         assert session.execute(text("SELECT count(*) FROM image_search")).scalar_one() == 0
+
+
+def test_one_batch_mixes_new_and_indexed_images(container: Container) -> None:
+    index = container.search_index
+    owner = uuid.uuid4()
+    with container.database.transaction() as session:
+        session.add(User(id=owner, image_upload_count=0))
+        session.flush()
+        cat, dog, owl = (_add_image(session, owner, name) for name in ("cat", "dog", "owl"))
+        index.index(session, [SearchEntry(cat, "cat", ["old"]), SearchEntry(dog, "dog", ["old"])])
+        index.index(
+            session,
+            [SearchEntry(dog, "dog", ["new"]), SearchEntry(owl, "owl", ["new"])],
+        )
+        assert session.execute(text("SELECT count(*) FROM image_search")).scalar_one() == 3
+        found = index.search(session, SearchQuery(owner_id=owner, tag="old")).image_ids
+        assert found == [cat]
+        found = index.search(session, SearchQuery(owner_id=owner, tag="new")).image_ids
+        assert sorted(found) == sorted([dog, owl])

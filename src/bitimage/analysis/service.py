@@ -19,7 +19,7 @@ from bitimage.db.session import Database
 from bitimage.errors import NotFound
 from bitimage.images.repository import ImageRepository
 from bitimage.queue.outbox import enqueue_analysis
-from bitimage.search.ports import SearchIndex
+from bitimage.search.ports import SearchEntry, SearchIndex
 from bitimage.storage.ports import ObjectStore
 from bitimage.worker import PermanentJobError
 
@@ -99,14 +99,14 @@ class AnalysisService:
             if explicit >= self.moderation_threshold and image.moderation == "none":
                 image.moderation = "flagged"  # hidden from the public until a person clears it
             tags = ImageRepository(session).tags_of([image_id]).get(image_id, [])
-            self.search.index(
-                session,
+            entry = SearchEntry(
                 image_id,
                 image.name,
                 [t.name for t in tags],
                 repo.label_names(image_id),
                 merged.get("text") or "",
             )
+            self.search.index(session, [entry])
         return True
 
     def reanalyze(

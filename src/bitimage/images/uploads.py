@@ -28,7 +28,7 @@ from bitimage.images.models import Image
 from bitimage.images.repository import ImageRepository
 from bitimage.images.schemas import NotifyImage, UploadUrl
 from bitimage.queue.outbox import enqueue_analysis
-from bitimage.search.ports import SearchIndex
+from bitimage.search.ports import SearchEntry, SearchIndex
 from bitimage.storage.keys import permanent_key, staging_key
 from bitimage.storage.ports import ObjectStore
 from bitimage.storage.ranged import RangedReader
@@ -186,6 +186,7 @@ class UploadService:
             copied.append(destination)
         now = self.clock()
         images: list[Image] = []
+        entries: list[SearchEntry] = []
         tags = repo.ensure_tags(tag.name.lower() for item in items for tag in item.tags)
         for offset, item in enumerate(items):
             upload = verified[item.id]
@@ -207,9 +208,10 @@ class UploadService:
             repo.add(image)
             names = sorted({tag.name.lower() for tag in item.tags})
             repo.link_tags(item.id, (tags[name] for name in names))
-            self.search.index(session, item.id, item.name, names, [])
+            entries.append(SearchEntry(item.id, item.name, names))
             images.append(image)
-        session.flush()
+        session.flush()  # one flush for the batch: rows of a kind go in one statement
+        self.search.index(session, entries)
         repo.delete_grants([item.id for item in items])
         UserRepository(session).add_uploads(user_id, len(items))
         enqueue_analysis(session, [item.id for item in items])

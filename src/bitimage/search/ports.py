@@ -38,6 +38,17 @@ class SearchPage:
     next_cursor: str | None
 
 
+@dataclass(frozen=True)
+class SearchEntry:
+    """One image's searchable text: name, tags, label names and the words read in it."""
+
+    image_id: uuid.UUID
+    name: str
+    tags: Sequence[str]
+    labels: Sequence[str] = ()
+    text: str = ""
+
+
 class InvalidCursor(ValueError):
     """A cursor this service did not produce (or from another query)."""
 
@@ -45,16 +56,8 @@ class InvalidCursor(ValueError):
 class SearchIndex(Protocol):
     """Keeps searchable text for each image and answers ranked, paged queries."""
 
-    def index(
-        self,
-        session: Session,
-        image_id: uuid.UUID,
-        name: str,
-        tags: Sequence[str],
-        labels: Sequence[str],
-        text: str = "",
-    ) -> None:
-        """Add or replace an image's searchable text (`text`: words read in the picture)."""
+    def index(self, session: Session, entries: Sequence[SearchEntry]) -> None:
+        """Add or replace these images' searchable text, in a few statements for all of them."""
         ...
 
     def remove(self, session: Session, image_ids: Sequence[uuid.UUID]) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
-from bitimage.search.ports import SearchQuery
+from bitimage.search.ports import SearchEntry, SearchQuery
 from bitimage.search.ranking import MIN_SIMILARITY, Position, normalise
 from bitimage.search.tiered import (
     EXACT_WEIGHT,
@@ -39,16 +39,10 @@ def _framed(values: Sequence[str]) -> str:
 class PostgresSearchIndex(TieredSearchIndex):
     """Search through the image_search table and its GIN trigram indexes."""
 
-    def index(
-        self,
-        session: Session,
-        image_id: uuid.UUID,
-        name: str,
-        tags: Sequence[str],
-        labels: Sequence[str],
-        text: str = "",
-    ) -> None:
-        """Add or replace an image's row in the index."""
+    def index(self, session: Session, entries: Sequence[SearchEntry]) -> None:
+        """Add or replace these images' rows (one upsert, executed for the whole batch)."""
+        if not entries:
+            return
         session.execute(
             sql_text(
                 "INSERT INTO image_search (image_id, name, tags, labels, text) "
@@ -56,13 +50,16 @@ class PostgresSearchIndex(TieredSearchIndex):
                 "name = excluded.name, tags = excluded.tags, labels = excluded.labels, "
                 "text = excluded.text"
             ),
-            {
-                "i": image_id,
-                "n": normalise(name),
-                "t": _framed(tags),
-                "l": _framed(labels),
-                "x": _framed(text.split(SEPARATOR)) if text else "",
-            },
+            [
+                {
+                    "i": entry.image_id,
+                    "n": normalise(entry.name),
+                    "t": _framed(entry.tags),
+                    "l": _framed(entry.labels),
+                    "x": _framed(entry.text.split(SEPARATOR)) if entry.text else "",
+                }
+                for entry in entries
+            ],
         )
 
     def remove(self, session: Session, image_ids: Sequence[uuid.UUID]) -> None:

@@ -10,11 +10,11 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
-from bitimage.search.ports import SearchQuery
+from bitimage.search.ports import SearchEntry, SearchQuery
 from bitimage.search.ranking import Position, trigrams
 from bitimage.search.tiered import (
     EXACT_WEIGHT,
@@ -36,41 +36,51 @@ def _phrase(term: str) -> str:
 class SqliteSearchIndex(TieredSearchIndex):
     """Search through an FTS5 table with the trigram tokenizer (SQLite 3.34 and later)."""
 
-    def index(
-        self,
-        session: Session,
-        image_id: uuid.UUID,
-        name: str,
-        tags: Sequence[str],
-        labels: Sequence[str],
-        text: str = "",
-    ) -> None:
-        """Add or replace an image's row in the index."""
-        rowid = session.execute(
+    def index(self, session: Session, entries: Sequence[SearchEntry]) -> None:
+        """Add or replace these images' rows: three statements for a whole batch."""
+        if not entries:
+            return
+        hexes = [entry.image_id.hex for entry in entries]
+        names = {f"i{n}": h for n, h in enumerate(hexes)}
+        values = ", ".join(f"(:{name})" for name in names)
+        inserted = session.execute(
             sql_text(
-                "INSERT INTO image_search_rows (image_id) VALUES (:id) "
-                "ON CONFLICT (image_id) DO NOTHING RETURNING rowid"
+                f"INSERT INTO image_search_rows (image_id) VALUES {values} "  # noqa: S608 - placeholders only
+                "ON CONFLICT (image_id) DO NOTHING RETURNING image_id, rowid"
             ),
-            {"id": image_id.hex},
-        ).scalar()
-        if rowid is None:  # indexed before: replace its text in place
-            rowid = session.execute(
-                sql_text("SELECT rowid FROM image_search_rows WHERE image_id = :id"),
-                {"id": image_id.hex},
-            ).scalar_one()
-            session.execute(sql_text("DELETE FROM image_search WHERE rowid = :r"), {"r": rowid})
+            names,
+        )
+        rowids: dict[str, int] = dict(inserted.all())  # dict(result) would call its keys()
+        indexed = [h for h in hexes if h not in rowids]
+        if indexed:  # indexed before: their text is replaced in place
+            found = session.execute(
+                sql_text(
+                    "SELECT image_id, rowid FROM image_search_rows WHERE image_id IN :ids"
+                ).bindparams(bindparam("ids", expanding=True)),
+                {"ids": indexed},
+            )
+            rowids.update(found.all())
+            session.execute(
+                sql_text("DELETE FROM image_search WHERE rowid IN :rows").bindparams(
+                    bindparam("rows", expanding=True)
+                ),
+                {"rows": [rowids[h] for h in indexed]},
+            )
         session.execute(
             sql_text(
                 "INSERT INTO image_search (rowid, name, tags, labels, text) "
                 "VALUES (:r, :n, :t, :l, :x)"
             ),
-            {
-                "r": rowid,
-                "n": name,
-                "t": SEPARATOR.join(tags),
-                "l": SEPARATOR.join(labels),
-                "x": text,
-            },
+            [
+                {
+                    "r": rowids[entry.image_id.hex],
+                    "n": entry.name,
+                    "t": SEPARATOR.join(entry.tags),
+                    "l": SEPARATOR.join(entry.labels),
+                    "x": entry.text,
+                }
+                for entry in entries
+            ],
         )
 
     def remove(self, session: Session, image_ids: Sequence[uuid.UUID]) -> None:

@@ -32,36 +32,51 @@ class InvalidKey(ValueError):
 
 
 class UploadWriter:
-    """Receives one upload into a temporary file, hashing and counting as it goes."""
+    """Receives one upload into a temporary file, hashing and counting as it goes.
+
+    The temporary file is made by the first write, not here: the PUT route builds the writer
+    on the event loop and does all its file work in one thread hop when the body is small.
+    """
 
     def __init__(self, store: LocalSignedStore, key: str) -> None:
         self._store = store
         self._key = key
-        fd, name = tempfile.mkstemp(dir=store.root / _TMP_DIR)
-        self._file = os.fdopen(fd, "wb")
-        self._tmp = Path(name)
+        self._file: BinaryIO | None = None
+        self._tmp: Path | None = None
         self._md5 = hashlib.md5(usedforsecurity=False)
         self.size = 0
 
-    def write(self, chunk: bytes) -> None:
-        """Append a chunk to the temporary file."""
-        self._md5.update(chunk)
-        self._file.write(chunk)
-        self.size += len(chunk)
+    def _opened(self) -> BinaryIO:
+        if self._file is None:
+            fd, name = tempfile.mkstemp(dir=self._store.root / _TMP_DIR)
+            self._file, self._tmp = os.fdopen(fd, "wb"), Path(name)
+        return self._file
 
-    def commit(self) -> str:
-        """Move the finished file into place atomically; return its hex MD5."""
+    def write(self, *chunks: bytes) -> None:
+        """Append chunks to the temporary file."""
+        file = self._opened()
+        for chunk in chunks:
+            self._md5.update(chunk)
+            file.write(chunk)
+            self.size += len(chunk)
+
+    def commit(self, *chunks: bytes) -> str:
+        """Append the last chunks, move the file into place atomically; return its hex MD5."""
+        self.write(*chunks)
+        file, tmp = self._opened(), self._tmp
+        assert tmp is not None  # set together with the file
         digest = self._md5.hexdigest()
-        self._file.flush()
-        tagged = self._store.tag(self._file.fileno(), digest, self.size)
-        self._file.close()
-        self._store.install(self._tmp, self._key, digest, self.size, tagged)
+        file.flush()
+        tagged = self._store.tag(file.fileno(), digest, self.size)
+        file.close()
+        self._store.install(tmp, self._key, digest, self.size, tagged)
         return digest
 
     def abort(self) -> None:
         """Throw the partial upload away."""
-        self._file.close()
-        self._tmp.unlink(missing_ok=True)
+        if self._file is not None and self._tmp is not None:
+            self._file.close()
+            self._tmp.unlink(missing_ok=True)
 
 
 class LocalSignedStore:
@@ -98,7 +113,7 @@ class LocalSignedStore:
         return self._sign("GET", key, ttl_seconds)
 
     def open_writer(self, key: str) -> UploadWriter:
-        """Start receiving an upload for `key`."""
+        """Start receiving an upload for `key` (no file is made until the first write)."""
         self.path_for(key)
         return UploadWriter(self, key)
 
