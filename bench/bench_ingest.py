@@ -4,18 +4,24 @@
 at a time and notifying in batches of 5, against `bitimage serve` on a loopback port, run with
 BITIMAGE_RUN_WORKER=false: analysis is measured on its own (bench_classifier, bench_analysers).
 Baseline, same run: the same bytes written to files with their MD5 (hashlib) by a plain loop,
-timed before and after the API run; the faster of the two counts.
+timed before and after the API run; the faster of the two counts. The first baseline and the
+API run each start right after `recycle_pages`, so both write into page-cache pages of the same
+kind (on this VM, pages not touched lately cost ~2.5 ms per MB more to write).
 Target: the API reaches at least 50% of the baseline's images/s. --quick: 40 images.
 Options: --images N, --clients N, --server-processes N (default 1, `serve --processes`),
---client-processes (forked client processes instead of threads, to take the client's GIL out).
+--client-processes (forked client processes instead of threads, to take the client's GIL out),
+--stdlib-client (http.client instead of httpx: half the client's CPU, to show it is not the limit).
 Run: python bench/bench_ingest.py [--quick]
 """
 
 from __future__ import annotations
 
 import hashlib
+import http.client
 import io
+import json as _json
 import multiprocessing
+import os
 import random
 import struct
 import sys
@@ -24,6 +30,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from PIL import Image
@@ -47,6 +55,7 @@ WIDTH, HEIGHT, QUALITY = 1200, 900, 90  # noise at these settings is about 1.0 M
 
 FILES: list[bytes] = []  # filled before client processes fork, so they share it
 HASHES: list[str] = []
+LEAN = "--stdlib-client" in sys.argv[1:]
 
 
 def base_jpegs(count: int) -> list[bytes]:
@@ -96,6 +105,72 @@ def recycle_pages(megabytes: float, folder: Path) -> None:
     path.unlink()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its live descendants (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        children = (task / "children").read_text().split() if task.exists() else []
+        total += sum(cpu_seconds(int(child)) for child in children)
+    return total
+
+
+def own_cpu_seconds() -> float:
+    """CPU seconds of this process and its waited-for children (the client processes)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+class Lean:
+    """A keep-alive http.client connection with httpx's call shape (status_code, json, text)."""
+
+    def __init__(self, base: str, headers: dict[str, str]) -> None:
+        parts = urlsplit(base)
+        self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+        self.headers = headers
+
+    def request(self, method: str, url: str, body: bytes | None = None) -> Answer:
+        path = url.split("://", 1)[-1].split("/", 1)[-1]
+        headers = dict(self.headers)
+        if body is not None and method == "POST":
+            headers["Content-Type"] = "application/json"
+        self.connection.request(method, "/" + path, body=body, headers=headers)
+        answer = self.connection.getresponse()
+        return Answer(answer.status, answer.read())
+
+    def get(self, url: str) -> Answer:
+        return self.request("GET", url)
+
+    def put(self, url: str, content: bytes) -> Answer:
+        return self.request("PUT", url, content)
+
+    def post(self, url: str, json: object) -> Answer:
+        return self.request("POST", url, _json.dumps(json).encode())
+
+    def __enter__(self) -> Lean:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.connection.close()
+
+
+class Answer:
+    """Status and body of one http.client answer."""
+
+    def __init__(self, status: int, content: bytes) -> None:
+        self.status_code, self.content = status, content
+
+    @property
+    def text(self) -> str:
+        return self.content.decode(errors="replace")
+
+    def json(self) -> Any:
+        return _json.loads(self.content)
+
+
 def client(job: tuple[str, dict[str, str], int, int]) -> tuple[list[str], dict[str, float]]:
     """One client's share of FILES, in chunks of URL_CHUNK: upload URLs, PUTs, notifies."""
     base, headers, index, clients = job
@@ -107,7 +182,10 @@ def client(job: tuple[str, dict[str, str], int, int]) -> tuple[list[str], dict[s
         spent[step] += now - began
         return now
 
-    with httpx.Client(base_url=base, headers=headers, timeout=120) as http:
+    opened = (
+        Lean(base, headers) if LEAN else httpx.Client(base_url=base, headers=headers, timeout=120)
+    )
+    with opened as http:
         for first in range(index * URL_CHUNK, len(FILES), clients * URL_CHUNK):
             numbers = range(first, min(first + URL_CHUNK, len(FILES)))
             began = time.perf_counter()
@@ -191,9 +269,12 @@ def main() -> None:
                         return list(pool.map(client, jobs))
 
             recycle_pages(1.5 * megabytes, folder)
+            server_cpu, client_cpu = cpu_seconds(process.pid), own_cpu_seconds()
             start = time.perf_counter()
             results = run()
             api_seconds = time.perf_counter() - start
+            server_cpu = cpu_seconds(process.pid) - server_cpu
+            client_cpu = own_cpu_seconds() - client_cpu
             listed = confirmed_count(base, headers, count)
         finally:
             stop_server(process)
@@ -230,6 +311,10 @@ def main() -> None:
     print(f"target: API >= 50% of baseline -> {'met' if ratio >= 0.5 else 'MISSED'}")
     total = sum(spent.values()) or 1.0
     print("client time by step: " + ", ".join(f"{k} {v / total:.0%}" for k, v in spent.items()))
+    print(
+        f"CPU per image during the API run: server {server_cpu / count * 1000:.2f} ms, "
+        f"clients {client_cpu / count * 1000:.2f} ms ({os.cpu_count()} cores, shared by both)"
+    )
     print(f"images listed by the private summary afterwards: {listed} of {count}")
     if errors:
         print(f"{len(errors)} request(s) FAILED, first: {errors[0]}")

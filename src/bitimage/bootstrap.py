@@ -219,7 +219,7 @@ def bootstrap(settings: Settings) -> Container:
         search_index=search_index,
         verifier=verifier,
         cas=cas,
-        uploads=UploadService(settings, store, search_index, jobs_queued),
+        uploads=UploadService(settings, database, store, search_index, jobs_queued),
         images=images,
         users=UserService(settings, images),
         search=SearchService(search_index, images),

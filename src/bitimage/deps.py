@@ -10,15 +10,15 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from bitimage.cas.tokens import Identity, InvalidToken
-from bitimage.db.session import discard_after_commit, run_after_commit
 from bitimage.errors import AuthorizationFailed
 
 if TYPE_CHECKING:
     from bitimage.bootstrap import Container
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:
     """The container the app was built with."""
+    # async: a plain def dependency costs every request a hop through the thread pool.
     container: Container = request.app.state.container
     return container
 
@@ -27,17 +27,8 @@ ContainerDep = Annotated["Container", Depends(get_container)]
 
 
 def _session(container: Container, write: bool) -> Iterator[Session]:
-    factory = container.database.writer if write else container.database.reader
-    with factory() as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            discard_after_commit(session)
-            raise
-        # Storage clean-ups queued by the services run only once their rows are committed.
-        run_after_commit(session)
+    with container.database.transaction(write) as session:
+        yield session
 
 
 def write_session(container: ContainerDep) -> Iterator[Session]:

@@ -88,11 +88,13 @@ class Database:
         factory = self.writer if write else self.reader
         with factory() as session:
             try:
-                with session.begin():
-                    yield session
+                yield session
+                session.commit()
             except BaseException:
+                session.rollback()
                 discard_after_commit(session)
                 raise
+            # Clean-ups queued by the services run only once their rows are committed.
             run_after_commit(session)
 
 

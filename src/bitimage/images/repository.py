@@ -54,7 +54,10 @@ class ImageRepository:
     def delete_grants(self, image_ids: Sequence[uuid.UUID]) -> None:
         """Forget these grants."""
         for chunk in _chunks(image_ids):
-            self.session.execute(delete(UploadGrant).where(UploadGrant.image_id.in_(chunk)))
+            self.session.execute(
+                delete(UploadGrant).where(UploadGrant.image_id.in_(chunk)),
+                execution_options={"synchronize_session": False},  # callers drop their grants
+            )
 
     def delete_grants_of_user(self, user_id: uuid.UUID) -> None:
         """Forget every grant of a user."""

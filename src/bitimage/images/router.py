@@ -76,10 +76,11 @@ def upload_urls(
     summary="Confirm uploaded images (up to 5)",
 )
 def confirm_images(
-    body: NotifyRequest, caller: CurrentUser, session: WriteSessionDep, container: ContainerDep
+    body: NotifyRequest, caller: CurrentUser, container: ContainerDep
 ) -> ConfirmedImages:
     """Verify each uploaded object and keep the batch, all or nothing."""
-    images = container.uploads.confirm_uploads(session, caller.user_id, body.images)
+    # No request session: concurrent batches are confirmed in one transaction (group commit).
+    images = container.uploads.confirm(caller.user_id, body.images)
     return ConfirmedImages(images=[container.images.summary(image) for image in images])
 
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import io
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from bitimage.config import Settings, describe_size
 from bitimage.db.base import utcnow
-from bitimage.db.session import after_commit, on_rollback
+from bitimage.db.group_commit import GroupCommitter
+from bitimage.db.session import Database, after_commit, on_rollback
 from bitimage.errors import (
     AccessDenied,
     AppError,
@@ -24,7 +25,7 @@ from bitimage.errors import (
     UnsupportedMedia,
 )
 from bitimage.images.inspect import ImageInfo, UnsupportedImage, inspect_image
-from bitimage.images.models import Image
+from bitimage.images.models import Image, UploadGrant
 from bitimage.images.repository import ImageRepository
 from bitimage.images.schemas import NotifyImage, UploadUrl
 from bitimage.queue.outbox import enqueue_analysis
@@ -45,25 +46,40 @@ class VerifiedUpload:
     info: ImageInfo
 
 
+@dataclass(eq=False)
+class PendingBatch:
+    """One notify request on its way through the group committer, and what became of it."""
+
+    user_id: uuid.UUID
+    items: Sequence[NotifyImage]
+    staged: dict[uuid.UUID, VerifiedUpload | AppError]
+    verified: dict[uuid.UUID, VerifiedUpload] = field(default_factory=dict)
+    images: list[Image] | None = None
+    error: Exception | None = None
+
+
 class UploadService:
     """Issues upload URLs and turns verified staging uploads into confirmed images."""
 
     def __init__(
         self,
         settings: Settings,
+        database: Database,
         store: ObjectStore,
         search: SearchIndex,
         jobs_queued: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.settings = settings
+        self.database = database
         self.store = store
         self.search = search
         self.jobs_queued = jobs_queued
         self.clock = clock
+        self.committer = GroupCommitter(self.confirm_group)
 
-    def _account(self, session: Session, user_id: uuid.UUID, lock: bool = False) -> User:
-        user = UserRepository(session).get(user_id, for_update=lock)
+    def _account(self, session: Session, user_id: uuid.UUID) -> User:
+        user = UserRepository(session).get(user_id)
         if user is None:
             raise NotFound(
                 f"User {user_id} has no Bit-image account", "Create it with POST /api/v1/users"
@@ -134,10 +150,12 @@ class UploadService:
             )
         return VerifiedUpload(info.size, md5, image_info)
 
-    def confirm_uploads(
-        self, session: Session, user_id: uuid.UUID, items: Sequence[NotifyImage]
-    ) -> list[Image]:
-        """Confirm a batch, all or nothing, checking each image in API.md's order."""
+    def confirm(self, user_id: uuid.UUID, items: Sequence[NotifyImage]) -> list[Image]:
+        """Confirm a batch, all or nothing, checking each image in API.md's order.
+
+        The storage checks run here, in the caller's thread; the rows are written by the
+        group committer, in one transaction with the batches of other callers waiting then.
+        """
         if len(items) > self.settings.notify_batch_max:
             raise InvalidRequest(
                 f"{len(items)} images in one batch; at most {self.settings.notify_batch_max}",
@@ -146,76 +164,132 @@ class UploadService:
         ids = [item.id for item in items]
         if len(set(ids)) != len(ids):
             raise InvalidRequest("The same image id appears twice in the batch")
-        # Storage checks need no database and run before the write lock is taken;
-        # their errors are raised below in the order API.md gives, after the row checks.
         staged = {item.id: self.verify_staged(user_id, item) for item in items}
-        user = self._account(session, user_id, lock=True)
+        batch = PendingBatch(user_id, items, staged)
+        self.committer.submit(batch)
+        if batch.error is not None:
+            raise batch.error
+        if batch.images is None:  # pragma: no cover - the group ended without a word on it
+            raise RuntimeError(f"the batch of user {user_id} was not confirmed")
+        return batch.images
+
+    def confirm_group(self, group: list[PendingBatch]) -> None:
+        """Check each batch in arrival order, then write the accepted ones in one transaction."""
+        accepted: list[PendingBatch] = []
+        try:
+            with self.database.transaction() as session:
+                accepted = self._check_group(session, group)
+                if accepted:
+                    self._store_batches(session, accepted)
+        except Exception as exc:  # the transaction is rolled back: nothing was confirmed
+            for batch in accepted or group:
+                batch.images, batch.error = None, batch.error or exc
+            return
+
+    def _check_group(self, session: Session, group: list[PendingBatch]) -> list[PendingBatch]:
+        """The batches that pass every check; each other batch gets its error."""
+        # Rows are locked in one order (users by id, then grants) so groups never deadlock.
+        users = UserRepository(session).get_many(sorted({b.user_id for b in group}), lock=True)
         repo = ImageRepository(session)
+        ids = [item.id for batch in group for item in batch.items]
         existing = repo.get_many(ids)
         grants = repo.grants(ids, lock=True)
+        accepted: list[PendingBatch] = []
+        for batch in group:
+            try:
+                batch.verified = self._check_batch(
+                    batch, users.get(batch.user_id), existing, grants
+                )
+            except AppError as exc:
+                batch.error = exc
+                continue
+            # Counted now, so the next batch of the same user in this group meets its quota.
+            users[batch.user_id].image_upload_count += len(batch.items)
+            accepted.append(batch)
+        return accepted
+
+    def _check_batch(
+        self,
+        batch: PendingBatch,
+        user: User | None,
+        existing: dict[uuid.UUID, Image],
+        grants: dict[uuid.UUID, UploadGrant],
+    ) -> dict[uuid.UUID, VerifiedUpload]:
+        if user is None:
+            raise NotFound(
+                f"User {batch.user_id} has no Bit-image account",
+                "Create it with POST /api/v1/users",
+            )
         verified: dict[uuid.UUID, VerifiedUpload] = {}
-        for item in items:
+        for item in batch.items:
             image = existing.get(item.id)
-            if image is not None and image.user_id == user_id:
+            if image is not None and image.user_id == batch.user_id:
                 raise Conflict(f"Image {item.id} is already confirmed")
             grant = grants.get(item.id)
-            if grant is None or grant.user_id != user_id:
-                raise NotFound(f"Image id {item.id} was not issued to user {user_id}")
-            result = staged[item.id]
+            if grant is None or grant.user_id != batch.user_id:
+                raise NotFound(f"Image id {item.id} was not issued to user {batch.user_id}")
+            result = batch.staged[item.id]
             if isinstance(result, AppError):
                 raise result
             verified[item.id] = result
-        self._check_quota(user, len(items))
-        return self._store_batch(session, repo, user_id, items, verified)
+        self._check_quota(user, len(batch.items))
+        return verified
 
-    def _store_batch(
-        self,
-        session: Session,
-        repo: ImageRepository,
-        user_id: uuid.UUID,
-        items: Sequence[NotifyImage],
-        verified: dict[uuid.UUID, VerifiedUpload],
-    ) -> list[Image]:
+    def _store_batches(self, session: Session, batches: list[PendingBatch]) -> None:
+        repo = ImageRepository(session)
         copied: list[str] = []
         # If the transaction does not commit, the copies go and the staged uploads stay,
-        # so the batch can be notified again; a crash before that is left to the sweeper.
+        # so the batches can be notified again; a crash before that is left to the sweeper.
         on_rollback(session, lambda: self.store.delete(copied))
-        for item in items:
-            destination = permanent_key(user_id, item.id)
-            self.store.copy(staging_key(user_id, item.id), destination)
-            copied.append(destination)
+        for batch in batches:
+            for item in batch.items:
+                destination = permanent_key(batch.user_id, item.id)
+                self.store.copy(staging_key(batch.user_id, item.id), destination)
+                copied.append(destination)
         now = self.clock()
-        images: list[Image] = []
         entries: list[SearchEntry] = []
-        tags = repo.ensure_tags(tag.name.lower() for item in items for tag in item.tags)
-        for offset, item in enumerate(items):
-            upload = verified[item.id]
-            image = Image(
-                id=item.id,
-                user_id=user_id,
-                name=item.name,
-                hash=upload.md5,
-                size_bytes=upload.size,
-                file_format=upload.info.file_format,
-                width=upload.info.width,
-                height=upload.info.height,
-                is_private=item.is_private,
-                storage_key=permanent_key(user_id, item.id),
-                analysis_status="pending",
-                # Distinct times keep "newest first" stable within one batch.
-                created_at=now + timedelta(microseconds=offset),
-            )
-            repo.add(image)
-            names = sorted({tag.name.lower() for tag in item.tags})
-            repo.link_tags(item.id, (tags[name] for name in names))
-            entries.append(SearchEntry(item.id, item.name, names))
-            images.append(image)
-        session.flush()  # one flush for the batch: rows of a kind go in one statement
+        names = (tag.name.lower() for batch in batches for item in batch.items for tag in item.tags)
+        tags = repo.ensure_tags(names)
+        offset = 0
+        for batch in batches:
+            batch.images = []
+            for item in batch.items:
+                image = self._new_image(batch.user_id, item, batch.verified[item.id], now, offset)
+                offset += 1
+                repo.add(image)
+                item_tags = sorted({tag.name.lower() for tag in item.tags})
+                repo.link_tags(item.id, (tags[name] for name in item_tags))
+                entries.append(SearchEntry(item.id, item.name, item_tags))
+                batch.images.append(image)
+        session.flush()  # one flush for the group: rows of a kind go in one statement
         self.search.index(session, entries)
-        repo.delete_grants([item.id for item in items])
-        UserRepository(session).add_uploads(user_id, len(items))
-        enqueue_analysis(session, [item.id for item in items])
-        staged = [staging_key(user_id, item.id) for item in items]
+        ids = [item.id for batch in batches for item in batch.items]
+        repo.delete_grants(ids)
+        enqueue_analysis(session, ids)
+        staged = [staging_key(b.user_id, item.id) for b in batches for item in b.items]
         after_commit(session, lambda: self.store.delete(staged))
         after_commit(session, self.jobs_queued)  # a worker or the outbox relay may start now
-        return images
+
+    def _new_image(
+        self,
+        user_id: uuid.UUID,
+        item: NotifyImage,
+        upload: VerifiedUpload,
+        now: datetime,
+        offset: int,
+    ) -> Image:
+        return Image(
+            id=item.id,
+            user_id=user_id,
+            name=item.name,
+            hash=upload.md5,
+            size_bytes=upload.size,
+            file_format=upload.info.file_format,
+            width=upload.info.width,
+            height=upload.info.height,
+            is_private=item.is_private,
+            storage_key=permanent_key(user_id, item.id),
+            analysis_status="pending",
+            # Distinct times keep "newest first" stable within one batch.
+            created_at=now + timedelta(microseconds=offset),
+        )

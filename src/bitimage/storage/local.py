@@ -197,13 +197,20 @@ class LocalSignedStore:
     def copy(self, source: str, destination: str) -> None:
         """Hard-link (or copy) `source` to `destination`, atomically replacing it."""
         src, dst = self.path_for(source), self.path_for(destination)
-        dst.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mktemp(dir=self.root / _TMP_DIR))  # noqa: S306 - link needs a free name
         try:
             os.link(src, tmp)
+            linked = True
         except OSError:
             shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
+            linked = False
+        try:
+            os.replace(tmp, dst)
+        except FileNotFoundError:  # the owner's first object: make the folder, once
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, dst)
+        if linked and self._xattrs:
+            return  # one inode: the MD5 recorded on it is the copy's too
         info = self.stat(source)
         if info is None or info.md5 is None or self.tag(dst, info.md5, info.size):
             return
