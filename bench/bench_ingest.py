@@ -94,8 +94,8 @@ def recycle_pages(megabytes: float, folder: Path) -> None:
     """Write and delete a scratch file of `megabytes`, so the next writes get warm pages.
 
     On this VM the first write into a page the guest has not used lately costs about
-    2.5 ms per MB more than a write into a page freed moments ago (bench notes in the
-    README): whichever phase ran first paid it. Each phase now starts right after this.
+    2.5 ms per MB more than a write into a page freed moments ago: whichever phase ran first
+    paid it. Each phase now starts right after this, with nothing dirty left to write back.
     """
     block = bytes(1 << 20)
     path = folder / "recycle.scratch"
@@ -103,6 +103,7 @@ def recycle_pages(megabytes: float, folder: Path) -> None:
         for _ in range(int(megabytes) + 1):
             handle.write(block)
     path.unlink()
+    os.sync()  # what an earlier phase left dirty is written back now, not during the next one
 
 
 def cpu_seconds(pid: int) -> float:

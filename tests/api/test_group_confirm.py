@@ -87,6 +87,18 @@ def test_one_group_keeps_the_good_batches_and_answers_each_bad_one(
     assert isinstance(again.error, Conflict)
 
 
+def test_a_retry_in_the_same_group_is_a_conflict(client: TestClient, container: Container) -> None:
+    headers = auth(client, "carol@example.com")
+    owner = _owner(client, headers)
+    pictures = [make_jpeg(seed=n) for n in range(2)]
+    body = notify_body(stage(client, headers, pictures), pictures)
+    first, retry = _batch(container, owner, body), _batch(container, owner, body)
+    container.uploads.confirm_group([first, retry])
+    assert first.error is None
+    assert isinstance(retry.error, Conflict)
+    assert _count(container, owner) == (2, 2)
+
+
 def test_concurrent_notifies_each_confirm_once(client: TestClient, container: Container) -> None:
     owners = [auth(client, f"user{n}@example.com") for n in range(4)]
     staged = []

@@ -195,16 +195,17 @@ class UploadService:
         existing = repo.get_many(ids)
         grants = repo.grants(ids, lock=True)
         accepted: list[PendingBatch] = []
+        claimed: set[uuid.UUID] = set()  # ids an earlier batch of this group confirms
         for batch in group:
             try:
-                batch.verified = self._check_batch(
-                    batch, users.get(batch.user_id), existing, grants
-                )
+                user = users.get(batch.user_id)
+                batch.verified = self._check_batch(batch, user, existing, grants, claimed)
             except AppError as exc:
                 batch.error = exc
                 continue
             # Counted now, so the next batch of the same user in this group meets its quota.
             users[batch.user_id].image_upload_count += len(batch.items)
+            claimed.update(item.id for item in batch.items)
             accepted.append(batch)
         return accepted
 
@@ -214,6 +215,7 @@ class UploadService:
         user: User | None,
         existing: dict[uuid.UUID, Image],
         grants: dict[uuid.UUID, UploadGrant],
+        claimed: set[uuid.UUID],
     ) -> dict[uuid.UUID, VerifiedUpload]:
         if user is None:
             raise NotFound(
@@ -223,7 +225,7 @@ class UploadService:
         verified: dict[uuid.UUID, VerifiedUpload] = {}
         for item in batch.items:
             image = existing.get(item.id)
-            if image is not None and image.user_id == batch.user_id:
+            if (image is not None and image.user_id == batch.user_id) or item.id in claimed:
                 raise Conflict(f"Image {item.id} is already confirmed")
             grant = grants.get(item.id)
             if grant is None or grant.user_id != batch.user_id:
