@@ -5,9 +5,13 @@ from __future__ import annotations
 import hashlib
 import io
 import random
+import uuid
 from typing import Any
 
 from PIL import Image
+
+from bitimage.db.base import utcnow
+from bitimage.images.models import Image as ImageRow
 
 PASSWORD = "correct horse battery"
 
@@ -22,6 +26,29 @@ def make_jpeg(width: int = 64, height: int = 48, seed: int = 0, fmt: str = "JPEG
     out = io.BytesIO()
     image.save(out, fmt)
     return out.getvalue()
+
+
+def add_image_row(session: Any, owner: uuid.UUID, name: str, is_private: bool = True) -> uuid.UUID:
+    """An image row with no bytes behind it (flushed), for tests of what sits beside the rows."""
+    image_id = uuid.uuid4()
+    session.add(
+        ImageRow(
+            id=image_id,
+            user_id=owner,
+            name=name,
+            hash="0" * 32,
+            size_bytes=1,
+            file_format="jpeg",
+            width=1,
+            height=1,
+            is_private=is_private,
+            storage_key=f"users/{owner}/{image_id}",
+            analysis_status="pending",
+            created_at=utcnow(),
+        )
+    )
+    session.flush()
+    return image_id
 
 
 def md5(data: bytes) -> str:

@@ -16,13 +16,13 @@ from sqlalchemy import select, update
 from bitimage.db.base import utcnow
 from bitimage.db.migrate import upgrade
 from bitimage.db.session import Database, after_commit, create_db_engine
-from bitimage.images.models import Image
 from bitimage.queue.beanstalk import BeanstalkJobQueue
 from bitimage.queue.models import Job
 from bitimage.queue.outbox import enqueue_analysis
 from bitimage.queue.relay import OutboxRelay
 from bitimage.users.models import User
 from tests.beanstalkd import Beanstalkd
+from tests.support import add_image_row
 
 
 @pytest.fixture
@@ -78,23 +78,7 @@ def add_images(database: Database, count: int, wake: Callable[[], None] | None =
         user = User(id=uuid.uuid4())
         session.add(user)
         session.flush()
-        ids = [uuid.uuid4() for _ in range(count)]
-        for image_id in ids:
-            session.add(
-                Image(
-                    id=image_id,
-                    user_id=user.id,
-                    name="cat.jpg",
-                    hash="0" * 32,
-                    size_bytes=1,
-                    file_format="JPEG",
-                    width=1,
-                    height=1,
-                    is_private=False,
-                    storage_key=f"images/{image_id}",
-                )
-            )
-        session.flush()
+        ids = [add_image_row(session, user.id, "cat.jpg", is_private=False) for _ in range(count)]
         enqueue_analysis(session, ids)
         if wake is not None:
             after_commit(session, wake)

@@ -10,41 +10,23 @@ from sqlalchemy.orm import Session
 from bitimage.analysis.ports import Label
 from bitimage.analysis.repository import AnalysisRepository
 from bitimage.bootstrap import Container
-from bitimage.db.base import utcnow
-from bitimage.images.models import Image
 from bitimage.search.ports import SearchEntry, SearchQuery
 from bitimage.users.models import User
+from tests.support import add_image_row
 
 
-def _add_image(session: Session, owner: uuid.UUID, name: str) -> uuid.UUID:
-    image_id = uuid.uuid4()
-    session.add(
-        Image(
-            id=image_id,
-            user_id=owner,
-            name=name,
-            hash="0" * 32,
-            size_bytes=1,
-            file_format="jpeg",
-            width=1,
-            height=1,
-            is_private=True,
-            storage_key=f"users/{owner}/{image_id}",
-            analysis_status="pending",
-            created_at=utcnow(),
-        )
-    )
+def _owner(session: Session) -> uuid.UUID:
+    owner = uuid.uuid4()
+    session.add(User(id=owner, image_upload_count=0))
     session.flush()
-    return image_id
+    return owner
 
 
 def test_reindex_replaces(container: Container) -> None:
     index = container.search_index
-    owner = uuid.uuid4()
     with container.database.transaction() as session:
-        session.add(User(id=owner, image_upload_count=0))
-        session.flush()
-        image_id = _add_image(session, owner, "cat")
+        owner = _owner(session)
+        image_id = add_image_row(session, owner, "cat")
         index.index(session, [SearchEntry(image_id, "cat", ["old"])])
         AnalysisRepository(session).replace_labels(image_id, "test", "m@1", [Label("animal", 0.9)])
         entry = SearchEntry(image_id, "cat", ["new"], ["animal"], "HELLO WORLD\nbit image")
@@ -68,11 +50,9 @@ def test_reindex_replaces(container: Container) -> None:
 
 def test_one_batch_mixes_new_and_indexed_images(container: Container) -> None:
     index = container.search_index
-    owner = uuid.uuid4()
     with container.database.transaction() as session:
-        session.add(User(id=owner, image_upload_count=0))
-        session.flush()
-        cat, dog, owl = (_add_image(session, owner, name) for name in ("cat", "dog", "owl"))
+        owner = _owner(session)
+        cat, dog, owl = (add_image_row(session, owner, name) for name in ("cat", "dog", "owl"))
         index.index(session, [SearchEntry(cat, "cat", ["old"]), SearchEntry(dog, "dog", ["old"])])
         index.index(
             session,
