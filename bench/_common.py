@@ -7,6 +7,7 @@ folder is on sys.path) or as `python -m bench.bench_x` (the project root is).
 from __future__ import annotations
 
 import io
+import json
 import os
 import socket
 import subprocess
@@ -33,6 +34,14 @@ def option(name: str, default: int) -> int:
     if name in args:
         return int(args[args.index(name) + 1])
     return default
+
+
+def child_report(script: str, *args: str) -> dict[str, Any]:
+    """Run `script --child ARGS` in a fresh interpreter; its last output line, read as JSON."""
+    command = [sys.executable, str(Path(script).resolve()), "--child", *args]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report
 
 
 def free_port() -> int:

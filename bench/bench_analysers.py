@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,10 +31,11 @@ from bitimage.analysis.decode import decode
 from bitimage.analysis.ports import Analyser, DecodedImage
 
 try:
-    from bench._common import best_rate, option, photo_jpeg, quick, rss_mb, table
+    from bench._common import best_rate, child_report, option, photo_jpeg, quick, rss_mb, table
 except ModuleNotFoundError:  # run as `python bench/bench_analysers.py`
     from _common import (  # type: ignore[import-not-found,no-redef]
         best_rate,
+        child_report,
         option,
         photo_jpeg,
         quick,
@@ -128,12 +128,8 @@ def child(cache: str, threads: int) -> None:
 
 def start_up(cache: Path, threads: int) -> dict[str, Any]:
     """Run `child` in a fresh interpreter and read its report."""
-    script = str(Path(__file__).resolve())
-    command = [sys.executable, script, "--child", str(cache), "--threads", str(threads)]
-    command += ["--quick"] if quick() else []
-    done = subprocess.run(command, capture_output=True, text=True, check=True)
-    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return report
+    quick_flag = ["--quick"] if quick() else []
+    return child_report(__file__, str(cache), "--threads", str(threads), *quick_flag)
 
 
 def row(what: str, rate: float, baseline: float) -> tuple[str, str, str, str]:

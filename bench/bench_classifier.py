@@ -14,11 +14,11 @@ from __future__ import annotations
 import io
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 from skimage import data
@@ -27,10 +27,11 @@ from bitimage.analysis.classifier import ClassifierAnalyser, preprocess
 from bitimage.analysis.decode import decode
 
 try:
-    from bench._common import best_rate, option, photo_jpeg, quick, rss_mb, table
+    from bench._common import best_rate, child_report, option, photo_jpeg, quick, rss_mb, table
 except ModuleNotFoundError:  # run as `python bench/bench_classifier.py`
     from _common import (  # type: ignore[import-not-found,no-redef]
         best_rate,
+        child_report,
         option,
         photo_jpeg,
         quick,
@@ -64,13 +65,9 @@ def child(cache: str, threads: int) -> None:
     print(json.dumps(report))
 
 
-def start_up(cache: Path, threads: int) -> dict[str, float]:
+def start_up(cache: Path, threads: int) -> dict[str, Any]:
     """Run `child` in a fresh interpreter and read its report."""
-    script = str(Path(__file__).resolve())
-    command = [sys.executable, script, "--child", str(cache), "--threads", str(threads)]
-    done = subprocess.run(command, capture_output=True, text=True, check=True)
-    report: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
-    return report
+    return child_report(__file__, str(cache), "--threads", str(threads))
 
 
 def main() -> None:

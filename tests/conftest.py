@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -78,7 +80,14 @@ def container(settings: Settings) -> Iterator[Container]:
     built.close()
 
 
+@contextmanager
+def app_client(container: Container, **options: Any) -> Iterator[TestClient]:
+    """Starlette's test client over the real app built on `container`, at the seed's base URL."""
+    with TestClient(create_app(container), base_url="http://127.0.0.1:8000", **options) as client:
+        yield client
+
+
 @pytest.fixture
 def client(container: Container) -> Iterator[TestClient]:
-    with TestClient(create_app(container), base_url="http://127.0.0.1:8000") as test_client:
+    with app_client(container) as test_client:
         yield test_client

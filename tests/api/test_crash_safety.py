@@ -18,11 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from bitimage.app import create_app
 from bitimage.bootstrap import Container
 from bitimage.db.base import utcnow
 from bitimage.images import uploads
 from bitimage.images.models import Image
+from tests.conftest import app_client
 from tests.support import auth, make_jpeg, notify_body, stage
 
 
@@ -94,8 +94,7 @@ STEPS = {
 
 @pytest.fixture
 def crash_client(container: Container) -> Iterator[TestClient]:
-    app = create_app(container)
-    with TestClient(app, base_url="http://127.0.0.1:8000", raise_server_exceptions=False) as client:
+    with app_client(container, raise_server_exceptions=False) as client:
         yield client
 
 

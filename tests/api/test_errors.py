@@ -11,10 +11,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
-from bitimage.app import create_app
 from bitimage.bootstrap import Container
 from bitimage.storage.keys import staging_key
-from tests.conftest import make_container, make_settings
+from tests.conftest import app_client, make_container, make_settings
 from tests.support import PASSWORD, auth, make_jpeg, md5, notify_body, stage, upload, user_id
 
 
@@ -175,7 +174,7 @@ class TestAccessDenied:
     def test_expired_url(self, tmp_path: Path) -> None:
         settings = make_settings(tmp_path, upload_url_ttl_seconds=10)
         container = make_container(settings)
-        with TestClient(create_app(container), base_url="http://127.0.0.1:8000") as client:
+        with app_client(container) as client:
             headers = auth(client, "late@example.com")
             url = client.get("/api/v1/images/upload_urls?image_count=1", headers=headers).json()[
                 "image_upload_urls"
@@ -191,7 +190,7 @@ class TestAccessDenied:
 
     def test_image_limit(self, tmp_path: Path) -> None:
         container = make_container(make_settings(tmp_path, default_image_upload_limit=2))
-        with TestClient(create_app(container), base_url="http://127.0.0.1:8000") as client:
+        with app_client(container) as client:
             headers = auth(client, "limited@example.com")
             upload(client, headers, [make_jpeg(seed=1)])
             answer = client.get("/api/v1/images/upload_urls?image_count=2", headers=headers)
@@ -276,7 +275,7 @@ class TestConflict:
 class TestTooLarge:
     def test_put_refused_from_content_length(self, tmp_path: Path) -> None:
         container = make_container(make_settings(tmp_path, max_image_bytes=1000))
-        with TestClient(create_app(container), base_url="http://127.0.0.1:8000") as client:
+        with app_client(container) as client:
             headers = auth(client, "big@example.com")
             url = client.get("/api/v1/images/upload_urls?image_count=1", headers=headers).json()[
                 "image_upload_urls"
@@ -334,7 +333,7 @@ class TestUnsupportedMedia:
 
     def test_decompression_bomb(self, tmp_path: Path) -> None:
         container = make_container(make_settings(tmp_path, max_image_pixels=1000))
-        with TestClient(create_app(container), base_url="http://127.0.0.1:8000") as client:
+        with app_client(container) as client:
             headers = auth(client, "bomb@example.com")
             payload = make_jpeg(100, 100)
             ids = stage(client, headers, [payload])
@@ -361,7 +360,7 @@ def test_hash_mismatch(client: TestClient, headers: dict[str, str]) -> None:
 
 def test_login_rate_limit(tmp_path: Path) -> None:
     container = make_container(make_settings(tmp_path, login_attempts_per_minute=3))
-    with TestClient(create_app(container), base_url="http://127.0.0.1:8000") as client:
+    with app_client(container) as client:
         body = {"email": "slow@example.com", "password": "wrong password"}
         for _ in range(3):
             assert client.post("/cas/loginSubmit", json=body).status_code == 401

@@ -14,10 +14,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from bitimage.app import create_app
 from bitimage.bootstrap import Container
 from bitimage.db.base import utcnow
-from tests.conftest import make_container, make_settings
+from tests.conftest import app_client, make_container, make_settings
 from tests.s3server import create_buckets, moto_s3
 from tests.support import auth, make_jpeg, notify_body, user_id
 
@@ -45,7 +44,7 @@ def s3_container(tmp_path: Path, database_url: str, endpoint: str) -> Iterator[C
 
 @pytest.fixture
 def s3_client(s3_container: Container) -> Iterator[TestClient]:
-    with TestClient(create_app(s3_container), base_url="http://127.0.0.1:8000") as client:
+    with app_client(s3_container) as client:
         yield client
 
 

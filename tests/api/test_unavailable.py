@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi.testclient import TestClient
-
-from bitimage.app import create_app
 from bitimage.bootstrap import bootstrap
 from tests.beanstalkd import Beanstalkd, free_port
-from tests.conftest import make_container, make_settings
+from tests.conftest import app_client, make_container, make_settings
 
 
 def _assert_unavailable(answer: object, mentions: str) -> None:
@@ -26,7 +23,7 @@ def test_database_down(tmp_path: Path) -> None:
     url = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"
     container = bootstrap(make_settings(tmp_path, database_url=url))
     try:
-        with TestClient(create_app(container), base_url="http://127.0.0.1:8000") as client:
+        with app_client(container) as client:
             _assert_unavailable(client.get("/healthz"), "database")
             _assert_unavailable(client.get("/api/v1/images/public/summary"), "database")
             _assert_unavailable(
@@ -42,7 +39,7 @@ def test_queue_down(tmp_path: Path, database_url: str) -> None:
         settings = make_settings(tmp_path, database_url=database_url, queue_url=beanstalkd.url)
         container = make_container(settings)
         try:
-            with TestClient(create_app(container), base_url="http://127.0.0.1:8000") as client:
+            with app_client(container) as client:
                 assert client.get("/healthz").json()["queue"] == "ok"
                 beanstalkd.stop()
                 _assert_unavailable(client.get("/healthz"), "queue")

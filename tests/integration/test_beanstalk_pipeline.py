@@ -10,14 +10,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from bitimage.app import create_app
 from bitimage.bootstrap import Container
 from bitimage.images.models import ImageContentLabel
 from bitimage.queue.beanstalk import BeanstalkJobQueue
 from bitimage.queue.models import Job
 from bitimage.worker import Worker
 from tests.beanstalkd import Beanstalkd
-from tests.conftest import make_container, make_settings
+from tests.conftest import app_client, make_container, make_settings
 from tests.integration.test_analysis_worker import Broken, solid_jpeg
 from tests.support import auth, upload
 
@@ -40,7 +39,7 @@ def bs_container(tmp_path: Path, database_url: str, beanstalkd: Beanstalkd) -> I
 
 @pytest.fixture
 def bs_client(bs_container: Container) -> Iterator[TestClient]:
-    with TestClient(create_app(bs_container), base_url="http://127.0.0.1:8000") as client:
+    with app_client(bs_container) as client:
         yield client
 
 

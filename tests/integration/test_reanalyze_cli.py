@@ -5,14 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from bitimage.app import create_app
 from bitimage.cli.main import app
 from bitimage.queue.models import Job
-from tests.conftest import make_container, make_settings
+from tests.conftest import app_client, make_container, make_settings
 from tests.support import auth, make_jpeg, upload
 
 
@@ -21,7 +19,7 @@ def test_reanalyze_queues_images_again(
 ) -> None:
     data = tmp_path / "data"
     container = make_container(make_settings(data, database_url=database_url))
-    with TestClient(create_app(container), base_url="http://127.0.0.1:8000") as client:
+    with app_client(container) as client:
         headers = auth(client, "operator@example.com")
         ids = [
             image["id"] for image in upload(client, headers, [make_jpeg(seed=n) for n in range(3)])

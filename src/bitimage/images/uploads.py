@@ -189,7 +189,8 @@ class UploadService:
     def _check_group(self, session: Session, group: list[PendingBatch]) -> list[PendingBatch]:
         """The batches that pass every check; each other batch gets its error."""
         # Rows are locked in one order (users by id, then grants) so groups never deadlock.
-        users = UserRepository(session).get_many(sorted({b.user_id for b in group}), lock=True)
+        owners = sorted({batch.user_id for batch in group})
+        users = UserRepository(session).get_many(owners, for_update=True)
         repo = ImageRepository(session)
         ids = [item.id for batch in group for item in batch.items]
         existing = repo.get_many(ids)

@@ -182,16 +182,10 @@ class S3Store:
 
     def open(self, key: str) -> BinaryIO:
         """GET the object into a spooled temporary file (memory up to 1 MiB, then disk)."""
-        bucket = self.locate(key)
         spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115
         try:
-            with _translated("GetObject", bucket, key):
-                body = self.client.get_object(Bucket=bucket, Key=key)["Body"]
-                try:
-                    for chunk in body.iter_chunks(_CHUNK):
-                        spool.write(chunk)
-                finally:
-                    body.close()
+            for chunk in self._chunks(key):
+                spool.write(chunk)
         except BaseException:
             spool.close()
             raise
@@ -205,16 +199,20 @@ class S3Store:
             raise FileNotFoundError(f"s3://{self.locate(key)}/{key}")
         if info.md5 is not None:
             return info.md5
-        bucket = self.locate(key)
         digest = hashlib.md5(usedforsecurity=False)
+        for chunk in self._chunks(key):
+            digest.update(chunk)
+        return digest.hexdigest()
+
+    def _chunks(self, key: str) -> Iterator[bytes]:
+        """The object's bytes in pieces (one GetObject; errors translated, body closed)."""
+        bucket = self.locate(key)
         with _translated("GetObject", bucket, key):
             body = self.client.get_object(Bucket=bucket, Key=key)["Body"]
             try:
-                for chunk in body.iter_chunks(_CHUNK):
-                    digest.update(chunk)
+                yield from body.iter_chunks(_CHUNK)
             finally:
                 body.close()
-        return digest.hexdigest()
 
     def copy(self, source: str, destination: str) -> None:
         """Server-side CopyObject, across buckets when staging is separate."""

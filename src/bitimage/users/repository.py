@@ -24,10 +24,12 @@ class UserRepository:
             query = query.with_for_update()
         return self.session.scalars(query).first()
 
-    def get_many(self, user_ids: Sequence[uuid.UUID], lock: bool = False) -> dict[uuid.UUID, User]:
-        """These users, by id; `lock` locks their rows in id order (no deadlock between callers)."""
+    def get_many(
+        self, user_ids: Sequence[uuid.UUID], for_update: bool = False
+    ) -> dict[uuid.UUID, User]:
+        """These users, by id; `for_update` locks them in id order (callers never deadlock)."""
         query = select(User).where(User.id.in_(user_ids)).order_by(User.id)
-        rows = self.session.scalars(query.with_for_update() if lock else query)
+        rows = self.session.scalars(query.with_for_update() if for_update else query)
         return {user.id: user for user in rows}
 
     def add(self, user: User) -> None:
