@@ -6,8 +6,9 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import BindParameter, Table, bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from bitimage.images.models import (
@@ -21,6 +22,30 @@ from bitimage.images.models import (
 )
 
 _CHUNK = 500  # stay well under SQLite's bound-parameter limit
+
+# The statements of the notify path are built once: building a select and its cache key
+# cost SQLAlchemy as much as executing it. They name tables, not mapped classes, so they
+# skip the ORM's execution layer too; these run while the database's write lock is held.
+_IMAGES, _GRANTS = cast(Table, Image.__table__), cast(Table, UploadGrant.__table__)
+_TAGS, _IMAGE_TAGS = cast(Table, Tag.__table__), cast(Table, ImageTag.__table__)
+
+
+def _ids() -> BindParameter[list[uuid.UUID]]:
+    return bindparam("ids", expanding=True)
+
+
+_OWNERS = select(_IMAGES.c.id, _IMAGES.c.user_id).where(_IMAGES.c.id.in_(_ids()))
+_GRANT_HOLDERS = (
+    select(_GRANTS.c.image_id, _GRANTS.c.user_id)
+    .where(_GRANTS.c.image_id.in_(_ids()))
+    .with_for_update()
+)
+_DELETE_GRANTS = delete(_GRANTS).where(_GRANTS.c.image_id.in_(_ids()))
+_TAG_IDS = select(_TAGS.c.name, _TAGS.c.id).where(
+    _TAGS.c.name.in_(bindparam("names", expanding=True))
+)
+_INSERT_IMAGES, _INSERT_TAGS = insert(_IMAGES), insert(_TAGS)
+_INSERT_IMAGE_TAGS = insert(_IMAGE_TAGS)
 
 
 def _chunks(ids: Sequence[uuid.UUID]) -> Iterable[Sequence[uuid.UUID]]:
@@ -40,24 +65,25 @@ class ImageRepository:
         if grants:
             self.session.execute(insert(UploadGrant), list(grants))
 
-    def grants(
-        self, image_ids: Sequence[uuid.UUID], lock: bool = False
-    ) -> dict[uuid.UUID, UploadGrant]:
-        """The grants for these image ids, by id (locked against the sweeper if asked)."""
+    def grants(self, image_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, UploadGrant]:
+        """The grants for these image ids, by id."""
         found: dict[uuid.UUID, UploadGrant] = {}
         for chunk in _chunks(image_ids):
-            query = select(UploadGrant).where(UploadGrant.image_id.in_(chunk))
-            rows = self.session.scalars(query.with_for_update() if lock else query)
+            rows = self.session.scalars(select(UploadGrant).where(UploadGrant.image_id.in_(chunk)))
             found.update({grant.image_id: grant for grant in rows})
+        return found
+
+    def grant_holders(self, image_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+        """Image id -> the user its grant was issued to, rows locked against the sweeper."""
+        found: dict[uuid.UUID, uuid.UUID] = {}
+        for chunk in _chunks(image_ids):
+            found.update(self.session.execute(_GRANT_HOLDERS, {"ids": chunk}).all())
         return found
 
     def delete_grants(self, image_ids: Sequence[uuid.UUID]) -> None:
         """Forget these grants."""
         for chunk in _chunks(image_ids):
-            self.session.execute(
-                delete(UploadGrant).where(UploadGrant.image_id.in_(chunk)),
-                execution_options={"synchronize_session": False},  # callers drop their grants
-            )
+            self.session.execute(_DELETE_GRANTS, {"ids": chunk})
 
     def delete_grants_of_user(self, user_id: uuid.UUID) -> None:
         """Forget every grant of a user."""
@@ -91,13 +117,21 @@ class ImageRepository:
             )
         return found
 
+    def owners(self, image_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+        """Image id -> owner, for the ids that are confirmed images."""
+        found: dict[uuid.UUID, uuid.UUID] = {}
+        for chunk in _chunks(image_ids):
+            found.update(self.session.execute(_OWNERS, {"ids": chunk}).all())
+        return found
+
     def ids_of_user(self, user_id: uuid.UUID) -> list[uuid.UUID]:
         """Every image id of a user."""
         return list(self.session.scalars(select(Image.id).where(Image.user_id == user_id)))
 
-    def add(self, image: Image) -> None:
-        """Insert an image row."""
-        self.session.add(image)
+    def insert_images(self, rows: Sequence[dict[str, object]]) -> None:
+        """Insert image rows in one statement (Core: no unit of work to build and flush)."""
+        if rows:
+            self.session.execute(_INSERT_IMAGES, list(rows))
 
     def delete(self, image_ids: Sequence[uuid.UUID]) -> None:
         """Delete image rows and their tag and label links."""
@@ -109,21 +143,25 @@ class ImageRepository:
             self.session.execute(delete(Image).where(Image.id.in_(chunk)))
 
     # --- tags and labels -------------------------------------------------------------------
-    def ensure_tags(self, names: Iterable[str]) -> dict[str, Tag]:
-        """The Tag rows for these names, creating the missing ones."""
+    def ensure_tags(self, names: Iterable[str]) -> dict[str, uuid.UUID]:
+        """Tag name -> id for these names, creating the missing tags."""
         wanted = set(names)
-        tags = {t.name: t for t in self.session.scalars(select(Tag).where(Tag.name.in_(wanted)))}
-        for name in sorted(wanted - tags.keys()):
-            tag = Tag(id=uuid.uuid4(), name=name)
-            self.session.add(tag)
-            tags[name] = tag
-        self.session.flush()
+        if not wanted:
+            return {}
+        found = self.session.execute(_TAG_IDS, {"names": sorted(wanted)})
+        tags: dict[str, uuid.UUID] = dict(found.all())
+        missing = {name: uuid.uuid4() for name in sorted(wanted - tags.keys())}
+        if missing:
+            rows = [{"id": tag_id, "name": name} for name, tag_id in missing.items()]
+            self.session.execute(_INSERT_TAGS, rows)
+            tags.update(missing)
         return tags
 
-    def link_tags(self, image_id: uuid.UUID, tags: Iterable[Tag]) -> None:
-        """Attach tags to an image."""
-        for tag in tags:
-            self.session.add(ImageTag(image_id=image_id, tag_id=tag.id))
+    def link_tags(self, links: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> None:
+        """Attach tags to images: (image id, tag id) pairs, in one statement."""
+        if links:
+            rows = [{"image_id": image_id, "tag_id": tag_id} for image_id, tag_id in links]
+            self.session.execute(_INSERT_IMAGE_TAGS, rows)
 
     def tags_of(self, image_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Tag]]:
         """Each image's tags, by image id, sorted by name."""

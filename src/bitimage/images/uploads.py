@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,7 +26,7 @@ from bitimage.errors import (
     UnsupportedMedia,
 )
 from bitimage.images.inspect import ImageInfo, UnsupportedImage, inspect_image
-from bitimage.images.models import Image, UploadGrant
+from bitimage.images.models import Image
 from bitimage.images.repository import ImageRepository
 from bitimage.images.schemas import NotifyImage, UploadUrl
 from bitimage.queue.outbox import enqueue_analysis
@@ -33,8 +34,7 @@ from bitimage.search.ports import SearchEntry, SearchIndex
 from bitimage.storage.keys import permanent_key, staging_key
 from bitimage.storage.ports import ObjectStore
 from bitimage.storage.ranged import RangedReader
-from bitimage.users.models import User
-from bitimage.users.repository import UserRepository
+from bitimage.users.repository import Quota, UserRepository
 
 
 @dataclass(frozen=True)
@@ -78,19 +78,18 @@ class UploadService:
         self.clock = clock
         self.committer = GroupCommitter(self.confirm_group)
 
-    def _account(self, session: Session, user_id: uuid.UUID) -> User:
-        user = UserRepository(session).get(user_id)
-        if user is None:
+    def _quota(self, quota: Quota | None, user_id: uuid.UUID) -> Quota:
+        if quota is None:
             raise NotFound(
                 f"User {user_id} has no Bit-image account", "Create it with POST /api/v1/users"
             )
-        return user
+        return quota
 
-    def _check_quota(self, user: User, adding: int) -> None:
-        limit = user.image_upload_limit
-        if limit is not None and user.image_upload_count + adding > limit:
+    def _check_quota(self, quota: Quota, adding: int) -> None:
+        limit = quota.limit
+        if limit is not None and quota.count + adding > limit:
             raise AccessDenied(
-                f"Image limit reached: user {user.id} has {user.image_upload_count} of "
+                f"Image limit reached: user {quota.user_id} has {quota.count} of "
                 f"{limit} images and asked for {adding} more",
                 "Delete some images or ask the operator to raise image_upload_limit",
             )
@@ -102,7 +101,8 @@ class UploadService:
         top = self.settings.upload_urls_max
         if not 1 <= count <= top:
             raise InvalidRequest(f"image_count must be between 1 and {top}, got {count}")
-        self._check_quota(self._account(session, user_id), count)
+        quota = UserRepository(session).quotas([user_id]).get(user_id)
+        self._check_quota(self._quota(quota, user_id), count)
         ttl = self.settings.upload_url_ttl_seconds
         expires_at = self.clock() + timedelta(seconds=ttl)
         ids = [uuid.uuid4() for _ in range(count)]
@@ -189,23 +189,22 @@ class UploadService:
     def _check_group(self, session: Session, group: list[PendingBatch]) -> list[PendingBatch]:
         """The batches that pass every check; each other batch gets its error."""
         # Rows are locked in one order (users by id, then grants) so groups never deadlock.
-        owners = sorted({batch.user_id for batch in group})
-        users = UserRepository(session).get_many(owners, for_update=True)
+        quotas = UserRepository(session).quotas(sorted({b.user_id for b in group}), True)
         repo = ImageRepository(session)
         ids = [item.id for batch in group for item in batch.items]
-        existing = repo.get_many(ids)
-        grants = repo.grants(ids, lock=True)
+        owners = repo.owners(ids)
+        holders = repo.grant_holders(ids)
         accepted: list[PendingBatch] = []
         claimed: set[uuid.UUID] = set()  # ids an earlier batch of this group confirms
         for batch in group:
             try:
-                user = users.get(batch.user_id)
-                batch.verified = self._check_batch(batch, user, existing, grants, claimed)
+                quota = self._quota(quotas.get(batch.user_id), batch.user_id)
+                batch.verified = self._check_batch(batch, quota, owners, holders, claimed)
             except AppError as exc:
                 batch.error = exc
                 continue
             # Counted now, so the next batch of the same user in this group meets its quota.
-            users[batch.user_id].image_upload_count += len(batch.items)
+            quota.count += len(batch.items)
             claimed.update(item.id for item in batch.items)
             accepted.append(batch)
         return accepted
@@ -213,29 +212,22 @@ class UploadService:
     def _check_batch(
         self,
         batch: PendingBatch,
-        user: User | None,
-        existing: dict[uuid.UUID, Image],
-        grants: dict[uuid.UUID, UploadGrant],
+        quota: Quota,
+        owners: dict[uuid.UUID, uuid.UUID],
+        holders: dict[uuid.UUID, uuid.UUID],
         claimed: set[uuid.UUID],
     ) -> dict[uuid.UUID, VerifiedUpload]:
-        if user is None:
-            raise NotFound(
-                f"User {batch.user_id} has no Bit-image account",
-                "Create it with POST /api/v1/users",
-            )
         verified: dict[uuid.UUID, VerifiedUpload] = {}
         for item in batch.items:
-            image = existing.get(item.id)
-            if (image is not None and image.user_id == batch.user_id) or item.id in claimed:
+            if owners.get(item.id) == batch.user_id or item.id in claimed:
                 raise Conflict(f"Image {item.id} is already confirmed")
-            grant = grants.get(item.id)
-            if grant is None or grant.user_id != batch.user_id:
+            if holders.get(item.id) != batch.user_id:
                 raise NotFound(f"Image id {item.id} was not issued to user {batch.user_id}")
             result = batch.staged[item.id]
             if isinstance(result, AppError):
                 raise result
             verified[item.id] = result
-        self._check_quota(user, len(batch.items))
+        self._check_quota(quota, len(batch.items))
         return verified
 
     def _store_batches(self, session: Session, batches: list[PendingBatch]) -> None:
@@ -249,23 +241,30 @@ class UploadService:
                 destination = permanent_key(batch.user_id, item.id)
                 self.store.copy(staging_key(batch.user_id, item.id), destination)
                 copied.append(destination)
+        # Core statements, one per table for the whole group: this runs holding the write
+        # lock, and the ORM's unit of work cost more than the SQL it sent.
         now = self.clock()
-        entries: list[SearchEntry] = []
         names = (tag.name.lower() for batch in batches for item in batch.items for tag in item.tags)
-        tags = repo.ensure_tags(names)
-        offset = 0
+        tag_ids = repo.ensure_tags(names)
+        rows: list[dict[str, object]] = []
+        links: list[tuple[uuid.UUID, uuid.UUID]] = []
+        entries: list[SearchEntry] = []
         for batch in batches:
-            batch.images = []
             for item in batch.items:
-                image = self._new_image(batch.user_id, item, batch.verified[item.id], now, offset)
-                offset += 1
-                repo.add(image)
+                rows.append(self._image_row(batch.user_id, item, batch.verified[item.id], now))
+                # Distinct times keep "newest first" stable within one batch.
+                now += timedelta(microseconds=1)
                 item_tags = sorted({tag.name.lower() for tag in item.tags})
-                repo.link_tags(item.id, (tags[name] for name in item_tags))
+                links.extend((item.id, tag_ids[name]) for name in item_tags)
                 entries.append(SearchEntry(item.id, item.name, item_tags))
-                batch.images.append(image)
-        session.flush()  # one flush for the group: rows of a kind go in one statement
+            batch.images = [Image(**row) for row in rows[-len(batch.items) :]]
+        repo.insert_images(rows)
+        repo.link_tags(links)
         self.search.index(session, entries)
+        added = Counter(batch.user_id for batch in batches for _ in batch.items)
+        users = UserRepository(session)
+        for user_id, count in sorted(added.items()):
+            users.add_uploads(user_id, count)
         ids = [item.id for batch in batches for item in batch.items]
         repo.delete_grants(ids)
         enqueue_analysis(session, ids)
@@ -273,26 +272,20 @@ class UploadService:
         after_commit(session, lambda: self.store.delete(staged))
         after_commit(session, self.jobs_queued)  # a worker or the outbox relay may start now
 
-    def _new_image(
-        self,
-        user_id: uuid.UUID,
-        item: NotifyImage,
-        upload: VerifiedUpload,
-        now: datetime,
-        offset: int,
-    ) -> Image:
-        return Image(
-            id=item.id,
-            user_id=user_id,
-            name=item.name,
-            hash=upload.md5,
-            size_bytes=upload.size,
-            file_format=upload.info.file_format,
-            width=upload.info.width,
-            height=upload.info.height,
-            is_private=item.is_private,
-            storage_key=permanent_key(user_id, item.id),
-            analysis_status="pending",
-            # Distinct times keep "newest first" stable within one batch.
-            created_at=now + timedelta(microseconds=offset),
-        )
+    def _image_row(
+        self, user_id: uuid.UUID, item: NotifyImage, upload: VerifiedUpload, created: datetime
+    ) -> dict[str, object]:
+        return {
+            "id": item.id,
+            "user_id": user_id,
+            "name": item.name,
+            "hash": upload.md5,
+            "size_bytes": upload.size,
+            "file_format": upload.info.file_format,
+            "width": upload.info.width,
+            "height": upload.info.height,
+            "is_private": item.is_private,
+            "storage_key": permanent_key(user_id, item.id),
+            "analysis_status": "pending",
+            "created_at": created,
+        }

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from typing import cast
 
-from sqlalchemy import delete, insert
+from sqlalchemy import Table, delete, insert
 from sqlalchemy.orm import Session
 
 from bitimage.db.base import utcnow
 from bitimage.queue.models import Job
 
 JOB_SCHEMA_VERSION = 1
+# Built once and naming the table: it runs in the notify transaction, under the write lock.
+_INSERT_JOBS = insert(cast(Table, Job.__table__))
 
 
 def enqueue_analysis(
@@ -34,7 +37,7 @@ def enqueue_analysis(
         for image_id in image_ids
     ]
     if rows:
-        session.execute(insert(Job), rows)
+        session.execute(_INSERT_JOBS, rows)
 
 
 def drop_jobs_for(session: Session, image_ids: Iterable[uuid.UUID]) -> None:

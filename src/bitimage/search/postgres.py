@@ -30,6 +30,13 @@ from bitimage.search.tiered import (
 )
 
 _COLUMNS = {"name": "name", "tag": "tags", "label": "labels", "text": "text"}
+# Built once: index() runs in the notify transaction, which holds the users' row locks.
+_UPSERT = sql_text(
+    "INSERT INTO image_search (image_id, name, tags, labels, text) "
+    "VALUES (:i, :n, :t, :l, :x) ON CONFLICT (image_id) DO UPDATE SET "
+    "name = excluded.name, tags = excluded.tags, labels = excluded.labels, "
+    "text = excluded.text"
+)
 
 
 def _framed(values: Sequence[str]) -> str:
@@ -44,12 +51,7 @@ class PostgresSearchIndex(TieredSearchIndex):
         if not entries:
             return
         session.execute(
-            sql_text(
-                "INSERT INTO image_search (image_id, name, tags, labels, text) "
-                "VALUES (:i, :n, :t, :l, :x) ON CONFLICT (image_id) DO UPDATE SET "
-                "name = excluded.name, tags = excluded.tags, labels = excluded.labels, "
-                "text = excluded.text"
-            ),
+            _UPSERT,
             [
                 {
                     "i": entry.image_id,

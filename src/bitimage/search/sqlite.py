@@ -6,11 +6,12 @@ candidates are the images sharing trigrams with every filter, best bm25 first.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import TextClause, bindparam, text
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
@@ -29,6 +30,28 @@ from bitimage.search.tiered import (
 _COLUMNS = {"name": "name", "tag": "tags", "label": "labels", "text": "text"}
 
 
+# Built once: index() runs in the notify transaction, under the database's write lock.
+_ROWIDS = sql_text(
+    "SELECT image_id, rowid FROM image_search_rows WHERE image_id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
+_DELETE_TEXT = sql_text("DELETE FROM image_search WHERE rowid IN :rows").bindparams(
+    bindparam("rows", expanding=True)
+)
+_INSERT_TEXT = sql_text(
+    "INSERT INTO image_search (rowid, name, tags, labels, text) VALUES (:r, :n, :t, :l, :x)"
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _claim_rows(count: int) -> TextClause:
+    """INSERT of `count` image ids that returns the rowid of each one not indexed before."""
+    values = ", ".join(f"(:i{n})" for n in range(count))
+    return sql_text(
+        f"INSERT INTO image_search_rows (image_id) VALUES {values} "  # noqa: S608 - placeholders only
+        "ON CONFLICT (image_id) DO NOTHING RETURNING image_id, rowid"
+    )
+
+
 def _phrase(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
@@ -41,36 +64,15 @@ class SqliteSearchIndex(TieredSearchIndex):
         if not entries:
             return
         hexes = [entry.image_id.hex for entry in entries]
-        names = {f"i{n}": h for n, h in enumerate(hexes)}
-        values = ", ".join(f"(:{name})" for name in names)
-        inserted = session.execute(
-            sql_text(
-                f"INSERT INTO image_search_rows (image_id) VALUES {values} "  # noqa: S608 - placeholders only
-                "ON CONFLICT (image_id) DO NOTHING RETURNING image_id, rowid"
-            ),
-            names,
-        )
+        claimed = {f"i{n}": h for n, h in enumerate(hexes)}
+        inserted = session.execute(_claim_rows(len(hexes)), claimed)
         rowids: dict[str, int] = dict(inserted.all())  # dict(result) would call its keys()
         indexed = [h for h in hexes if h not in rowids]
         if indexed:  # indexed before: their text is replaced in place
-            found = session.execute(
-                sql_text(
-                    "SELECT image_id, rowid FROM image_search_rows WHERE image_id IN :ids"
-                ).bindparams(bindparam("ids", expanding=True)),
-                {"ids": indexed},
-            )
-            rowids.update(found.all())
-            session.execute(
-                sql_text("DELETE FROM image_search WHERE rowid IN :rows").bindparams(
-                    bindparam("rows", expanding=True)
-                ),
-                {"rows": [rowids[h] for h in indexed]},
-            )
+            rowids.update(session.execute(_ROWIDS, {"ids": indexed}).all())
+            session.execute(_DELETE_TEXT, {"rows": [rowids[h] for h in indexed]})
         session.execute(
-            sql_text(
-                "INSERT INTO image_search (rowid, name, tags, labels, text) "
-                "VALUES (:r, :n, :t, :l, :x)"
-            ),
+            _INSERT_TEXT,
             [
                 {
                     "r": rowids[entry.image_id.hex],

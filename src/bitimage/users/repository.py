@@ -4,11 +4,36 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from bitimage.users.models import User
+
+_USERS = cast(Table, User.__table__)
+# Built once, as the notify path's other statements (images/repository.py says why).
+_QUOTAS = (
+    select(_USERS.c.id, _USERS.c.image_upload_count, _USERS.c.image_upload_limit)
+    .where(_USERS.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_USERS.c.id)  # one locking order: concurrent groups never deadlock
+)
+_QUOTAS_FOR_UPDATE = _QUOTAS.with_for_update()
+_ADD_UPLOADS = (
+    update(_USERS)
+    .where(_USERS.c.id == bindparam("user"))
+    .values(image_upload_count=_USERS.c.image_upload_count + bindparam("count"))
+)
+
+
+@dataclass
+class Quota:
+    """A user's image count and limit (None: unlimited), as read at the start of a check."""
+
+    user_id: uuid.UUID
+    count: int
+    limit: int | None
 
 
 class UserRepository:
@@ -24,13 +49,13 @@ class UserRepository:
             query = query.with_for_update()
         return self.session.scalars(query).first()
 
-    def get_many(
+    def quotas(
         self, user_ids: Sequence[uuid.UUID], for_update: bool = False
-    ) -> dict[uuid.UUID, User]:
-        """These users, by id; `for_update` locks them in id order (callers never deadlock)."""
-        query = select(User).where(User.id.in_(user_ids)).order_by(User.id)
-        rows = self.session.scalars(query.with_for_update() if for_update else query)
-        return {user.id: user for user in rows}
+    ) -> dict[uuid.UUID, Quota]:
+        """These users' image counts and limits; `for_update` locks them in id order."""
+        query = _QUOTAS_FOR_UPDATE if for_update else _QUOTAS
+        rows = self.session.execute(query, {"ids": list(user_ids)})
+        return {user_id: Quota(user_id, count, limit) for user_id, count, limit in rows}
 
     def add(self, user: User) -> None:
         """Insert a user (flushed, so a duplicate fails here)."""
@@ -39,11 +64,7 @@ class UserRepository:
 
     def add_uploads(self, user_id: uuid.UUID, count: int) -> None:
         """Change the user's image count by `count` (negative when images go)."""
-        self.session.execute(
-            update(User)
-            .where(User.id == user_id)
-            .values(image_upload_count=User.image_upload_count + count)
-        )
+        self.session.execute(_ADD_UPLOADS, {"user": user_id, "count": count})
 
     def delete(self, user_id: uuid.UUID) -> None:
         """Delete the user row."""
