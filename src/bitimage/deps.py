@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from bitimage.cas.tokens import Identity, InvalidToken
 from bitimage.errors import AuthorizationFailed
@@ -48,15 +49,19 @@ ReadSessionDep = Annotated[Session, Depends(read_session, scope="function")]
 _bearer = HTTPBearer(auto_error=False, description="A token from POST /cas/loginSubmit")
 
 
-def current_identity(
+async def current_identity(
     container: ContainerDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Identity:
     """The caller, from a locally verified bearer token; 401 otherwise."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthorizationFailed("No bearer token was sent")
+    verifier, token = container.verifier, credentials.credentials
+    # A token verified moments ago is answered on the event loop; a new one is checked in a
+    # worker thread, since an external issuer's keys may have to be fetched first.
     try:
-        return container.verifier.verify(credentials.credentials)
+        identity = verifier.cached(token)
+        return identity if identity is not None else await run_in_threadpool(verifier.verify, token)
     except InvalidToken as exc:
         raise AuthorizationFailed(str(exc)) from None
 
@@ -64,14 +69,14 @@ def current_identity(
 CurrentUser = Annotated[Identity, Depends(current_identity)]
 
 
-def optional_identity(
+async def optional_identity(
     container: ContainerDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Identity | None:
     """The caller when a token is sent (401 if it is bad), else None."""
     if credentials is None:
         return None
-    return current_identity(container, credentials)
+    return await current_identity(container, credentials)
 
 
 OptionalUser = Annotated[Identity | None, Depends(optional_identity)]

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -100,14 +104,54 @@ class RemoteKeySource:
 
 
 class TokenVerifier:
-    """Verifies tokens locally: signature, algorithm, expiry and issuer."""
+    """Verifies tokens locally: signature, algorithm, expiry and issuer.
 
-    def __init__(self, keys: KeySource, issuer: str) -> None:
+    A verified token is remembered until it expires (at most CACHE_SECONDS), so a client
+    making many calls with one token pays for one signature check, not one per call.
+    """
+
+    LEEWAY_SECONDS = 30
+    # Keys fetched from an external issuer are themselves cached for 600 s (RemoteKeySource),
+    # so remembering a verdict for 300 s does not keep a withdrawn key trusted any longer.
+    CACHE_SECONDS = 300
+    CACHE_SIZE = 4096
+
+    def __init__(
+        self, keys: KeySource, issuer: str, clock: Callable[[], float] = time.time
+    ) -> None:
         self._keys = keys
         self._issuer = issuer
+        self._clock = clock
+        self._verified: OrderedDict[str, tuple[Identity, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def cached(self, token: str) -> Identity | None:
+        """The identity of a token verified earlier and not expired since; None otherwise."""
+        with self._lock:
+            found = self._verified.get(token)
+            if found is None:
+                return None
+            identity, good_until = found
+            if self._clock() >= good_until:
+                del self._verified[token]
+                return None
+            self._verified.move_to_end(token)
+            return identity
 
     def verify(self, token: str) -> Identity:
         """The identity in a valid token; raise InvalidToken otherwise."""
+        identity = self.cached(token)
+        if identity is not None:
+            return identity
+        identity, expires = self._decode(token)
+        good_until = min(expires + self.LEEWAY_SECONDS, self._clock() + self.CACHE_SECONDS)
+        with self._lock:
+            self._verified[token] = (identity, good_until)
+            if len(self._verified) > self.CACHE_SIZE:
+                self._verified.popitem(last=False)
+        return identity
+
+    def _decode(self, token: str) -> tuple[Identity, float]:
         key, algorithm = self._keys.key_for(token)
         if algorithm not in ALLOWED_ALGORITHMS:
             raise InvalidToken(f"algorithm {algorithm} is not accepted")
@@ -118,9 +162,10 @@ class TokenVerifier:
                 algorithms=[algorithm],
                 issuer=self._issuer,
                 options={"require": ["exp", "iat", "iss", "sub"]},
-                leeway=30,
+                leeway=self.LEEWAY_SECONDS,
             )
-            return Identity(uuid.UUID(str(claims["sub"])), claims.get("email"))
+            identity = Identity(uuid.UUID(str(claims["sub"])), claims.get("email"))
+            return identity, float(claims["exp"])
         except jwt.ExpiredSignatureError:
             raise InvalidToken("the token has expired; log in again") from None
         except jwt.InvalidIssuerError:
