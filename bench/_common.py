@@ -69,17 +69,21 @@ def percentile(sorted_values: Sequence[float], fraction: float) -> float:
     return sorted_values[rank - 1]
 
 
-def start_server(data_dir: Path, **env_overrides: str) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    data_dir: Path, *, wrapper: Sequence[str] = (), startup: float = 30, **env_overrides: str
+) -> tuple[subprocess.Popen[bytes], str]:
     """`bitimage serve` on a free loopback port; returns the process and its base URL.
 
-    The server's output goes to `data_dir/server.log`, shown in part if it fails to start.
+    `wrapper` runs the server under another program (valgrind), which may need a longer
+    `startup` (seconds). The server's output goes to `data_dir/server.log`, shown in part
+    if it fails to start.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("BITIMAGE_")}
     env.update({"BITIMAGE_ARGON2_MEMORY_KIB": "8192", "BITIMAGE_HOST": "127.0.0.1"})
     env.update(env_overrides)
-    command = [sys.executable, "-m", "bitimage.cli", "serve", "--port", str(port)]
+    command = [*wrapper, sys.executable, "-m", "bitimage.cli", "serve", "--port", str(port)]
     log_path = data_dir / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -90,7 +94,7 @@ def start_server(data_dir: Path, **env_overrides: str) -> tuple[subprocess.Popen
             stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + startup
     while time.monotonic() < deadline and process.poll() is None:
         try:
             if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
