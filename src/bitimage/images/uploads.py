@@ -250,6 +250,7 @@ class UploadService:
         links: list[tuple[uuid.UUID, uuid.UUID]] = []
         entries: list[SearchEntry] = []
         for batch in batches:
+            first = len(rows)
             for item in batch.items:
                 rows.append(self._image_row(batch.user_id, item, batch.verified[item.id], now))
                 # Distinct times keep "newest first" stable within one batch.
@@ -257,7 +258,7 @@ class UploadService:
                 item_tags = sorted({tag.name.lower() for tag in item.tags})
                 links.extend((item.id, tag_ids[name]) for name in item_tags)
                 entries.append(SearchEntry(item.id, item.name, item_tags))
-            batch.images = [Image(**row) for row in rows[-len(batch.items) :]]
+            batch.images = [Image(**row) for row in rows[first:]]  # for the answer only
         repo.insert_images(rows)
         repo.link_tags(links)
         self.search.index(session, entries)
