@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 try:
@@ -65,11 +66,11 @@ def totals(path: Path) -> int:
     raise SystemExit(f"no totals in {path}")
 
 
-def counted(pid: int, run: object, out: Path, dump: int) -> int:
+def counted(pid: int, run: Callable[[], object], out: Path, dump: int) -> int:
     """Instructions of `run()` in the process: counting on, run, dump number `dump`, off."""
     control(pid, "--zero")
     control(pid, "--instr=on")
-    run()  # type: ignore[operator]
+    run()
     control(pid, "--dump")
     control(pid, "--instr=off")
     return totals(Path(f"{out}.{dump}"))
@@ -122,7 +123,7 @@ def bare_put(files: list[bytes], folder: Path) -> float:
         puts()  # warm-up
         return counted(process.pid, puts, out, 1) / len(files)
     finally:
-        stop_server(process)  # type: ignore[arg-type]
+        stop_server(process)
 
 
 def bitimage(files: list[bytes], hashes: list[str], folder: Path) -> dict[str, float]:
@@ -135,7 +136,6 @@ def bitimage(files: list[bytes], hashes: list[str], folder: Path) -> dict[str, f
     try:
         http = Lean(base, account(base))
         count = len(files)
-        batches = 2 * count // 5  # warm-up and counted
         urls = []
         for _ in range(2 + 2 * count // 25):
             answer = http.get("/api/v1/images/upload_urls?image_count=25")
@@ -168,13 +168,11 @@ def bitimage(files: list[bytes], hashes: list[str], folder: Path) -> dict[str, f
         put(0)
         notify(0)  # warm-up: every path and statement cache has run once
         pid = process.pid
-        figures = {
+        return {
             "PUT": counted(pid, lambda: put(count), out, 1) / count,
             "notify": counted(pid, lambda: notify(count), out, 2) / (count // 5),
             "upload_urls": counted(pid, upload_urls, out, 3) / (count // 25 or 1),
         }
-        assert batches * 5 <= len(urls)
-        return figures
     finally:
         stop_server(process)
 
