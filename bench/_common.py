@@ -6,6 +6,7 @@ folder is on sys.path) or as `python -m bench.bench_x` (the project root is).
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
 import os
@@ -19,6 +20,7 @@ from typing import Any
 
 import httpx
 
+BENCH = Path(__file__).resolve().parent
 PASSWORD = "benchmark password"
 MIB = 1024 * 1024
 
@@ -105,6 +107,34 @@ def start_server(
     stop_server(process)
     tail = log_path.read_text(errors="replace")[-2000:]
     raise SystemExit(f"the server did not start; end of its log:\n{tail}")
+
+
+def start_bare_upload(
+    *, processes: int = 1, wrapper: Sequence[str] = (), startup: float = 30
+) -> tuple[subprocess.Popen[bytes], int]:
+    """uvicorn serving bench/_bare_upload.py on a free loopback port, once it answers a PUT.
+
+    `wrapper` runs it under another program (valgrind), which may need a longer `startup`.
+    Its output is dropped; a server that does not answer in time stops the benchmark.
+    """
+    port = free_port()
+    app = [sys.executable, "-m", "uvicorn", "--app-dir", str(BENCH), "_bare_upload:app"]
+    options = ["--port", str(port), "--workers", str(processes)]  # access log on, as in serve
+    process = subprocess.Popen(
+        [*wrapper, *app, *options], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + startup
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("PUT", "/ready", body=b"")
+            connection.getresponse().read()
+            connection.close()
+            return process, port
+        except OSError:
+            time.sleep(0.2)
+    stop_server(process)
+    raise SystemExit("the bare upload app (bench/_bare_upload.py) did not start")
 
 
 def stop_server(process: subprocess.Popen[bytes]) -> None:

@@ -20,25 +20,29 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 try:
-    from bench._common import account, free_port, quick, start_server, stop_server, table
+    from bench._common import (
+        account,
+        quick,
+        start_bare_upload,
+        start_server,
+        stop_server,
+        table,
+    )
     from bench.bench_ingest import Lean, base_jpegs, with_comment
 except ModuleNotFoundError:  # run as `python bench/bench_ingest_cost.py`
     from _common import (  # type: ignore[import-not-found,no-redef]
         account,
-        free_port,
         quick,
+        start_bare_upload,
         start_server,
         stop_server,
         table,
     )
     from bench_ingest import Lean, base_jpegs, with_comment  # type: ignore[import-not-found,no-redef]
-
-BENCH = Path(__file__).resolve().parent
 
 
 def tool(name: str) -> str:
@@ -95,25 +99,11 @@ def md5_alone(files: list[bytes], folder: Path) -> float:
 
 def bare_put(files: list[bytes], folder: Path) -> float:
     """Instructions per PUT of the bare ASGI upload app, after a warm-up."""
-    port, out = free_port(), folder / "bare.callgrind"
-    server = [sys.executable, "-m", "uvicorn", "--app-dir", str(BENCH), "_bare_upload:app"]
-    process = subprocess.Popen(
-        [*COUNT_OFF, f"--callgrind-out-file={out}", *server, "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    out = folder / "bare.callgrind"
+    wrapper = [*COUNT_OFF, f"--callgrind-out-file={out}"]
+    process, port = start_bare_upload(wrapper=wrapper, startup=300)
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-                connection.request("PUT", "/warm-up", body=files[0])
-                connection.getresponse().read()
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise SystemExit("the bare upload app did not start under valgrind") from None
-                time.sleep(0.5)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
 
         def puts() -> None:
             for data in files:

@@ -12,21 +12,19 @@ Run: python bench/bench_ingest_floor.py [--quick]
 from __future__ import annotations
 
 import http.client
-import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 try:
-    from bench._common import free_port, option, quick, stop_server, table
+    from bench._common import option, quick, start_bare_upload, stop_server, table
     from bench.bench_ingest import base_jpegs, baseline, cpu_seconds, recycle_pages, with_comment
 except ModuleNotFoundError:  # run as `python bench/bench_ingest_floor.py`
     from _common import (  # type: ignore[import-not-found,no-redef]
-        free_port,
         option,
         quick,
+        start_bare_upload,
         stop_server,
         table,
     )
@@ -38,28 +36,7 @@ except ModuleNotFoundError:  # run as `python bench/bench_ingest_floor.py`
         with_comment,
     )
 
-BENCH = Path(__file__).resolve().parent
 CLIENTS = 8
-
-
-def serve(processes: int) -> tuple[subprocess.Popen[bytes], int]:
-    """uvicorn with the bare upload app on a free port, once it answers."""
-    port = free_port()
-    command = [sys.executable, "-m", "uvicorn", "--app-dir", str(BENCH), "_bare_upload:app"]
-    process = subprocess.Popen(
-        [*command, "--port", str(port), "--workers", str(processes), "--log-level", "warning"]
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            connection.request("PUT", "/ready", body=b"")
-            connection.getresponse().read()
-            return process, port
-        except OSError:
-            time.sleep(0.2)
-    stop_server(process)
-    raise SystemExit("the bare upload app did not start")
 
 
 def put_all(files: list[bytes], port: int) -> None:
@@ -91,7 +68,7 @@ def main() -> None:
         recycle_pages(1.5 * megabytes, folder)
         seconds = [baseline(files, folder / "plain")]
         for processes in (1, 2):
-            process, port = serve(processes)
+            process, port = start_bare_upload(processes=processes)
             try:
                 recycle_pages(1.5 * megabytes, folder)
                 cpu, start = cpu_seconds(process.pid), time.perf_counter()
