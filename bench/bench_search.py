@@ -25,7 +25,7 @@ from bitimage.config import load_settings
 from bitimage.db.base import utcnow
 from bitimage.db.migrate import upgrade
 from bitimage.images.models import Image, ImageTag, Tag
-from bitimage.search.ports import SearchQuery
+from bitimage.search.ports import SearchEntry, SearchQuery
 from bitimage.users.models import User
 
 try:
@@ -74,8 +74,9 @@ def populate(container: Container, count: int, words: list[str], tag_words: list
         with container.database.transaction() as session:
             session.execute(insert(Image), rows)
             session.execute(insert(ImageTag), links)
-            for image_id, name, tags in texts:
-                container.search_index.index(session, image_id, name, tags, [])
+            container.search_index.index(
+                session, [SearchEntry(image_id, name, tags) for image_id, name, tags in texts]
+            )
     return owner
 
 
