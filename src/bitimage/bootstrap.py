@@ -198,6 +198,7 @@ def bootstrap(settings: Settings) -> Container:
         issuer,
         verifier,
         RateLimiter(settings.login_attempts_per_minute, 60.0),
+        RateLimiter(settings.signup_attempts_per_minute, 60.0),
     )
     images = ImageService(settings, store, search_index, database)
     queue, relay, jobs_queued = build_queue(settings, database)
