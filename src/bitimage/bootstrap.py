@@ -184,6 +184,18 @@ def build_verifier(settings: Settings, issuer: TokenIssuer) -> TokenVerifier:
     return TokenVerifier(StaticKeySource(issuer.jwks()), settings.issuer)
 
 
+def build_users(settings: Settings, images: ImageService, cas: CasService) -> UserService:
+    """Accounts; with the built-in CAS (same database), an account's identity goes with it."""
+    if settings.jwks_url is not None:  # an external issuer: its identities are not ours
+        return UserService(settings, images)
+    return UserService(
+        settings,
+        images,
+        on_account_deleted=[cas.delete_identity],
+        identity_exists=cas.identity_exists,
+    )
+
+
 def bootstrap(settings: Settings) -> Container:
     """Wire every adapter and service for these settings."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -222,7 +234,7 @@ def bootstrap(settings: Settings) -> Container:
         cas=cas,
         uploads=UploadService(settings, database, store, search_index, jobs_queued),
         images=images,
-        users=UserService(settings, images),
+        users=build_users(settings, images, cas),
         search=SearchService(search_index, images),
         sweeper=StagingSweeper(database, store, images, settings.upload_url_ttl_seconds),
         analysis=analysis,

@@ -50,9 +50,11 @@ def login(
 
 
 @router.post("/authorizeUser", summary="Check a token (the seed's remote check)")
-def authorize_user(body: AuthorizeRequest, container: ContainerDep) -> AuthorizeAnswer:
-    """Say whether a token is valid and whose it is; kept for old clients."""
-    identity = container.cas.authorize(body.token)
+def authorize_user(
+    body: AuthorizeRequest, session: ReadSessionDep, container: ContainerDep
+) -> AuthorizeAnswer:
+    """Say whether a token is valid and its account exists, and whose; kept for old clients."""
+    identity = container.cas.authorize(session, body.token)
     return AuthorizeAnswer(
         is_user_authorized=identity is not None, user_id=identity.user_id if identity else None
     )

@@ -71,9 +71,18 @@ class CasService:
         assert account is not None
         return self.issuer.issue(account.id, account.email)
 
-    def authorize(self, token: str) -> Identity | None:
-        """The identity behind a token, or None when it is not valid."""
+    def authorize(self, session: Session, token: str) -> Identity | None:
+        """The identity behind a valid token whose account still exists; None otherwise."""
         try:
-            return self.verifier.verify(token)
+            identity = self.verifier.verify(token)
         except InvalidToken:
             return None
+        return identity if self.identity_exists(session, identity.user_id) else None
+
+    def identity_exists(self, session: Session, user_id: uuid.UUID) -> bool:
+        """Whether the CAS account behind `user_id` still exists (it goes with the account)."""
+        return CasAccountRepository(session).exists(user_id)
+
+    def delete_identity(self, session: Session, user_id: uuid.UUID) -> None:
+        """Delete the CAS account behind `user_id`, in the caller's transaction."""
+        CasAccountRepository(session).delete(user_id)
