@@ -92,7 +92,7 @@ def load_or_create_secret(path: Path) -> bytes:
     """A random secret kept 0600 at `path`, made on first use."""
     if path.exists():
         return path.read_bytes().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -198,7 +198,8 @@ def build_users(settings: Settings, images: ImageService, cas: CasService) -> Us
 
 def bootstrap(settings: Settings) -> Container:
     """Wire every adapter and service for these settings."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # 0700 when made here (missing parents get the usual mode); an operator's folder is kept.
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     database = Database(create_db_engine(settings.resolved_database_url))
     store, local_store = build_store(settings)
     search_index = build_search_index(database)
