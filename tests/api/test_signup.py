@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.pool import QueuePool
 
 from bitimage.bootstrap import Container
 from tests.conftest import app_client, make_container, make_settings
@@ -40,7 +41,9 @@ def test_signup_hashes_while_holding_no_connection_or_lock(
         # While argon2id runs (0.2 s at the default cost), no transaction may be open: on
         # SQLite it would hold the one write lock every other writer of the service waits for.
         free = container.database.dialect != "sqlite" or _another_writer_can_begin(container)
-        seen.append((container.database.engine.pool.checkedout(), free))
+        pool = container.database.engine.pool
+        assert isinstance(pool, QueuePool)  # file SQLite and PostgreSQL alike
+        seen.append((pool.checkedout(), free))
         return real_hash(password)
 
     monkeypatch.setattr(passwords, "hash", watched_hash)
