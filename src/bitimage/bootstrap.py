@@ -92,7 +92,7 @@ def load_or_create_secret(path: Path) -> bytes:
     """A random secret kept 0600 at `path`, made on first use."""
     if path.exists():
         return path.read_bytes().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -184,9 +184,22 @@ def build_verifier(settings: Settings, issuer: TokenIssuer) -> TokenVerifier:
     return TokenVerifier(StaticKeySource(issuer.jwks()), settings.issuer)
 
 
+def build_users(settings: Settings, images: ImageService, cas: CasService) -> UserService:
+    """Accounts; with the built-in CAS (same database), an account's identity goes with it."""
+    if settings.jwks_url is not None:  # an external issuer: its identities are not ours
+        return UserService(settings, images)
+    return UserService(
+        settings,
+        images,
+        on_account_deleted=[cas.delete_identity],
+        identity_exists=cas.identity_exists,
+    )
+
+
 def bootstrap(settings: Settings) -> Container:
     """Wire every adapter and service for these settings."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # 0700 when made here (missing parents get the usual mode); an operator's folder is kept.
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     database = Database(create_db_engine(settings.resolved_database_url))
     store, local_store = build_store(settings)
     search_index = build_search_index(database)
@@ -198,6 +211,7 @@ def bootstrap(settings: Settings) -> Container:
         issuer,
         verifier,
         RateLimiter(settings.login_attempts_per_minute, 60.0),
+        RateLimiter(settings.signup_attempts_per_minute, 60.0),
     )
     images = ImageService(settings, store, search_index, database)
     queue, relay, jobs_queued = build_queue(settings, database)
@@ -221,7 +235,7 @@ def bootstrap(settings: Settings) -> Container:
         cas=cas,
         uploads=UploadService(settings, database, store, search_index, jobs_queued),
         images=images,
-        users=UserService(settings, images),
+        users=build_users(settings, images, cas),
         search=SearchService(search_index, images),
         sweeper=StagingSweeper(database, store, images, settings.upload_url_ttl_seconds),
         analysis=analysis,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Literal
@@ -68,6 +69,23 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=64 * 1024, ge=8 * 1024)
     login_attempts_per_minute: int = Field(default=10, ge=1)
+    # Signup costs an argon2id hash: bounded per client address (an IPv6 client: its /64).
+    signup_attempts_per_minute: int = Field(default=10, ge=1)
+    # Reverse proxies whose X-Forwarded-For/-Proto are believed (IPs, CIDRs or "*"); none by
+    # default, so no client can pick the address the rate limits count it under.
+    forwarded_allow_ips: str = ""
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _trusted_proxies(cls, value: str) -> str:
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        for item in items:
+            if item != "*":
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError:
+                    raise ValueError(f"{item!r} is not an IP address, a network or *") from None
+        return "*" if "*" in items else ",".join(items)
 
     max_image_bytes: int = Field(default=20 * MIB, ge=1)
     max_image_pixels: int = Field(default=50_000_000, ge=1)

@@ -46,6 +46,11 @@ def test_api_trusts_an_external_issuer(two_servers: tuple[str, str]) -> None:
     # the CAS alone serves no API, and the API mounts no CAS of its own
     assert httpx.post(f"{cas_url}/api/v1/users", headers=headers).status_code == 404
     assert httpx.post(f"{api_url}/cas/signup", json=creds).status_code == 404
+    # Deleting the account removes Bit-image's data only: an external issuer keeps its identity.
+    me = httpx.post(f"{cas_url}/cas/authorizeUser", json={"token": token}).json()["user_id"]
+    assert httpx.delete(f"{api_url}/api/v1/users/{me}", headers=headers).status_code == 204
+    assert httpx.post(f"{cas_url}/cas/loginSubmit", json=creds).status_code == 202
+    assert httpx.post(f"{api_url}/api/v1/users", headers=headers).status_code == 201
 
 
 @pytest.mark.parametrize(

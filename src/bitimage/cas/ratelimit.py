@@ -1,7 +1,8 @@
-"""A sliding-window rate limiter for login attempts (in process memory)."""
+"""A sliding-window rate limiter for login and signup attempts (in process memory)."""
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import threading
 import time
@@ -30,3 +31,20 @@ class RateLimiter:
             if len(self._hits) > 100_000:  # keep memory bounded under a flood of keys
                 self._hits = {k: v for k, v in self._hits.items() if v[-1] > now - self._window}
             return 0
+
+
+def address_key(host: str) -> str:
+    """The rate-limit key of a client address: itself, or for IPv6 its /64 network.
+
+    An IPv6 client is usually given a whole /64, so counting single addresses would let it
+    take a fresh one for every attempt.
+    """
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import uuid
+
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bitimage.cas.models import CasAccount
@@ -22,3 +24,12 @@ class CasAccountRepository:
         """Insert an account (flushed, so a taken email fails here)."""
         self.session.add(account)
         self.session.flush()
+
+    def exists(self, account_id: uuid.UUID) -> bool:
+        """Whether the account is still there."""
+        found = self.session.scalar(select(CasAccount.id).where(CasAccount.id == account_id))
+        return found is not None
+
+    def delete(self, account_id: uuid.UUID) -> None:
+        """Delete the account (nothing happens when it is gone already)."""
+        self.session.execute(delete(CasAccount).where(CasAccount.id == account_id))

@@ -23,12 +23,15 @@ router = APIRouter(prefix="/cas", tags=["auth (CAS)"])
 @router.post(
     "/signup",
     status_code=status.HTTP_201_CREATED,
-    responses=responses(Conflict),
+    responses=responses(Conflict, TooManyRequests),
     summary="Create a CAS account",
 )
-def signup(body: Credentials, session: WriteSessionDep, container: ContainerDep) -> SignupAnswer:
+def signup(
+    body: Credentials, request: Request, session: WriteSessionDep, container: ContainerDep
+) -> SignupAnswer:
     """Sign up with an email and a password of at least 8 characters."""
-    account = container.cas.signup(session, body.email, body.password)
+    client = request.client.host if request.client else "unknown"
+    account = container.cas.signup(session, body.email, body.password, client)
     return SignupAnswer(user_id=account.id, email=account.email)
 
 
@@ -47,9 +50,11 @@ def login(
 
 
 @router.post("/authorizeUser", summary="Check a token (the seed's remote check)")
-def authorize_user(body: AuthorizeRequest, container: ContainerDep) -> AuthorizeAnswer:
-    """Say whether a token is valid and whose it is; kept for old clients."""
-    identity = container.cas.authorize(body.token)
+def authorize_user(
+    body: AuthorizeRequest, session: ReadSessionDep, container: ContainerDep
+) -> AuthorizeAnswer:
+    """Say whether a token is valid and its account exists, and whose; kept for old clients."""
+    identity = container.cas.authorize(session, body.token)
     return AuthorizeAnswer(
         is_user_authorized=identity is not None, user_id=identity.user_id if identity else None
     )

@@ -73,6 +73,7 @@ def _run(settings: Settings, *, api: bool, cas: bool) -> None:
     import uvicorn  # here, not at the top: the client commands should start fast
 
     from bitimage.app import create_app
+    from bitimage.cli.serving import uvicorn_options
 
     _configure_logging()
     container = _prepare(settings)
@@ -91,18 +92,11 @@ def _run(settings: Settings, *, api: bool, cas: bool) -> None:
             BITIMAGE_AUTO_MIGRATE="false",
         )
         factory = "bitimage.cli.main:api_app" if api else "bitimage.cli.main:cas_app"
-        uvicorn.run(
-            factory,
-            factory=True,
-            workers=settings.processes,
-            host=settings.host,
-            port=settings.port,
-            log_level="info",
-        )
+        uvicorn.run(factory, factory=True, workers=settings.processes, **uvicorn_options(settings))
         return
     application = create_app(container, api=api, cas=cas)
     try:
-        uvicorn.run(application, host=settings.host, port=settings.port, log_level="info")
+        uvicorn.run(application, **uvicorn_options(settings))
     finally:
         container.close()
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -62,6 +64,8 @@ def create_db_engine(url: str) -> Engine:
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": _BUSY_TIMEOUT})
+    if engine.url.database not in (None, "", ":memory:") and not engine.url.query.get("uri"):
+        create_private_file(engine.url.database)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
@@ -98,6 +102,17 @@ def create_db_engine(url: str) -> Engine:
     event.listen(engine, "commit", _release)
     event.listen(engine, "rollback", _release)
     return engine
+
+
+def create_private_file(path: str) -> None:
+    """Create an empty SQLite file with mode 0600, unless it exists (its mode is then kept).
+
+    It holds emails and password hashes; SQLite opens its -wal and -shm files with the mode of
+    the database file, so they are private too. An empty file is an empty database.
+    """
+    # It exists, or cannot be made: SQLite reports the latter when it connects.
+    with contextlib.suppress(OSError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 class Database:

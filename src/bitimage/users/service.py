@@ -3,28 +3,48 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bitimage.config import Settings
-from bitimage.errors import AccessDenied, Conflict, NotFound
+from bitimage.errors import AccessDenied, AuthorizationFailed, Conflict, NotFound
 from bitimage.images.service import ImageService
 from bitimage.users.models import User
 from bitimage.users.repository import UserRepository
 
 _CONFLICT_DETAIL = "Ensure that the provided resource id and user id are correct"
 
+# Run in the deleting transaction with the user's id, e.g. to delete the built-in CAS identity.
+AccountDeleted = Callable[[Session, uuid.UUID], None]
+# Whether the identity behind a token still exists (only known for the built-in CAS).
+IdentityExists = Callable[[Session, uuid.UUID], bool]
+
 
 class UserService:
     """Bit-image accounts, one per CAS identity."""
 
-    def __init__(self, settings: Settings, images: ImageService) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        images: ImageService,
+        on_account_deleted: Sequence[AccountDeleted] = (),
+        identity_exists: IdentityExists | None = None,
+    ) -> None:
         self.settings = settings
         self.images = images
+        self.on_account_deleted = list(on_account_deleted)
+        self.identity_exists = identity_exists
 
     def create(self, session: Session, user_id: uuid.UUID) -> User:
-        """Create the caller's account; 409 if it exists."""
+        """Create the caller's account; 409 if it exists, 401 if its identity was deleted."""
+        # A token outlives a deleted identity (it is checked locally until it expires): it
+        # must not bring back an account whose email and password are gone.
+        if self.identity_exists is not None and not self.identity_exists(session, user_id):
+            raise AuthorizationFailed(
+                f"The identity {user_id} of this token was deleted", "Sign up again, then log in"
+            )
         repo = UserRepository(session)
         if repo.get(user_id) is not None:
             raise Conflict("User with provided id already exists", _CONFLICT_DETAIL)
@@ -57,3 +77,5 @@ class UserService:
         self._own(session, caller, user_id, lock=True)
         self.images.delete_all_of_user(session, user_id)
         UserRepository(session).delete(user_id)
+        for hook in self.on_account_deleted:
+            hook(session, user_id)
