@@ -111,7 +111,7 @@ def _one_round(
     def delete() -> None:
         start.wait()
         try:
-            params = [("id", str(image_id)) for image_id in sorted(order, key=str)]
+            params = {"id": [str(image_id) for image_id in sorted(order, key=str)]}
             statuses.append(
                 client.delete("/api/v1/images", params=params, headers=headers).status_code
             )
@@ -137,7 +137,7 @@ def test_deletes_during_analysis_never_deadlock(
     headers = auth(client, "delete-during-analysis@example.com")
     container.analysis.analysers = [Labeller()]
     meet = MeetTheDelete(container.analysis.search, container.database)
-    container.analysis.search = meet  # type: ignore[assignment]
+    container.analysis.search = meet
     rng = random.Random(11)
     caplog.set_level(logging.INFO)
     for round_number in range(ROUNDS):

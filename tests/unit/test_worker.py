@@ -83,7 +83,7 @@ def test_after_max_attempts_the_job_is_buried_and_the_image_failed() -> None:
 
 
 def test_a_failure_s_message_never_reaches_the_owner() -> None:
-    queue, gave_up = FakeQueue(), []
+    queue, gave_up = FakeQueue(), list[str]()
     error = FileNotFoundError(2, "No such file or directory", "/srv/bitimage/models/x.onnx")
     worker = _worker(queue, [error] * 4, gave_up)
     while worker.run_once(0):
@@ -93,7 +93,7 @@ def test_a_failure_s_message_never_reaches_the_owner() -> None:
 
 
 def test_a_job_failure_s_own_words_are_shown() -> None:
-    queue, gave_up = FakeQueue(), []
+    queue, gave_up = FakeQueue(), list[str]()
     cause = OSError("/srv/data/objects/users/x: broken")
     failure = PermanentJobError("could not decode the image")
     failure.__cause__ = cause
