@@ -7,13 +7,28 @@ import threading
 import uuid
 from collections.abc import Callable
 
+from bitimage.errors import AppError
 from bitimage.queue.ports import JobQueue, ReservedJob
 
 log = logging.getLogger("bitimage.worker")
 
 
-class PermanentJobError(Exception):
+class JobFailed(Exception):
+    """A failure told in words fit for the image's owner: no server path, no stack frame."""
+
+
+class PermanentJobError(JobFailed):
     """Retrying cannot help (the image cannot be decoded): give up at once."""
+
+
+def public_reason(exc: BaseException) -> str:
+    """What the image's owner may read about a failure; the rest goes to the server log."""
+    if isinstance(exc, JobFailed):
+        return str(exc)
+    if isinstance(exc, AppError):  # written for clients already
+        return exc.message
+    # Any other message may name a file or a host of this server: its class alone is shown.
+    return f"the analysis failed: {type(exc).__name__}"
 
 
 Handler = Callable[[ReservedJob], None]
@@ -23,6 +38,13 @@ GiveUp = Callable[[uuid.UUID, str], None]
 def retry_delay(attempts: int, base: float, cap: float) -> float:
     """The growing wait before attempt `attempts + 1`: base, 2 base, 4 base... up to cap."""
     return float(min(cap, base * 2 ** max(0, attempts - 1)))
+
+
+def _full(exc: BaseException) -> str:
+    """The exception and its first cause, for the server's log and the queue's own record."""
+    cause = exc.__cause__
+    text = f"{type(exc).__name__}: {exc}"
+    return text if cause is None else f"{text}; caused by {type(cause).__name__}: {cause}"
 
 
 class Worker:
@@ -52,24 +74,31 @@ class Worker:
         try:
             self.handler(job)
         except PermanentJobError as exc:
-            self._bury(job, str(exc))
+            self._bury(job, exc, public_reason(exc))
         except Exception as exc:
-            reason = f"{type(exc).__name__}: {exc}"
             if job.attempts >= self.max_attempts:
-                self._bury(job, f"gave up after {job.attempts} attempts: {reason}")
+                shown = f"gave up after {job.attempts} attempts: {public_reason(exc)}"
+                self._bury(job, exc, shown)
             else:
                 delay = retry_delay(job.attempts, self.base_delay, self.max_delay)
-                log.warning("job %s failed (%s); retrying in %.0f s", job.id, reason, delay)
-                self.queue.release(job, delay, reason)
+                log.warning(
+                    "job %s failed (%s); retrying in %.0f s",
+                    job.id,
+                    _full(exc),
+                    delay,
+                    exc_info=exc,
+                )
+                self.queue.release(job, delay, _full(exc))
         else:
             self.queue.delete(job)
         return True
 
-    def _bury(self, job: ReservedJob, reason: str) -> None:
-        log.error("job %s set aside: %s", job.id, reason)
+    def _bury(self, job: ReservedJob, exc: Exception, shown: str) -> None:
+        # The owner reads `shown`; the operator gets the whole exception, causes included.
+        log.error("job %s set aside: %s", job.id, shown, exc_info=exc)
         if job.image_id is not None:
-            self.give_up(job.image_id, reason)
-        self.queue.bury(job, reason)
+            self.give_up(job.image_id, shown)
+        self.queue.bury(job, f"{shown} ({_full(exc)})")
 
     def run(self, stop: threading.Event, idle_wait: float = 1.0) -> None:
         """Loop until `stop` is set; a failing queue is retried, never ends the loop."""

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import io
+import logging
 import uuid
 
+import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import func, select
 
 from bitimage.analysis.ports import AnalysisResult, DecodedImage
 from bitimage.bootstrap import Container
+from bitimage.images.models import Image as ImageRow
 from bitimage.images.models import ImageContentLabel
 from bitimage.queue.db import DbJobQueue
 from bitimage.queue.outbox import enqueue_analysis
@@ -115,3 +118,49 @@ def test_a_job_that_keeps_failing_is_buried_and_the_image_marked_failed(
     shown = client.get(f"/api/v1/images/{image_id}/expanded", headers=headers).json()
     assert shown["analysis_status"] == "failed"
     assert shown["labels"] == []
+
+
+class MissingModel:
+    name = "classifier"
+    model = "missing@1"
+
+    def analyse(self, image: DecodedImage) -> AnalysisResult:
+        raise FileNotFoundError(2, "No such file or directory", "/srv/bitimage/models/model.onnx")
+
+
+def test_the_owner_reads_a_short_reason_and_the_log_has_the_rest(
+    client: TestClient, container: Container, caplog: pytest.LogCaptureFixture
+) -> None:
+    headers = auth(client, "no-paths@example.com")
+    image_id = upload(client, headers, [solid_jpeg((90, 30, 30))])[0]["id"]
+    container.analysis.analysers = [MissingModel()]
+    worker = _worker(container)
+    with caplog.at_level(logging.WARNING, logger="bitimage.worker"):
+        while worker.run_once(0):
+            pass
+    shown = client.get(f"/api/v1/images/{image_id}/expanded", headers=headers).json()
+    assert shown["analysis_status"] == "failed"
+    reason = shown["analysis_error"]
+    assert reason == "gave up after 2 attempts: the classifier analyser failed: FileNotFoundError"
+    assert "/" not in reason
+    assert "Traceback" not in reason
+    assert "/srv/bitimage/models/model.onnx" in caplog.text  # the operator still sees it all
+
+
+def test_an_image_that_cannot_be_decoded_says_so_without_paths(
+    client: TestClient, container: Container, caplog: pytest.LogCaptureFixture
+) -> None:
+    headers = auth(client, "undecodable@example.com")
+    image_id = upload(client, headers, [solid_jpeg((30, 90, 30))])[0]["id"]
+    with container.database.transaction(write=False) as session:
+        key = session.get(ImageRow, uuid.UUID(image_id)).storage_key  # type: ignore[union-attr]
+    assert container.local_store is not None
+    # The stored bytes went bad after the check (a disk fault): not an image any more.
+    container.local_store.path_for(key).write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
+    with caplog.at_level(logging.ERROR, logger="bitimage.worker"):
+        assert _worker(container).run_once(0) is True
+    shown = client.get(f"/api/v1/images/{image_id}/expanded", headers=headers).json()
+    assert shown["analysis_status"] == "failed"
+    assert shown["analysis_error"] == "could not decode the image"
+    assert "could not decode the image" in caplog.text
+    assert "Traceback" in caplog.text  # with the cause, in the server's log only

@@ -11,6 +11,7 @@ from sqlalchemy.exc import OperationalError
 
 from bitimage.db import session as db_session
 from bitimage.db.session import Database, create_db_engine
+from bitimage.errors import ServiceUnavailable
 
 
 def _databases(tmp_path: Path) -> tuple[Database, Database]:
@@ -52,15 +53,22 @@ def test_a_writer_waits_for_the_other_writer_then_goes_on(tmp_path: Path) -> Non
     assert _marks(first) == ["first", "second"]
 
 
-def test_a_writer_gives_up_with_a_database_error(
+def test_a_writer_gives_up_as_the_database_being_busy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first, second = _databases(tmp_path)
     monkeypatch.setattr(db_session, "_BUSY_TIMEOUT", 0.05)
     with first.transaction() as session:
         session.execute(text("INSERT INTO marks VALUES ('first')"))
-        with pytest.raises(OperationalError, match="locked"), second.transaction() as other:
+        # Contention, not an outage: a 503 that says the database was busy, not unavailable.
+        with (
+            pytest.raises(ServiceUnavailable, match="busy") as caught,
+            second.transaction() as other,
+        ):
             other.execute(text("INSERT INTO marks VALUES ('second')"))
+        assert caught.value.headers == {"Retry-After": "1"}
+        assert isinstance(caught.value.__cause__, OperationalError)
+        assert "locked" in str(caught.value.__cause__)
     # Nothing of the refused writer was kept, and its connection writes again afterwards.
     with second.transaction() as session:
         session.execute(text("INSERT INTO marks VALUES ('again')"))

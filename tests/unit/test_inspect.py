@@ -5,8 +5,11 @@ from __future__ import annotations
 import io
 
 import pytest
+from PIL import Image
 
+from bitimage.analysis.decode import decode
 from bitimage.images.inspect import TooManyPixels, UnsupportedImage, content_type, inspect_image
+from tests.bombs import bomb_png
 from tests.support import make_jpeg
 
 
@@ -54,3 +57,35 @@ def test_non_images_name_what_they_are(data: bytes, detected: str) -> None:
     with pytest.raises(UnsupportedImage) as caught:
         inspect_image(io.BytesIO(data), max_pixels=10**6)
     assert caught.value.detected == detected
+
+
+@pytest.mark.parametrize(
+    ("pillow_limit", "size"),
+    [
+        (None, 12_000),  # Pillow's check is off (as inspect.py leaves it): ours refuses
+        (100_000_000, 12_000),  # over twice Pillow's limit: DecompressionBombError
+        (100_000_000, 11_000),  # between one and two times: a warning (an error in tests)
+    ],
+)
+def test_a_bomb_header_is_refused_whatever_pillow_s_own_limit(
+    monkeypatch: pytest.MonkeyPatch, pillow_limit: int | None, size: int
+) -> None:
+    # Whatever another module left in Pillow's process-global limit, a bomb is a 415 (never a
+    # DecompressionBombError escaping as a 500).
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", pillow_limit)
+    with pytest.raises(TooManyPixels, match="megapixel"):
+        inspect_image(io.BytesIO(bomb_png(size, size)), max_pixels=50_000_000)
+
+
+def test_decoding_checks_its_own_limit_and_leaves_pillow_s_alone() -> None:
+    before = Image.MAX_IMAGE_PIXELS
+    decoded = decode(io.BytesIO(make_jpeg(40, 30)), max_pixels=1_200)
+    assert (decoded.original_width, decoded.original_height) == (40, 30)
+    with pytest.raises(TooManyPixels, match="megapixel"):
+        decode(io.BytesIO(make_jpeg(40, 30)), max_pixels=1_199)
+    with pytest.raises(TooManyPixels):
+        decode(io.BytesIO(bomb_png(12_000, 12_000)), max_pixels=50_000_000)
+    assert Image.MAX_IMAGE_PIXELS is before
+    # And inspecting still measures by its own limit after a decode.
+    with pytest.raises(TooManyPixels, match="megapixel"):
+        inspect_image(io.BytesIO(bomb_png(12_000, 12_000)), max_pixels=50_000_000)

@@ -20,6 +20,7 @@ class FakeQueue:
     attempts: int = 0
     done: list[str] = field(default_factory=list)
     delays: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
 
     def reserve(self, timeout_seconds: float) -> ReservedJob | None:
         if self.done and self.done[-1] in ("deleted", "buried"):
@@ -34,9 +35,11 @@ class FakeQueue:
     def release(self, job: ReservedJob, delay_seconds: float, error: str) -> None:
         self.done.append("released")
         self.delays.append(delay_seconds)
+        self.errors.append(error)
 
     def bury(self, job: ReservedJob, error: str) -> None:
         self.done.append("buried")
+        self.errors.append(error)
 
 
 def _worker(queue: FakeQueue, outcomes: list[Exception | None], gave_up: list[str]) -> Worker:
@@ -74,7 +77,30 @@ def test_after_max_attempts_the_job_is_buried_and_the_image_failed() -> None:
     assert queue.done == ["released", "released", "released", "buried"]
     assert len(gave_up) == 1
     assert "after 4 attempts" in gave_up[0]
-    assert "model crashed" in gave_up[0]
+    # The owner reads the class of the failure; its message is for the operator only.
+    assert gave_up[0] == "gave up after 4 attempts: the analysis failed: RuntimeError"
+    assert "model crashed" in queue.errors[-1]
+
+
+def test_a_failure_s_message_never_reaches_the_owner() -> None:
+    queue, gave_up = FakeQueue(), list[str]()
+    error = FileNotFoundError(2, "No such file or directory", "/srv/bitimage/models/x.onnx")
+    worker = _worker(queue, [error] * 4, gave_up)
+    while worker.run_once(0):
+        pass
+    assert gave_up == ["gave up after 4 attempts: the analysis failed: FileNotFoundError"]
+    assert "/srv/bitimage/models/x.onnx" in queue.errors[-1]  # kept for the operator
+
+
+def test_a_job_failure_s_own_words_are_shown() -> None:
+    queue, gave_up = FakeQueue(), list[str]()
+    cause = OSError("/srv/data/objects/users/x: broken")
+    failure = PermanentJobError("could not decode the image")
+    failure.__cause__ = cause
+    worker = _worker(queue, [failure], gave_up)
+    worker.run_once(0)
+    assert gave_up == ["could not decode the image"]
+    assert "/srv/data/objects/users/x" in queue.errors[-1]
 
 
 def test_a_permanent_error_is_buried_at_once() -> None:

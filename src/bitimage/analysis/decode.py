@@ -7,6 +7,7 @@ from typing import Any, BinaryIO
 from PIL import ExifTags, Image, ImageOps
 
 from bitimage.analysis.ports import DecodedImage
+from bitimage.images.inspect import open_within
 
 WORK_SIZE = 1024  # longest side handed to analysers: enough for OCR at 960 px
 
@@ -27,9 +28,12 @@ def _exif(image: Image.Image) -> dict[str, Any]:
 
 
 def decode(stream: BinaryIO, max_pixels: int) -> DecodedImage:
-    """The image in `stream`, decoded at most WORK_SIZE a side (JPEG: at reduced scale)."""
-    Image.MAX_IMAGE_PIXELS = max_pixels
-    with Image.open(stream) as image:
+    """The image in `stream`, decoded at most WORK_SIZE a side (JPEG: at reduced scale).
+
+    Raises UnsupportedImage (TooManyPixels over `max_pixels`) before decoding a pixel; Pillow's
+    process-global limit is left alone (images/inspect.py says why).
+    """
+    with open_within(stream, max_pixels) as image:
         width, height = image.size
         # A JPEG decodes at 1/2, 1/4 or 1/8 scale directly: several times cheaper. The
         # requested size keeps the picture's proportions, or a 2048x1536 photo (not a square

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as lite
 from sqlalchemy.orm import Session
 
 from bitimage.analysis.ports import Label
@@ -31,17 +33,28 @@ class AnalysisRepository:
         return list(self.session.scalars(select(Image.id).order_by(Image.created_at)))
 
     def ensure_labels(self, names: Iterable[str]) -> dict[str, uuid.UUID]:
-        """The ids of these content labels, creating the missing ones."""
+        """The ids of these content labels, creating the missing ones (in name order)."""
         wanted = set(names)
-        rows = self.session.execute(
-            select(ContentLabel.name, ContentLabel.id).where(ContentLabel.name.in_(wanted))
-        )
-        found = {row.name: row.id for row in rows}
-        for name in sorted(wanted - found.keys()):
-            found[name] = uuid.uuid4()
-            self.session.add(ContentLabel(id=found[name], name=name))
-        self.session.flush()
+        found = self._label_ids(wanted)
+        missing = sorted(wanted - found.keys())
+        if missing:
+            # Another worker may be adding the same new label: its row is waited for and
+            # kept, where a plain INSERT would fail the whole job on the unique name.
+            upsert = pg_insert if self.session.get_bind().dialect.name == "postgresql" else lite
+            self.session.execute(
+                upsert(ContentLabel).on_conflict_do_nothing(index_elements=["name"]),
+                [{"id": uuid.uuid4(), "name": name} for name in missing],
+            )
+            found.update(self._label_ids(set(missing)))
         return found
+
+    def _label_ids(self, names: set[str]) -> dict[str, uuid.UUID]:
+        if not names:
+            return {}
+        rows = self.session.execute(
+            select(ContentLabel.name, ContentLabel.id).where(ContentLabel.name.in_(names))
+        )
+        return {row.name: row.id for row in rows}
 
     def replace_labels(
         self, image_id: uuid.UUID, analyser: str, model: str, labels: Sequence[Label]

@@ -8,20 +8,19 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from PIL import Image as PILImage
-from PIL import UnidentifiedImageError
 from sqlalchemy.orm import Session
 
 from bitimage.analysis.decode import decode
-from bitimage.analysis.ports import Analyser, AnalysisResult
+from bitimage.analysis.ports import Analyser, AnalysisResult, DecodedImage
 from bitimage.analysis.repository import AnalysisRepository
 from bitimage.db.session import Database
 from bitimage.errors import NotFound
+from bitimage.images.inspect import UnsupportedImage
 from bitimage.images.repository import ImageRepository
 from bitimage.queue.outbox import enqueue_analysis
 from bitimage.search.ports import SearchEntry, SearchIndex
 from bitimage.storage.ports import ObjectStore
-from bitimage.worker import PermanentJobError
+from bitimage.worker import JobFailed, PermanentJobError
 
 log = logging.getLogger("bitimage.analysis")
 
@@ -72,41 +71,55 @@ class AnalysisService:
                 decoded = decode(stream, self.max_pixels)
         except FileNotFoundError:
             return False  # deleted since: its rows are going too
-        except (UnidentifiedImageError, PILImage.DecompressionBombError, OSError) as exc:
-            raise PermanentJobError(f"the image cannot be decoded: {exc}") from exc
-        analysers = [a for a in self.analysers if only is None or a.name in only]
-        results = {analyser.name: analyser.analyse(decoded) for analyser in analysers}
+        except (UnsupportedImage, OSError, ValueError, SyntaxError) as exc:
+            # The owner reads the short reason; the worker logs `exc`, the cause.
+            raise PermanentJobError("could not decode the image") from exc
+        analysers = [a for a in self._loaded_analysers() if only is None or a.name in only]
+        results = {analyser.name: _run(analyser, decoded) for analyser in analysers}
         models = {analyser.name: analyser.model for analyser in analysers}
-        return self._store(image_id, results, models)
+        # One unit of work, run again as a whole should it lose a deadlock to a delete.
+        return self.database.run(lambda session: self._store(session, image_id, results, models))
+
+    def _loaded_analysers(self) -> list[Analyser]:
+        try:
+            return self.analysers
+        except Exception as exc:
+            raise JobFailed(f"the analysers could not be loaded: {type(exc).__name__}") from exc
 
     def _store(
-        self, image_id: uuid.UUID, results: dict[str, AnalysisResult], models: dict[str, str]
+        self,
+        session: Session,
+        image_id: uuid.UUID,
+        results: dict[str, AnalysisResult],
+        models: dict[str, str],
     ) -> bool:
-        with self.database.transaction() as session:
-            repo = AnalysisRepository(session)
-            image = repo.lock_image(image_id)
-            if image is None:
-                return False
-            facts: dict[str, Any] = {}
-            for name, result in results.items():
-                repo.replace_labels(image_id, name, models[name], result.labels)
-                facts.update(result.facts)
-                if result.text is not None or name == "text":
-                    facts["text"] = result.text
-            repo.finish(image, facts)
-            merged = image.analysis_facts or {}
-            explicit = float(merged.get("moderation", {}).get("explicit_score", 0))
-            if explicit >= self.moderation_threshold and image.moderation == "none":
-                image.moderation = "flagged"  # hidden from the public until a person clears it
-            tags = ImageRepository(session).tags_of([image_id]).get(image_id, [])
-            entry = SearchEntry(
-                image_id,
-                image.name,
-                [t.name for t in tags],
-                repo.label_names(image_id),
-                merged.get("text") or "",
-            )
-            self.search.index(session, [entry])
+        repo = AnalysisRepository(session)
+        # The image row first, as every writer locks it (ImageRepository.lock).
+        image = repo.lock_image(image_id)
+        if image is None:
+            return False
+        facts: dict[str, Any] = {}
+        # Every new label in one sorted insert: two workers never take them in crossed order.
+        repo.ensure_labels(label.name for result in results.values() for label in result.labels)
+        for name, result in results.items():
+            repo.replace_labels(image_id, name, models[name], result.labels)
+            facts.update(result.facts)
+            if result.text is not None or name == "text":
+                facts["text"] = result.text
+        repo.finish(image, facts)
+        merged = image.analysis_facts or {}
+        explicit = float(merged.get("moderation", {}).get("explicit_score", 0))
+        if explicit >= self.moderation_threshold and image.moderation == "none":
+            image.moderation = "flagged"  # hidden from the public until a person clears it
+        tags = ImageRepository(session).tags_of([image_id]).get(image_id, [])
+        entry = SearchEntry(
+            image_id,
+            image.name,
+            [t.name for t in tags],
+            repo.label_names(image_id),
+            merged.get("text") or "",
+        )
+        self.search.index(session, [entry])
         return True
 
     def reanalyze(
@@ -135,6 +148,13 @@ class AnalysisService:
         image.moderation = "cleared"
 
     def mark_failed(self, image_id: uuid.UUID, reason: str) -> None:
-        """The analysis gave up: say so on the image."""
-        with self.database.transaction() as session:
-            AnalysisRepository(session).mark_failed(image_id, reason)
+        """The analysis gave up: say so on the image (`reason` is shown to its owner)."""
+        self.database.run(lambda session: AnalysisRepository(session).mark_failed(image_id, reason))
+
+
+def _run(analyser: Analyser, decoded: DecodedImage) -> AnalysisResult:
+    try:
+        return analyser.analyse(decoded)
+    except Exception as exc:
+        # Its message may name a model file or a path: the owner sees the class alone.
+        raise JobFailed(f"the {analyser.name} analyser failed: {type(exc).__name__}") from exc

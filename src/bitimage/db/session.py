@@ -6,17 +6,20 @@ import contextlib
 import itertools
 import logging
 import os
+import random
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+from bitimage.errors import ServiceUnavailable
 
 # Execution option that makes a SQLite transaction take the write lock at BEGIN.
 # A deferred transaction that reads and then writes fails at once with "database is
@@ -115,6 +118,48 @@ def create_private_file(path: str) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
+T = TypeVar("T")
+
+TRANSACTION_ATTEMPTS = 4  # a deadlock victim usually wins its second run; 4 bounds a storm
+_BACKOFF_BASE = 0.02  # seconds before the second run; doubled for each run after it
+_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock, serialization failure
+_SQLITE_BUSY_CODES = frozenset({5, 6})  # SQLITE_BUSY, SQLITE_LOCKED (primary result codes)
+
+
+def is_contention(exc: BaseException) -> bool:
+    """True for a deadlock, a serialization failure or a busy SQLite: the work may run again."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) in _RETRYABLE_SQLSTATES:
+        return True
+    if isinstance(orig, sqlite3.OperationalError):
+        code = getattr(orig, "sqlite_errorcode", None)
+        if isinstance(code, int):
+            return code & 0xFF in _SQLITE_BUSY_CODES
+        return "locked" in str(orig) or "busy" in str(orig)
+    return False
+
+
+def _cause(exc: DBAPIError) -> str:
+    return f"{type(exc.orig).__name__}: {str(exc.orig).strip()}"
+
+
+def _backoff(attempt: int) -> float:
+    # Jittered: two deadlock victims that slept the same time would meet again.
+    return float(_BACKOFF_BASE * 2 ** (attempt - 1) * random.uniform(0.5, 1.5))  # noqa: S311
+
+
+def _busy(exc: DBAPIError, attempts: int) -> ServiceUnavailable:
+    # Contention, not an outage: the database answered, other transactions held the rows.
+    log.warning("database contention: gave up after %d attempt(s): %s", attempts, _cause(exc))
+    return ServiceUnavailable(
+        "The database was busy with concurrent changes to the same rows; nothing was changed",
+        "Send the request again after the number of seconds in Retry-After",
+        headers={"Retry-After": "1"},
+    )
+
+
 class Database:
     """The engine plus two session factories: read (deferred) and write (immediate on SQLite)."""
 
@@ -132,7 +177,47 @@ class Database:
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[Session]:
-        """A session that commits when the block ends cleanly and rolls back otherwise."""
+        """A session that commits when the block ends cleanly and rolls back otherwise.
+
+        A block cannot be run again from here: contention (a deadlock, a busy database) is
+        reported at once as ServiceUnavailable. Work that can be re-run goes through run().
+        """
+        try:
+            with self._attempt(write) as session:
+                yield session
+        except DBAPIError as exc:
+            if not is_contention(exc):
+                raise
+            raise _busy(exc, attempts=1) from exc
+
+    def run(
+        self,
+        work: Callable[[Session], T],
+        *,
+        write: bool = True,
+        attempts: int = TRANSACTION_ATTEMPTS,
+    ) -> T:
+        """Run `work` in a transaction; on contention roll back and run it all again.
+
+        `work` must do nothing outside the session that a second run would repeat (use
+        after_commit for that). After `attempts` tries the contention is ServiceUnavailable.
+        """
+        attempt = 1
+        while True:
+            try:
+                with self._attempt(write) as session:
+                    return work(session)
+            except DBAPIError as exc:
+                if not is_contention(exc):
+                    raise
+                if attempt >= attempts:
+                    raise _busy(exc, attempts=attempt) from exc
+                log.info("database contention (%s); running the transaction again", _cause(exc))
+            time.sleep(_backoff(attempt))
+            attempt += 1
+
+    @contextmanager
+    def _attempt(self, write: bool) -> Iterator[Session]:
         factory = self.writer if write else self.reader
         with factory() as session:
             try:

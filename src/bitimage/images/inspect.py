@@ -7,8 +7,9 @@ from typing import BinaryIO
 
 from PIL import Image, UnidentifiedImageError, features
 
-# We enforce our own pixel limit below, before anything is decoded; Pillow's global one
-# would otherwise warn or raise on its own terms (and warnings are process-global).
+# We enforce our own pixel limit (open_within), before anything is decoded; Pillow's global
+# one would otherwise warn or raise on its own terms (and warnings are process-global). Set
+# once, at import, and never again: the analysis decoder opens images through open_within too.
 Image.MAX_IMAGE_PIXELS = None
 
 _PILLOW_FORMATS = {
@@ -97,6 +98,33 @@ def content_type(head: bytes) -> str:
     return CONTENT_TYPES.get(sniff(head), "application/octet-stream")
 
 
+def _too_many(detected: str, width: int, height: int, max_pixels: int) -> TooManyPixels:
+    return TooManyPixels(
+        detected,
+        f"{width}x{height} is {width * height / 1e6:.1f} megapixels, over the "
+        f"{max_pixels / 1e6:g} megapixel limit",
+    )
+
+
+def open_within(stream: BinaryIO, max_pixels: int, detected: str = "image") -> Image.Image:
+    """The image in `stream`, opened (header only) if it has at most `max_pixels` pixels."""
+    try:
+        image = Image.open(stream, formats=list(_PILLOW_FORMATS))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # Pillow's own limit, should anything have set one (a warning is raised when warnings
+        # are errors): the header is still a bomb by our measure, whatever the exact size.
+        raise TooManyPixels(
+            detected, f"the {detected} header announces more than {max_pixels / 1e6:g} megapixels"
+        ) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise UnsupportedImage(detected, f"the {detected} header cannot be read ({exc})") from None
+    width, height = image.size
+    if width * height > max_pixels:
+        image.close()
+        raise _too_many(detected, width, height, max_pixels)
+    return image
+
+
 def inspect_image(stream: BinaryIO, max_pixels: int) -> ImageInfo:
     """Check `stream` holds a complete supported image and return its format and size."""
     head = stream.read(64)
@@ -104,18 +132,8 @@ def inspect_image(stream: BinaryIO, max_pixels: int) -> ImageInfo:
     if detected not in CONTENT_TYPES.values() and detected not in _PILLOW_FORMATS.values():
         raise UnsupportedImage(detected, f"the content is {detected}, not a supported image")
     stream.seek(0)
-    try:
-        image = Image.open(stream, formats=list(_PILLOW_FORMATS))
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise UnsupportedImage(detected, f"the {detected} header cannot be read ({exc})") from None
-    with image:
+    with open_within(stream, max_pixels, detected) as image:
         width, height = image.size
-        if width * height > max_pixels:
-            raise TooManyPixels(
-                detected,
-                f"{width}x{height} is {width * height / 1e6:.1f} megapixels, over the "
-                f"{max_pixels / 1e6:g} megapixel limit",
-            )
         _check_complete(image, stream, detected)
         return ImageInfo(_PILLOW_FORMATS[str(image.format)], width, height)
 
@@ -149,6 +167,9 @@ def _check_complete(image: Image.Image, stream: BinaryIO, detected: str) -> None
                 raise OSError("the IEND chunk is missing")
         else:
             image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # A GIF frame larger than the header's screen, say: Pillow's limit, should one be set.
+        raise TooManyPixels(detected, f"a {detected} frame is too large to decode") from None
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise UnsupportedImage(
             detected, f"the {detected} data is truncated or corrupt ({exc})"

@@ -117,6 +117,19 @@ class ImageRepository:
             )
         return found
 
+    def lock(self, image_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Image]:
+        """These images, their rows locked in id order until the transaction ends.
+
+        Every transaction that changes an image or what hangs off it (tags, labels, search
+        rows, jobs) locks the image rows first and in this one order, so two of them never
+        wait for each other in a circle (PostgreSQL; on SQLite the write lock serialises).
+        """
+        found: dict[uuid.UUID, Image] = {}
+        for chunk in _chunks(sorted(set(image_ids))):
+            query = select(Image).where(Image.id.in_(chunk)).order_by(Image.id).with_for_update()
+            found.update({image.id: image for image in self.session.scalars(query)})
+        return found
+
     def owners(self, image_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
         """Image id -> owner, for the ids that are confirmed images."""
         found: dict[uuid.UUID, uuid.UUID] = {}

@@ -98,7 +98,10 @@ class ImageService:
         if len(ids) > self.settings.upload_urls_max:
             raise InvalidRequest(f"At most {self.settings.upload_urls_max} ids per request")
         repo = ImageRepository(session)
-        found = repo.get_many(ids)
+        # The lock order of every writer: the owner's row (as notify and account deletion
+        # take it), then the image rows in id order, then what hangs off them.
+        UserRepository(session).quotas([owner], for_update=True)
+        found = repo.lock(ids)
         for image_id in ids:
             image = found.get(image_id)
             if image is None or image.user_id != owner:
@@ -111,7 +114,7 @@ class ImageService:
     def delete_all_of_user(self, session: Session, user_id: uuid.UUID) -> None:
         """Delete every image row of a user and queue every object under their prefixes."""
         repo = ImageRepository(session)
-        self._delete_rows(session, repo, repo.ids_of_user(user_id))
+        self._delete_rows(session, repo, list(repo.lock(repo.ids_of_user(user_id))))
         repo.delete_grants_of_user(user_id)
         purges = [repo.add_purge(prefix, is_prefix=True) for prefix in user_prefixes(user_id)]
         self._purge_after_commit(session, [p.id for p in purges])
@@ -139,8 +142,8 @@ class ImageService:
                 self.store.delete_prefix(key)
             else:
                 self.store.delete([key])
-        with self.database.transaction() as session:
-            ImageRepository(session).delete_purges([purge_id for purge_id, _, _ in pending])
+        done = [purge_id for purge_id, _, _ in pending]
+        self.database.run(lambda session: ImageRepository(session).delete_purges(done))
         return len(pending)
 
 
