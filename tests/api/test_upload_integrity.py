@@ -232,3 +232,37 @@ def test_a_notify_inside_a_notify_is_a_conflict(
     first = client.post("/api/v1/images", headers=headers, json=body)
     assert (first.status_code, racer.answers) == (201, [409]), first.text
     assert assert_rows_describe_their_bytes(container) == 1
+
+
+class DeleteDuringCheck:
+    """Delegates to the real store, but deletes the object before the first ranged read."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+        self.deleted: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def read_range(self, key: str, *args: Any) -> bytes:
+        if not self.deleted:
+            self.deleted.append(key)
+            self._real.delete([key])
+        data: bytes = self._real.read_range(key, *args)
+        return data
+
+
+def test_an_upload_that_vanishes_during_the_check_is_a_conflict(
+    backend: tuple[Container, TestClient, Put], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a 500, nor a 415 for a 'corrupt' image: the client is told to notify again."""
+    container, client, put = backend
+    headers = auth(client, "vanish@example.com")
+    url, image_id = _upload_url(client, headers)
+    assert put(url, PNG) == 200
+    vanishing = DeleteDuringCheck(container.store)
+    monkeypatch.setattr(container.uploads, "store", vanishing)
+    answer = client.post("/api/v1/images", headers=headers, json=notify_body([image_id], [PNG]))
+    assert len(vanishing.deleted) == 1
+    assert answer.status_code == 409, answer.text
+    assert assert_rows_describe_their_bytes(container) == 0

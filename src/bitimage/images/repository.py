@@ -48,6 +48,7 @@ _OWNERS = select(_IMAGES.c.id, _IMAGES.c.user_id).where(_IMAGES.c.id.in_(_ids())
 _GRANT_HOLDERS = (
     select(_GRANTS.c.image_id, _GRANTS.c.user_id, _GRANTS.c.claimed_at)
     .where(_GRANTS.c.image_id.in_(_ids()))
+    .order_by(_GRANTS.c.image_id)  # one locking order, as claims take them
     .with_for_update()
 )
 # One indexed lookup per storage PUT: may this URL still be written to?
@@ -92,7 +93,7 @@ class ImageRepository:
     ) -> dict[uuid.UUID, tuple[uuid.UUID, datetime | None]]:
         """Image id -> (its grant's user, its claim), rows locked against the sweeper."""
         found: dict[uuid.UUID, tuple[uuid.UUID, datetime | None]] = {}
-        for chunk in _chunks(image_ids):
+        for chunk in _chunks(sorted(image_ids)):
             rows = self.session.execute(_GRANT_HOLDERS, {"ids": chunk})
             found.update({image_id: (user, claim) for image_id, user, claim in rows})
         return found
@@ -101,6 +102,13 @@ class ImageRepository:
         self, user_id: uuid.UUID, image_ids: Sequence[uuid.UUID], now: datetime, stale: datetime
     ) -> set[uuid.UUID]:
         """Mark the user's unclaimed (or stale-claimed) grants as claimed at `now`; which were."""
+        # Rows are locked in id order first, as the group commit locks them: no deadlock.
+        self.session.execute(
+            select(_GRANTS.c.image_id)
+            .where(_GRANTS.c.image_id.in_(image_ids))
+            .order_by(_GRANTS.c.image_id)
+            .with_for_update()
+        )
         claimable = or_(_GRANTS.c.claimed_at.is_(None), _GRANTS.c.claimed_at < stale)
         statement = (
             update(_GRANTS)

@@ -12,7 +12,7 @@ import io
 from collections import OrderedDict
 from typing import Protocol
 
-from bitimage.storage.ports import ObjectStore
+from bitimage.storage.ports import ObjectChanged, ObjectStore
 
 FIRST_FETCH = 64 * 1024
 MAX_FETCH = 8 * 1024 * 1024
@@ -89,11 +89,15 @@ class RangedReader(io.RawIOBase):
 
 
 class PinnedRanges:
-    """Ranged reads of one version of an object: they raise ObjectChanged once it is replaced."""
+    """Ranged reads of one version of an object: ObjectChanged once it is replaced or gone."""
 
     def __init__(self, store: ObjectStore, etag: str | None) -> None:
         self._store, self._etag = store, etag
 
     def read_range(self, key: str, start: int, length: int) -> bytes:
         """Up to `length` bytes from offset `start` of the pinned version."""
-        return self._store.read_range(key, start, length, self._etag)
+        try:
+            return self._store.read_range(key, start, length, self._etag)
+        except FileNotFoundError as exc:
+            # Not an OSError for the decoder to take for a corrupt image: the object went.
+            raise ObjectChanged(f"{key} is gone") from exc
