@@ -96,6 +96,11 @@ class Settings(BaseSettings):
     default_image_upload_limit: int | None = Field(default=None, ge=0)
     sweep_interval_seconds: float = Field(default=60.0, gt=0)
 
+    # Upload grants (issue 11): open URLs per user without an image limit, and how long a
+    # notify that died keeps its images claimed before another notify may take them over.
+    max_open_uploads: int = Field(default=10_000, ge=1)
+    notify_claim_seconds: float = Field(default=300.0, gt=0)
+
     @field_validator("database_url")
     @classmethod
     def _database_scheme(cls, value: str | None) -> str | None:

@@ -143,8 +143,8 @@ def test_crash_then_never_renotified(
         )
     assert answer.status_code == 503
     # the rollback undid the copies; make one exist anyway, as a kill -9 before undo would
-    user = next(iter(container.store.list("staging/"))).key.split("/")[2]
-    container.store.copy(f"staging/users/{user}/{ids[0]}", f"users/{user}/{ids[0]}")
+    user = next(iter(container.store.list("pinned/"))).key.split("/")[2]  # checked: moved aside
+    container.store.copy(f"pinned/users/{user}/{ids[0]}", f"users/{user}/{ids[0]}")
     assert_clean_after_sweep(container, set())
 
 

@@ -10,9 +10,11 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from bitimage.bootstrap import Container
 from bitimage.storage.keys import staging_key
+from bitimage.users.models import User
 from tests.conftest import app_client, make_container, make_settings
 from tests.support import PASSWORD, auth, make_jpeg, md5, notify_body, stage, upload, user_id
 
@@ -195,8 +197,12 @@ class TestAccessDenied:
             upload(client, headers, [make_jpeg(seed=1)])
             answer = client.get("/api/v1/images/upload_urls?image_count=2", headers=headers)
             assert_error(answer, 403, DENIED, "limit")
-            payloads = [make_jpeg(seed=2), make_jpeg(seed=3)]
-            ids = stage(client, headers, payloads[:1]) + stage(client, headers, payloads[1:])
+            payloads = [make_jpeg(seed=2)]
+            ids = stage(client, headers, payloads)  # 1 image and 1 unused URL: the limit
+            answer = client.get("/api/v1/images/upload_urls?image_count=1", headers=headers)
+            assert_error(answer, 403, DENIED, "limit", "1 unused upload URLs")
+            with container.database.transaction() as session:  # lowered after the URL was issued
+                session.execute(update(User).values(image_upload_limit=1))
             answer = client.post("/api/v1/images", headers=headers, json=notify_body(ids, payloads))
             assert_error(answer, 403, DENIED, "limit")
         container.close()
@@ -378,7 +384,7 @@ def test_batch_is_all_or_nothing(
     answer = client.post("/api/v1/images", headers=headers, json=notify_body(ids, [good, bad]))
     assert_error(answer, 415, "Resource media type is unsupported", ids[1])
     assert client.get("/api/v1/images/private/summary", headers=headers).json()["images"] == []
-    assert all(info.key.startswith("staging/") for info in container.store.list(""))
+    assert not any(info.key.startswith("users/") for info in container.store.list(""))
     # The good one alone still goes through.
     alone = client.post("/api/v1/images", headers=headers, json=notify_body(ids[:1], [good]))
     assert alone.status_code == 201

@@ -18,7 +18,7 @@ from bitimage.errors import AccessDenied, Conflict, HashMismatch
 from bitimage.images.models import Image
 from bitimage.images.schemas import NotifyImage
 from bitimage.images.uploads import PendingBatch
-from bitimage.storage.keys import permanent_key, staging_key
+from bitimage.storage.keys import permanent_key, pinned_key
 from bitimage.users.models import User
 from tests.support import auth, make_jpeg, notify_body, stage, user_id
 
@@ -74,8 +74,8 @@ def test_one_group_keeps_the_good_batches_and_answers_each_bad_one(
     assert _count(container, alice_id) == (2, 2)
     assert _count(container, bob_id) == (1, 1)
     store = container.store
-    for image_id in alice_ids[2:]:  # refused: the staged upload stays, nothing permanent
-        assert store.stat(staging_key(alice_id, uuid.UUID(image_id))) is not None
+    for image_id in alice_ids[2:]:  # refused: the checked (pinned) upload stays, nothing permanent
+        assert store.stat(pinned_key(alice_id, uuid.UUID(image_id))) is not None
         assert store.stat(permanent_key(alice_id, uuid.UUID(image_id))) is None
     found = client.get("/api/v1/images/private/summary?name=img1", headers=alice).json()
     ids = [image["id"] for image in found["images"]]

@@ -87,7 +87,7 @@ def test_contract(store: S3Store) -> None:
     assert view.status_code == 200
     assert view.content == data
 
-    permanent_prefix, staging_prefix = user_prefixes(user)
+    permanent_prefix, staging_prefix, _ = user_prefixes(user)
     assert [i.key for i in store.list(staging_prefix)] == [staged]
     assert [i.key for i in store.list(permanent_prefix)] == [permanent]
     listed = {i.key: i for i in store.list("")}
@@ -214,7 +214,7 @@ def test_delete_prefix_goes_through_every_page(endpoint: str) -> None:
     foreign = f"users/{user}/notes.txt"  # not a key this service makes: left alone
     s3.put_object(Bucket=main, Key=foreign, Body=b"x")
 
-    permanent_prefix, staging_prefix = user_prefixes(user)
+    permanent_prefix, staging_prefix, _ = user_prefixes(user)
     assert sum(1 for _ in store.list(permanent_prefix)) == 2500
     assert store.delete_prefix(permanent_prefix) == 2500
     assert list(store.list(permanent_prefix)) == []

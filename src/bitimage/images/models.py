@@ -19,6 +19,7 @@ from sqlalchemy import (
     Uuid,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 
 from bitimage.db.base import Base, UTCDateTime, utcnow
 
@@ -35,6 +36,10 @@ class UploadGrant(Base):
     )
     staging_key: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set while a notify of this id runs (one at a time; a crashed one's claim goes stale).
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # A notify moved the upload to its pinned key: the URL takes no more PUTs.
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Image(Base):

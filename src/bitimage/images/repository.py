@@ -8,7 +8,17 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import BindParameter, Table, bindparam, delete, insert, select
+from sqlalchemy import (
+    BindParameter,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from bitimage.images.models import (
@@ -36,9 +46,14 @@ def _ids() -> BindParameter[list[uuid.UUID]]:
 
 _OWNERS = select(_IMAGES.c.id, _IMAGES.c.user_id).where(_IMAGES.c.id.in_(_ids()))
 _GRANT_HOLDERS = (
-    select(_GRANTS.c.image_id, _GRANTS.c.user_id)
+    select(_GRANTS.c.image_id, _GRANTS.c.user_id, _GRANTS.c.claimed_at)
     .where(_GRANTS.c.image_id.in_(_ids()))
+    .order_by(_GRANTS.c.image_id)  # one locking order, as claims take them
     .with_for_update()
+)
+# One indexed lookup per storage PUT: may this URL still be written to?
+_PUT_STATE = select(_GRANTS.c.user_id, _GRANTS.c.claimed_at, _GRANTS.c.pinned).where(
+    _GRANTS.c.image_id == bindparam("id")
 )
 _DELETE_GRANTS = delete(_GRANTS).where(_GRANTS.c.image_id.in_(_ids()))
 _TAG_IDS = select(_TAGS.c.name, _TAGS.c.id).where(
@@ -73,12 +88,69 @@ class ImageRepository:
             found.update({grant.image_id: grant for grant in rows})
         return found
 
-    def grant_holders(self, image_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
-        """Image id -> the user its grant was issued to, rows locked against the sweeper."""
-        found: dict[uuid.UUID, uuid.UUID] = {}
-        for chunk in _chunks(image_ids):
-            found.update(self.session.execute(_GRANT_HOLDERS, {"ids": chunk}).all())
+    def grant_holders(
+        self, image_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, tuple[uuid.UUID, datetime | None]]:
+        """Image id -> (its grant's user, its claim), rows locked against the sweeper."""
+        found: dict[uuid.UUID, tuple[uuid.UUID, datetime | None]] = {}
+        for chunk in _chunks(sorted(image_ids)):
+            rows = self.session.execute(_GRANT_HOLDERS, {"ids": chunk})
+            found.update({image_id: (user, claim) for image_id, user, claim in rows})
         return found
+
+    def claim_grants(
+        self, user_id: uuid.UUID, image_ids: Sequence[uuid.UUID], now: datetime, stale: datetime
+    ) -> set[uuid.UUID]:
+        """Mark the user's unclaimed (or stale-claimed) grants as claimed at `now`; which were."""
+        # Rows are locked in id order first, as the group commit locks them: no deadlock.
+        self.session.execute(
+            select(_GRANTS.c.image_id)
+            .where(_GRANTS.c.image_id.in_(image_ids))
+            .order_by(_GRANTS.c.image_id)
+            .with_for_update()
+        )
+        claimable = or_(_GRANTS.c.claimed_at.is_(None), _GRANTS.c.claimed_at < stale)
+        statement = (
+            update(_GRANTS)
+            .where(_GRANTS.c.image_id.in_(image_ids), _GRANTS.c.user_id == user_id, claimable)
+            .values(claimed_at=now)
+            .returning(_GRANTS.c.image_id)
+        )
+        return set(self.session.scalars(statement))
+
+    def grants_of(self, user_id: uuid.UUID, image_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        """Which of these ids have a grant issued to this user."""
+        query = select(_GRANTS.c.image_id).where(
+            _GRANTS.c.image_id.in_(image_ids), _GRANTS.c.user_id == user_id
+        )
+        return set(self.session.scalars(query))
+
+    def release_grants(
+        self, image_ids: Sequence[uuid.UUID], claim: datetime, pinned: Sequence[uuid.UUID]
+    ) -> None:
+        """End the claim `claim` on these grants; mark the `pinned` ones as taking no PUT."""
+        mine = (_GRANTS.c.image_id.in_(image_ids), _GRANTS.c.claimed_at == claim)
+        if pinned:
+            self.session.execute(
+                update(_GRANTS).where(*mine, _GRANTS.c.image_id.in_(pinned)).values(pinned=True)
+            )
+        self.session.execute(update(_GRANTS).where(*mine).values(claimed_at=None))
+
+    def put_state(self, image_id: uuid.UUID) -> tuple[uuid.UUID, bool] | None:
+        """(The grant's user, whether it still takes PUTs) for an image id; None: no grant."""
+        row = self.session.execute(_PUT_STATE, {"id": image_id}).first()
+        if row is None:
+            return None
+        user, claimed_at, pinned = row
+        return user, claimed_at is None and not pinned
+
+    def live_grants(self, user_id: uuid.UUID, now: datetime) -> tuple[int, datetime | None]:
+        """How many unexpired grants the user holds, and when the first of them expires."""
+        query = select(func.count(), func.min(_GRANTS.c.expires_at)).where(
+            _GRANTS.c.user_id == user_id, _GRANTS.c.expires_at >= now
+        )
+        count, first = self.session.execute(query).one()
+        return int(count), first
 
     def delete_grants(self, image_ids: Sequence[uuid.UUID]) -> None:
         """Forget these grants."""

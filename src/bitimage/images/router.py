@@ -15,6 +15,7 @@ from bitimage.errors import (
     HashMismatch,
     NotFound,
     TooLarge,
+    TooManyRequests,
     UnsupportedMedia,
     responses,
 )
@@ -47,7 +48,7 @@ CursorQ = Annotated[str | None, Query(description="next_cursor of the previous p
 
 @router.get(
     "/upload_urls",
-    responses=responses(AuthorizationFailed, AccessDenied, NotFound),
+    responses=responses(AuthorizationFailed, AccessDenied, NotFound, TooManyRequests),
     summary="Get pre-signed upload URLs",
 )
 def upload_urls(

@@ -13,7 +13,13 @@ from bitimage.db.session import Database
 from bitimage.images.models import Image, UploadGrant
 from bitimage.images.repository import ImageRepository
 from bitimage.images.service import ImageService
-from bitimage.storage.keys import STAGING_PREFIX, image_id_of, permanent_key
+from bitimage.storage.keys import (
+    PINNED_PREFIX,
+    STAGING_PREFIX,
+    image_id_of,
+    permanent_key,
+    pinned_key,
+)
 from bitimage.storage.ports import ObjectStore
 
 _BATCH = 500
@@ -46,7 +52,7 @@ class StagingSweeper:
         self.clock = clock
 
     def sweep(self) -> SweepReport:
-        """One full pass: expired grants, orphaned staging objects, pending purges."""
+        """One full pass: expired grants, orphaned staging and pinned objects, pending purges."""
         report = SweepReport()
         while (count := self._expire_grants()) > 0:
             report.expired_grants += count
@@ -74,13 +80,19 @@ class StagingSweeper:
             repo = ImageRepository(session)
             for image_id, user_id, key in gone:
                 repo.add_purge(key)
+                repo.add_purge(pinned_key(user_id, image_id))  # what a notify moved aside
                 if image_id not in confirmed:  # a copy left by a notify that never committed
                     repo.add_purge(permanent_key(user_id, image_id))
             return len(gone)
 
     def _remove_orphans(self) -> int:
         cutoff = self.clock() - self.ttl
-        stale = [info.key for info in self.store.list(STAGING_PREFIX) if info.modified_at < cutoff]
+        stale = [
+            info.key
+            for prefix in (STAGING_PREFIX, PINNED_PREFIX)
+            for info in self.store.list(prefix)
+            if info.modified_at < cutoff
+        ]
         removed = 0
         for start in range(0, len(stale), _BATCH):
             keys = stale[start : start + _BATCH]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -23,17 +24,19 @@ from bitimage.errors import (
     InvalidRequest,
     NotFound,
     TooLarge,
+    TooManyRequests,
     UnsupportedMedia,
 )
+from bitimage.images.grants import GrantClaims
 from bitimage.images.inspect import ImageInfo, UnsupportedImage, inspect_image
 from bitimage.images.models import Image
 from bitimage.images.repository import ImageRepository
 from bitimage.images.schemas import NotifyImage, UploadUrl
 from bitimage.queue.outbox import enqueue_analysis
 from bitimage.search.ports import SearchEntry, SearchIndex
-from bitimage.storage.keys import permanent_key, staging_key
-from bitimage.storage.ports import ObjectStore
-from bitimage.storage.ranged import RangedReader
+from bitimage.storage.keys import permanent_key, pinned_key, staging_key
+from bitimage.storage.ports import ObjectChanged, ObjectStore
+from bitimage.storage.ranged import PinnedRanges, RangedReader
 from bitimage.users.repository import Quota, UserRepository
 
 
@@ -44,6 +47,8 @@ class VerifiedUpload:
     size: int
     md5: str
     info: ImageInfo
+    key: str  # the object that was checked (pinned), and its version: what gets copied
+    etag: str | None
 
 
 @dataclass(eq=False)
@@ -54,6 +59,8 @@ class PendingBatch:
     items: Sequence[NotifyImage]
     staged: dict[uuid.UUID, VerifiedUpload | AppError]
     verified: dict[uuid.UUID, VerifiedUpload] = field(default_factory=dict)
+    claim: datetime | None = None  # the grants' claim this batch holds (None: none taken)
+    pinned: set[uuid.UUID] = field(default_factory=set)  # ids whose upload was moved aside
     images: list[Image] | None = None
     error: Exception | None = None
 
@@ -77,6 +84,7 @@ class UploadService:
         self.jobs_queued = jobs_queued
         self.clock = clock
         self.committer = GroupCommitter(self.confirm_group)
+        self.grants = GrantClaims(database, settings.notify_claim_seconds, clock)
 
     def _quota(self, quota: Quota | None, user_id: uuid.UUID) -> Quota:
         if quota is None:
@@ -101,10 +109,12 @@ class UploadService:
         top = self.settings.upload_urls_max
         if not 1 <= count <= top:
             raise InvalidRequest(f"image_count must be between 1 and {top}, got {count}")
-        quota = UserRepository(session).quotas([user_id]).get(user_id)
-        self._check_quota(self._quota(quota, user_id), count)
+        # The user's row is locked: concurrent requests count each other's grants.
+        quota = UserRepository(session).quotas([user_id], for_update=True).get(user_id)
+        now = self.clock()
+        self._check_open_grants(session, self._quota(quota, user_id), count, now)
         ttl = self.settings.upload_url_ttl_seconds
-        expires_at = self.clock() + timedelta(seconds=ttl)
+        expires_at = now + timedelta(seconds=ttl)
         ids = [uuid.uuid4() for _ in range(count)]
         keys = [staging_key(user_id, image_id) for image_id in ids]
         ImageRepository(session).add_grants(
@@ -118,15 +128,65 @@ class UploadService:
             for i, k in zip(ids, keys, strict=True)
         ]
 
-    def verify_staged(self, user_id: uuid.UUID, item: NotifyImage) -> VerifiedUpload | AppError:
-        """Check one staged object (exists, size, format, MD5); return the error, not raise it."""
-        key = staging_key(user_id, item.id)
-        info = self.store.stat(key)
-        if info is None:
-            return NotFound(
-                f"Nothing was uploaded for image {item.id}",
-                "PUT the file's bytes to the upload URL of this image id first",
+    def _check_open_grants(
+        self, session: Session, quota: Quota, adding: int, now: datetime
+    ) -> None:
+        """Images plus live grants plus `adding` within the limit (403) and the cap (429)."""
+        live, first_expiry = ImageRepository(session).live_grants(quota.user_id, now)
+        limit = quota.limit
+        if limit is not None and quota.count + live + adding > limit:
+            raise AccessDenied(
+                f"Image limit reached: user {quota.user_id} has {quota.count} of {limit} "
+                f"images and {live} unused upload URLs, and asked for {adding} more",
+                "Confirm or let expire the upload URLs you hold, delete some images, "
+                "or ask the operator to raise image_upload_limit",
             )
+        cap = self.settings.max_open_uploads
+        if live + adding > cap:
+            wait = (first_expiry - now).total_seconds() if first_expiry is not None else 1
+            raise TooManyRequests(
+                f"User {quota.user_id} holds {live} unused upload URLs and asked for {adding} "
+                f"more; at most {cap} may be open at once",
+                headers={"Retry-After": str(max(1, math.ceil(wait)))},
+            )
+
+    def verify_staged(
+        self, user_id: uuid.UUID, item: NotifyImage, pinned: set[uuid.UUID] | None = None
+    ) -> VerifiedUpload | AppError:
+        """Pin one staged object, then check it (size, format, MD5); return the error.
+
+        The id goes into `pinned` when the store moved the upload to its private key.
+        """
+        try:
+            return self._verify_pinned(user_id, item, set() if pinned is None else pinned)
+        except FileNotFoundError:  # the object went while it was read
+            return self._nothing_uploaded(item.id)
+        except ObjectChanged:
+            return self._changed(item.id)
+
+    def _nothing_uploaded(self, image_id: uuid.UUID) -> NotFound:
+        return NotFound(
+            f"Nothing was uploaded for image {image_id}",
+            "PUT the file's bytes to the upload URL of this image id first",
+        )
+
+    def _changed(self, image_id: uuid.UUID) -> Conflict:
+        return Conflict(
+            f"The upload of image {image_id} changed while it was being confirmed",
+            "Notify again (with the MD5 of the bytes you uploaded last)",
+        )
+
+    def _verify_pinned(
+        self, user_id: uuid.UUID, item: NotifyImage, pinned: set[uuid.UUID]
+    ) -> VerifiedUpload | AppError:
+        # From here on only the pinned object is read and kept: a PUT racing this notify
+        # cannot change what is checked, nor slip other bytes in before the copy.
+        key = staging_key(user_id, item.id)
+        info = self.store.pin(key, pinned_key(user_id, item.id))
+        if info is None:
+            return self._nothing_uploaded(item.id)
+        if info.key != key:
+            pinned.add(item.id)
         limit = self.settings.max_image_bytes
         if info.size > limit:
             return TooLarge(
@@ -135,7 +195,7 @@ class UploadService:
             )
         try:
             # Ranged reads: the header and the end marker, not the whole object.
-            ranged = RangedReader(self.store, key, info.size)
+            ranged = RangedReader(PinnedRanges(self.store, info.etag), info.key, info.size)
             with io.BufferedReader(ranged, buffer_size=64 * 1024) as stream:
                 image_info = inspect_image(stream, self.settings.max_image_pixels)
         except UnsupportedImage as exc:
@@ -143,12 +203,12 @@ class UploadService:
                 f"Image {item.id} is not a supported image (detected format: {exc.detected}): "
                 f"{exc.reason}"
             )
-        md5 = info.md5 or self.store.md5(key)
+        md5 = info.md5 or self.store.md5(info.key, info.etag)
         if md5 != item.hash.lower():
             return HashMismatch(
                 f"The MD5 of image {item.id} is {md5}, not {item.hash.lower()} as given"
             )
-        return VerifiedUpload(info.size, md5, image_info)
+        return VerifiedUpload(info.size, md5, image_info, info.key, info.etag)
 
     def confirm(self, user_id: uuid.UUID, items: Sequence[NotifyImage]) -> list[Image]:
         """Confirm a batch, all or nothing, checking each image in API.md's order.
@@ -164,14 +224,28 @@ class UploadService:
         ids = [item.id for item in items]
         if len(set(ids)) != len(ids):
             raise InvalidRequest("The same image id appears twice in the batch")
-        staged = {item.id: self.verify_staged(user_id, item) for item in items}
-        batch = PendingBatch(user_id, items, staged)
-        self.committer.submit(batch)
+        claim = self.grants.claim(user_id, ids)
+        batch = PendingBatch(user_id, items, {}, claim=claim)
+        try:
+            batch.staged = {
+                item.id: self.verify_staged(user_id, item, batch.pinned) for item in items
+            }
+            self.committer.submit(batch)
+        except BaseException:
+            self._release(batch)
+            raise
         if batch.error is not None:
+            self._release(batch)
             raise batch.error
         if batch.images is None:  # pragma: no cover - the group ended without a word on it
             raise RuntimeError(f"the batch of user {user_id} was not confirmed")
         return batch.images
+
+    def _release(self, batch: PendingBatch) -> None:
+        """A failed batch: free its claim, and close the URLs of uploads it pinned."""
+        assert batch.claim is not None  # confirm() claims before anything can fail here
+        ids = [item.id for item in batch.items]
+        self.grants.release(ids, batch.claim, sorted(batch.pinned))
 
     def confirm_group(self, group: list[PendingBatch]) -> None:
         """Check each batch in arrival order, then write the accepted ones in one transaction."""
@@ -196,10 +270,15 @@ class UploadService:
         holders = repo.grant_holders(ids)
         accepted: list[PendingBatch] = []
         claimed: set[uuid.UUID] = set()  # ids an earlier batch of this group confirms
+        copied: list[str] = []
+        # If the transaction does not commit, the copies go and the pinned uploads stay,
+        # so the batches can be notified again; a crash before that is left to the sweeper.
+        on_rollback(session, lambda: self.store.delete(copied))
         for batch in group:
             try:
                 quota = self._quota(quotas.get(batch.user_id), batch.user_id)
                 batch.verified = self._check_batch(batch, quota, owners, holders, claimed)
+                copied.extend(self._copy_batch(batch))
             except AppError as exc:
                 batch.error = exc
                 continue
@@ -214,15 +293,18 @@ class UploadService:
         batch: PendingBatch,
         quota: Quota,
         owners: dict[uuid.UUID, uuid.UUID],
-        holders: dict[uuid.UUID, uuid.UUID],
+        holders: dict[uuid.UUID, tuple[uuid.UUID, datetime | None]],
         claimed: set[uuid.UUID],
     ) -> dict[uuid.UUID, VerifiedUpload]:
         verified: dict[uuid.UUID, VerifiedUpload] = {}
         for item in batch.items:
             if owners.get(item.id) == batch.user_id or item.id in claimed:
                 raise Conflict(f"Image {item.id} is already confirmed")
-            if holders.get(item.id) != batch.user_id:
+            holder, claim = holders.get(item.id, (None, None))
+            if holder != batch.user_id:
                 raise NotFound(f"Image id {item.id} was not issued to user {batch.user_id}")
+            if claim is not None and claim != batch.claim:  # taken over: this one went stale
+                raise Conflict(f"Image {item.id} is being confirmed by another request")
             result = batch.staged[item.id]
             if isinstance(result, AppError):
                 raise result
@@ -230,17 +312,25 @@ class UploadService:
         self._check_quota(quota, len(batch.items))
         return verified
 
+    def _copy_batch(self, batch: PendingBatch) -> list[str]:
+        """Copy exactly the checked objects to their permanent keys; 409 if one changed."""
+        copied: list[str] = []
+        for item in batch.items:
+            upload = batch.verified[item.id]
+            destination = permanent_key(batch.user_id, item.id)
+            try:
+                self.store.copy(upload.key, destination, upload.etag)
+            except (ObjectChanged, FileNotFoundError):
+                self.store.delete(copied)
+                raise self._changed(item.id) from None
+            except BaseException:
+                self.store.delete(copied)
+                raise
+            copied.append(destination)
+        return copied
+
     def _store_batches(self, session: Session, batches: list[PendingBatch]) -> None:
         repo = ImageRepository(session)
-        copied: list[str] = []
-        # If the transaction does not commit, the copies go and the staged uploads stay,
-        # so the batches can be notified again; a crash before that is left to the sweeper.
-        on_rollback(session, lambda: self.store.delete(copied))
-        for batch in batches:
-            for item in batch.items:
-                destination = permanent_key(batch.user_id, item.id)
-                self.store.copy(staging_key(batch.user_id, item.id), destination)
-                copied.append(destination)
         # Core statements, one per table for the whole group: this runs holding the write
         # lock, and the ORM's unit of work cost more than the SQL it sent.
         now = self.clock()
@@ -269,7 +359,12 @@ class UploadService:
         ids = [item.id for batch in batches for item in batch.items]
         repo.delete_grants(ids)
         enqueue_analysis(session, ids)
-        staged = [staging_key(b.user_id, item.id) for b in batches for item in b.items]
+        staged = [
+            key(b.user_id, item.id)
+            for b in batches
+            for item in b.items
+            for key in (staging_key, pinned_key)
+        ]
         after_commit(session, lambda: self.store.delete(staged))
         after_commit(session, self.jobs_queued)  # a worker or the outbox relay may start now
 

@@ -170,8 +170,29 @@ class LocalSignedStore:
                 return str(record["md5"])
         return None
 
-    def read_range(self, key: str, start: int, length: int) -> bytes:
-        """Bytes from `start` (negative counts from the end), at most `length` of them."""
+    def pin(self, key: str, private_key: str) -> ObjectInfo | None:
+        """Move the object at `key` to `private_key` (one rename), unless one is there already."""
+        target = self.path_for(private_key)
+        if not target.exists():  # an earlier pin is kept: PUTs after it change nothing
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.replace(self.path_for(key), target)
+            except FileNotFoundError:
+                return None  # nothing uploaded
+            if not self._xattrs:
+                # A sidecar may already describe a newer PUT of the same size: recompute.
+                self._meta_path(key).unlink(missing_ok=True)
+                meta = self._meta_path(private_key)
+                meta.parent.mkdir(parents=True, exist_ok=True)
+                size = target.stat().st_size
+                self._write_meta(meta, {"md5": self._read_md5(target), "size": size})
+        return self.stat(private_key)
+
+    def read_range(self, key: str, start: int, length: int, etag: str | None = None) -> bytes:
+        """Bytes from `start` (negative counts from the end), at most `length` of them.
+
+        `etag` is ignored: pinned local objects never change.
+        """
         with self.path_for(key).open("rb") as handle:
             if start < 0:
                 handle.seek(max(0, handle.seek(0, os.SEEK_END) + start))
@@ -183,18 +204,21 @@ class LocalSignedStore:
         """The object's file, opened for reading."""
         return self.path_for(key).open("rb")
 
-    def md5(self, key: str) -> str:
+    def md5(self, key: str, etag: str | None = None) -> str:
         """The object's MD5, from its sidecar or by reading it."""
         info = self.stat(key)
         if info is not None and info.md5 is not None:
             return info.md5
+        return self._read_md5(self.path_for(key))
+
+    def _read_md5(self, path: Path) -> str:
         digest = hashlib.md5(usedforsecurity=False)
-        with self.path_for(key).open("rb") as handle:
+        with path.open("rb") as handle:
             while chunk := handle.read(_READ_CHUNK):
                 digest.update(chunk)
         return digest.hexdigest()
 
-    def copy(self, source: str, destination: str) -> None:
+    def copy(self, source: str, destination: str, etag: str | None = None) -> None:
         """Hard-link (or copy) `source` to `destination`, atomically replacing it."""
         src, dst = self.path_for(source), self.path_for(destination)
         tmp = Path(tempfile.mktemp(dir=self.root / _TMP_DIR))  # noqa: S306 - link needs a free name

@@ -16,10 +16,17 @@ class ObjectInfo:
     size: int
     md5: str | None
     modified_at: datetime
+    # The store's version tag (S3's ETag): reads and copies given it fail with ObjectChanged
+    # once the object is replaced. None where the object cannot change (a pinned local file).
+    etag: str | None = None
 
 
 class StoreUnavailable(Exception):
     """The store did not answer; the request may be retried later."""
+
+
+class ObjectChanged(Exception):
+    """The object was replaced since the version a read or copy was pinned to."""
 
 
 class ObjectStore(Protocol):
@@ -37,20 +44,37 @@ class ObjectStore(Protocol):
         """Size, MD5 (if the store knows it) and time of the object, or None if absent."""
         ...
 
-    def read_range(self, key: str, start: int, length: int) -> bytes:
-        """Up to `length` bytes from offset `start` (negative: from the end)."""
+    def pin(self, key: str, private_key: str) -> ObjectInfo | None:
+        """Freeze the object at `key` for checking and keeping; None if there is none.
+
+        The answer names the object to read and copy from then on, and its version: the
+        local store moves it to `private_key`, which no URL can write to (if an earlier pin
+        left an object there, that one is kept); S3 leaves it in place and answers its
+        ETag, to which later reads and the copy are conditioned.
+        """
+        ...
+
+    def read_range(self, key: str, start: int, length: int, etag: str | None = None) -> bytes:
+        """Up to `length` bytes from offset `start` (negative: from the end).
+
+        With `etag`, raise ObjectChanged if the object is no longer that version.
+        """
         ...
 
     def open(self, key: str) -> BinaryIO:
         """A seekable binary file of the object's bytes; the caller closes it."""
         ...
 
-    def md5(self, key: str) -> str:
+    def md5(self, key: str, etag: str | None = None) -> str:
         """The hex MD5 of the object's bytes, computed by reading them if need be."""
         ...
 
-    def copy(self, source: str, destination: str) -> None:
-        """Copy an object server-side, replacing any object at `destination`."""
+    def copy(self, source: str, destination: str, etag: str | None = None) -> None:
+        """Copy an object server-side, replacing any object at `destination`.
+
+        With `etag`, copy only that version of `source`: raise ObjectChanged otherwise,
+        leaving nothing at `destination`.
+        """
         ...
 
     def delete(self, keys: Iterable[str]) -> None:

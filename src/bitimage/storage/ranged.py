@@ -12,6 +12,8 @@ import io
 from collections import OrderedDict
 from typing import Protocol
 
+from bitimage.storage.ports import ObjectChanged, ObjectStore
+
 FIRST_FETCH = 64 * 1024
 MAX_FETCH = 8 * 1024 * 1024
 _KEPT_BLOCKS = 3  # the head, the tail and the block being read
@@ -84,3 +86,18 @@ class RangedReader(io.RawIOBase):
         while len(self._blocks) > _KEPT_BLOCKS:
             self._blocks.popitem(last=False)
         return position, block
+
+
+class PinnedRanges:
+    """Ranged reads of one version of an object: ObjectChanged once it is replaced or gone."""
+
+    def __init__(self, store: ObjectStore, etag: str | None) -> None:
+        self._store, self._etag = store, etag
+
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        """Up to `length` bytes from offset `start` of the pinned version."""
+        try:
+            return self._store.read_range(key, start, length, self._etag)
+        except FileNotFoundError as exc:
+            # Not an OSError for the decoder to take for a corrupt image: the object went.
+            raise ObjectChanged(f"{key} is gone") from exc

@@ -11,9 +11,9 @@ from fastapi.responses import FileResponse
 
 from bitimage.config import describe_size
 from bitimage.deps import ContainerDep
-from bitimage.errors import AccessDenied, NotFound, TooLarge, responses
+from bitimage.errors import AccessDenied, AppError, Conflict, NotFound, TooLarge, responses
 from bitimage.images.inspect import content_type
-from bitimage.storage.keys import STAGING_PREFIX, image_id_of, is_valid_key
+from bitimage.storage.keys import STAGING_PREFIX, image_id_of, is_valid_key, user_id_of
 from bitimage.storage.local import LocalSignedStore
 
 router = APIRouter(prefix="/storage", tags=["storage (local store)"])
@@ -43,7 +43,7 @@ def _local(container: ContainerDep) -> LocalSignedStore:
 @router.put(
     "/{key:path}",
     status_code=status.HTTP_200_OK,
-    responses=responses(AccessDenied, NotFound, TooLarge),
+    responses=responses(AccessDenied, NotFound, Conflict, TooLarge),
     summary="Upload raw bytes to a signed URL",
     openapi_extra={
         "requestBody": {
@@ -57,11 +57,27 @@ def _local(container: ContainerDep) -> LocalSignedStore:
 async def put_object(
     key: str, expires: ExpiresQ, signature: SignatureQ, request: Request, container: ContainerDep
 ) -> Response:
-    """Stream the body to a temporary file, hashing as it comes; 413 past the size limit."""
+    """Stream the body to a temporary file, hashing as it comes; 413 past the size limit.
+
+    Every refusal closes the connection: the unread rest of the body is not drained.
+    """
+    try:
+        return await _receive(key, expires, signature, request, container)
+    except AppError as exc:
+        exc.headers = {**(exc.headers or {}), "Connection": "close"}
+        raise
+
+
+async def _receive(
+    key: str, expires: int, signature: str, request: Request, container: ContainerDep
+) -> Response:
     store = _local(container)
     _check(store, "PUT", key, expires, signature)
     if not key.startswith(STAGING_PREFIX):
         raise AccessDenied("Uploads go to the staging area only")
+    # Single use: once a notify of this id began (or its account went), no more bytes.
+    grants = container.uploads.grants
+    await anyio.to_thread.run_sync(grants.check_put, user_id_of(key), image_id_of(key))
     limit = container.settings.max_image_bytes
     too_large = TooLarge(
         f"Image {image_id_of(key)} is larger than the upload limit of {describe_size(limit)}"
@@ -104,6 +120,27 @@ def get_object(
     key: str, expires: ExpiresQ, signature: SignatureQ, request: Request, container: ContainerDep
 ) -> Response:
     """The bytes with their sniffed Content-Type, an ETag (the MD5) and nosniff."""
+    return _serve(key, expires, signature, request, container)
+
+
+@router.head(
+    "/{key:path}",
+    responses={
+        **responses(AccessDenied, NotFound),
+        200: {"description": "The headers a GET of this signed URL answers, no body"},
+    },
+    summary="Headers of an object, from a signed GET URL",
+)
+def head_object(
+    key: str, expires: ExpiresQ, signature: SignatureQ, request: Request, container: ContainerDep
+) -> Response:
+    """What GET answers, without the body; the URL is checked as a GET URL."""
+    return _serve(key, expires, signature, request, container)
+
+
+def _serve(
+    key: str, expires: int, signature: str, request: Request, container: ContainerDep
+) -> Response:
     store = _local(container)
     _check(store, "GET", key, expires, signature)
     info = store.stat(key)

@@ -19,19 +19,25 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from bitimage.storage.keys import STAGING_PREFIX, is_valid_key
-from bitimage.storage.ports import ObjectInfo, ObjectStore, StoreUnavailable
+from bitimage.storage.ports import ObjectChanged, ObjectInfo, ObjectStore, StoreUnavailable
 from bitimage.storage.sigv4 import AddressingStyle, SigV4Presigner
 
 if TYPE_CHECKING:
     from botocore.credentials import Credentials
     from mypy_boto3_s3 import S3Client
-    from mypy_boto3_s3.type_defs import CopySourceTypeDef, ObjectIdentifierTypeDef
+    from mypy_boto3_s3.type_defs import (
+        CopyObjectRequestTypeDef,
+        CopySourceTypeDef,
+        GetObjectRequestTypeDef,
+        ObjectIdentifierTypeDef,
+    )
 
 _CHUNK = 256 * 1024
 _SPOOL_IN_MEMORY = 1024 * 1024  # open(): objects up to 1 MiB stay in memory, larger go to disk
 _DELETE_BATCH = 1000  # the most keys one DeleteObjects call accepts
 _CREDENTIALS_CHECK_SECONDS = 60.0
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+_CHANGED = {"412", "PreconditionFailed"}
 # Failures of the network or of the credential chain: the store is unreachable, not wrong.
 _UNREACHABLE: tuple[type[boto_errors.BotoCoreError], ...] = (
     boto_errors.ConnectionError,  # EndpointConnectionError, ConnectTimeoutError, SSL, proxy
@@ -47,6 +53,16 @@ def _is_single_part_md5(etag: str) -> bool:
     return len(etag) == 32 and all(c in "0123456789abcdef" for c in etag.lower())
 
 
+def _copied_other_bytes(etag: str, answer: Any) -> bool:
+    """True when a plain copy's ETag (the MD5 of what was copied) is not the pinned MD5 ETag."""
+    plain = answer.get("ServerSideEncryption") in (None, "AES256")
+    if not plain or "SSECustomerAlgorithm" in answer:
+        return False
+    pinned = etag.strip('"').lower()
+    copied = str(answer.get("CopyObjectResult", {}).get("ETag", "")).strip('"').lower()
+    return _is_single_part_md5(pinned) and _is_single_part_md5(copied) and pinned != copied
+
+
 @contextmanager
 def _translated(operation: str, bucket: str, key: str = "") -> Iterator[None]:
     """Map botocore failures onto the port's: FileNotFoundError or StoreUnavailable."""
@@ -58,6 +74,8 @@ def _translated(operation: str, bucket: str, key: str = "") -> Iterator[None]:
         code = str(error.get("Code", "?"))
         if key and code in _NOT_FOUND:
             raise FileNotFoundError(where) from exc
+        if key and code in _CHANGED:
+            raise ObjectChanged(f"{where} was replaced during {operation}") from exc
         message = str(error.get("Message", "")).strip() or "no message"
         raise StoreUnavailable(f"{operation} {where} failed: {code}: {message}") from exc
     except _UNREACHABLE as exc:
@@ -160,17 +178,33 @@ class S3Store:
         if md5 is not None and not _is_single_part_md5(md5):
             md5 = None
         modified = head["LastModified"].astimezone(UTC)
-        return ObjectInfo(key=key, size=head["ContentLength"], md5=md5, modified_at=modified)
+        return ObjectInfo(
+            key=key,
+            size=head["ContentLength"],
+            md5=md5,
+            modified_at=modified,
+            etag=head.get("ETag") or None,
+        )
 
-    def read_range(self, key: str, start: int, length: int) -> bytes:
-        """A ranged GET; `start` < 0 asks for a suffix (`bytes=-N`)."""
+    def pin(self, key: str, private_key: str) -> ObjectInfo | None:
+        """HEAD the object: its ETag pins later reads and the copy (nothing moves on S3)."""
+        info = self.stat(key)
+        if info is not None and info.etag is None:  # pragma: no cover - S3 always sends one
+            raise StoreUnavailable(f"s3://{self.locate(key)}/{key} has no ETag to pin")
+        return info
+
+    def read_range(self, key: str, start: int, length: int, etag: str | None = None) -> bytes:
+        """A ranged GET (`If-Match: etag` when given); `start` < 0 asks for a suffix."""
         if length <= 0:
             return b""
         span = f"bytes={start}" if start < 0 else f"bytes={start}-{start + length - 1}"
         bucket = self.locate(key)
+        request: GetObjectRequestTypeDef = {"Bucket": bucket, "Key": key, "Range": span}
+        if etag is not None:
+            request["IfMatch"] = etag
         with _translated("GetObject", bucket, key):
             try:
-                body = self.client.get_object(Bucket=bucket, Key=key, Range=span)["Body"]
+                body = self.client.get_object(**request)["Body"]
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") == "InvalidRange":
                     return b""  # an empty object, or a start past its end
@@ -192,37 +226,53 @@ class S3Store:
         spool.seek(0)
         return cast(BinaryIO, spool)
 
-    def md5(self, key: str) -> str:
+    def md5(self, key: str, etag: str | None = None) -> str:
         """The MD5 from the ETag when it is one, else by streaming the object through MD5."""
         info = self.stat(key)
         if info is None:
             raise FileNotFoundError(f"s3://{self.locate(key)}/{key}")
+        if etag is not None and info.etag != etag:
+            raise ObjectChanged(f"s3://{self.locate(key)}/{key} was replaced")
         if info.md5 is not None:
             return info.md5
         digest = hashlib.md5(usedforsecurity=False)
-        for chunk in self._chunks(key):
+        for chunk in self._chunks(key, etag):
             digest.update(chunk)
         return digest.hexdigest()
 
-    def _chunks(self, key: str) -> Iterator[bytes]:
+    def _chunks(self, key: str, etag: str | None = None) -> Iterator[bytes]:
         """The object's bytes in pieces (one GetObject; errors translated, body closed)."""
         bucket = self.locate(key)
+        request: GetObjectRequestTypeDef = {"Bucket": bucket, "Key": key}
+        if etag is not None:
+            request["IfMatch"] = etag
         with _translated("GetObject", bucket, key):
-            body = self.client.get_object(Bucket=bucket, Key=key)["Body"]
+            body = self.client.get_object(**request)["Body"]
             try:
                 yield from body.iter_chunks(_CHUNK)
             finally:
                 body.close()
 
-    def copy(self, source: str, destination: str) -> None:
-        """Server-side CopyObject, across buckets when staging is separate."""
+    def copy(self, source: str, destination: str, etag: str | None = None) -> None:
+        """Server-side CopyObject (only of version `etag` when given), across buckets too."""
         bucket = self.locate(destination)
         copy_source: CopySourceTypeDef = {"Bucket": self.locate(source), "Key": source}
+        request: CopyObjectRequestTypeDef = {
+            "Bucket": bucket,
+            "Key": destination,
+            "CopySource": copy_source,
+        }
+        if etag is not None:
+            request["CopySourceIfMatch"] = etag
         try:
             with _translated("CopyObject", bucket, destination):
-                self.client.copy_object(Bucket=bucket, Key=destination, CopySource=copy_source)
+                answer = self.client.copy_object(**request)
         except FileNotFoundError as exc:
             raise FileNotFoundError(f"s3://{copy_source['Bucket']}/{source}") from exc
+        if etag is not None and _copied_other_bytes(etag, answer):
+            # A store that ignores the copy condition: the copy's MD5 ETag gives it away.
+            self.delete([destination])
+            raise ObjectChanged(f"s3://{copy_source['Bucket']}/{source} was replaced")
 
     def delete(self, keys: Iterable[str]) -> None:
         """DeleteObjects in batches of 1000; any per-key error raises StoreUnavailable."""
