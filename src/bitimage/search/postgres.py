@@ -8,43 +8,122 @@ word similar to every filter (`term <% column`, index-backed), best word similar
 
 from __future__ import annotations
 
+import functools
+import operator
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy import text as sql_text
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Integer,
+    bindparam,
+    cast,
+    column,
+    func,
+    table,
+    text,
+)
 from sqlalchemy.orm import Session
 
-from bitimage.search.ports import SearchEntry, SearchQuery
+from bitimage.search.ports import SearchEntry
+from bitimage.search.query import COLUMNS, IMAGES, SEPARATOR, ZERO, Term, like_pattern
 from bitimage.search.ranking import MIN_SIMILARITY, Position, normalise
-from bitimage.search.tiered import (
-    EXACT_WEIGHT,
-    FUZZY_CANDIDATES,
-    SEPARATOR,
-    Candidate,
-    TieredSearchIndex,
-    label_join,
-    like_pattern,
-)
+from bitimage.search.tiered import TieredSearchIndex
 
-_COLUMNS = {"name": "name", "tag": "tags", "label": "labels", "text": "text"}
+_SEARCH = table(
+    "image_search", column("image_id"), column("name"), column("tags"), column("labels"),
+    column("text"),
+).alias("s")  # fmt: skip
+LIKE, SIMILAR = "like", "similar"
+
 # Built once: index() runs in the notify transaction, which holds the users' row locks.
-_UPSERT = sql_text(
+_UPSERT = text(
     "INSERT INTO image_search (image_id, name, tags, labels, text) "
     "VALUES (:i, :n, :t, :l, :x) ON CONFLICT (image_id) DO UPDATE SET "
     "name = excluded.name, tags = excluded.tags, labels = excluded.labels, "
     "text = excluded.text"
 )
+_REMOVE = text("DELETE FROM image_search WHERE image_id = ANY(:ids)")
+# The operator `<%` compares with this threshold; the ranking's own floor is the same.
+_THRESHOLD = text("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)")
 
 
 def _framed(values: Sequence[str]) -> str:
     return SEPARATOR + SEPARATOR.join(normalise(v) for v in values) + SEPARATOR
 
 
+class PostgresSearchSql:
+    """pg_trgm's fragments: LIKE and `<%` on normalised, newline-framed text."""
+
+    search = _SEARCH
+    ranks_by_index = False  # candidates by word similarity, computed in the query
+    text_index: ColumnElement[bool] | None = None  # every filter is a predicate
+    _rows = _SEARCH.join(IMAGES, IMAGES.c.id == _SEARCH.c.image_id)
+
+    def rows(self, by_index: bool) -> FromClause:
+        """The search rows joined with their images (the planner picks the way in)."""
+        return self._rows
+
+    def contains(self, field: str, term: str) -> Term:
+        """LIKE through the trigram index (text is stored normalised)."""
+        params: dict[str, Any] = {f"like_{field}": like_pattern(term)}
+        if field == "name":
+            params["q_name"] = term
+        else:
+            params[f"framed_{field}"] = SEPARATOR + term + SEPARATOR
+        return Term(LIKE, params)
+
+    def similar(self, field: str, term: str) -> Term:
+        """A word similar to the term (`term <% column`, through the trigram index)."""
+        return Term(SIMILAR, {f"q_{field}": term})
+
+    def predicate(self, form: str, field: str) -> ColumnElement[bool]:
+        """LIKE (backslash escapes by default) or word similarity over the threshold."""
+        value = _SEARCH.c[COLUMNS[field]]
+        if form == LIKE:
+            return value.like(bindparam(f"like_{field}"))
+        assert form == SIMILAR, form
+        return bindparam(f"q_{field}").op("<%", is_comparison=True)(value)
+
+    def exact(self, field: str) -> ColumnElement[Any]:
+        """The name equals the term, or the framed text holds it as a whole line."""
+        value = _SEARCH.c[COLUMNS[field]]
+        if field == "name":
+            return cast(value == bindparam("q_name"), Integer)
+        return cast(func.strpos(value, bindparam(f"framed_{field}")) > ZERO, Integer)
+
+    def candidate_order(self, fields: Sequence[str]) -> ColumnElement[Any]:
+        """The sum of the filters' word similarities, best first."""
+        similarity: list[ColumnElement[Any]] = [
+            func.word_similarity(bindparam(f"q_{field}"), _SEARCH.c[COLUMNS[field]])
+            for field in fields
+        ]
+        return functools.reduce(operator.add, similarity).desc()
+
+    def id_value(self, image_id: str) -> Any:
+        """Ids are uuids."""
+        return uuid.UUID(image_id)
+
+    def time_value(self, moment: str) -> Any:
+        """A cursor's time back as an aware datetime."""
+        return datetime.fromisoformat(moment)
+
+    def position(self, tier: int, score: float, created_at: Any, image_id: Any) -> Position:
+        """One fixed text form, so cursor times compare as strings and parse back exactly."""
+        moment = created_at.astimezone(UTC).isoformat(timespec="microseconds")
+        return Position(tier, score, moment, uuid.UUID(str(image_id)).hex)
+
+
+POSTGRESQL = PostgresSearchSql()
+
+
 class PostgresSearchIndex(TieredSearchIndex):
     """Search through the image_search table and its GIN trigram indexes."""
+
+    dialect = POSTGRESQL
 
     def index(self, session: Session, entries: Sequence[SearchEntry]) -> None:
         """Add or replace these images' rows (one upsert, executed for the whole batch)."""
@@ -67,72 +146,8 @@ class PostgresSearchIndex(TieredSearchIndex):
     def remove(self, session: Session, image_ids: Sequence[uuid.UUID]) -> None:
         """Drop these images' rows from the index."""
         if image_ids:
-            session.execute(
-                text("DELETE FROM image_search WHERE image_id = ANY(:ids)"),
-                {"ids": list(image_ids)},
-            )
+            session.execute(_REMOVE, {"ids": list(image_ids)})
 
-    def _position(self, tier: int, score: float, created_at: Any, image_id: Any) -> Position:
-        # One fixed text form, so cursor times compare as strings and parse back exactly.
-        moment = created_at.astimezone(UTC).isoformat(timespec="microseconds")
-        return Position(tier, score, moment, uuid.UUID(str(image_id)).hex)
-
-    def _id_value(self, image_id: str) -> Any:
-        return uuid.UUID(image_id)
-
-    def _time_value(self, moment: str) -> Any:
-        return datetime.fromisoformat(moment)
-
-    def _strong(
-        self, session: Session, query: SearchQuery, filters: dict[str, str], after: Position | None
-    ) -> list[Position]:
-        params: dict[str, Any] = {"limit": query.limit + 1}
-        where = [self._scope(query, params)]
-        exact, joins = [], ""
-        for field, term in filters.items():
-            column = _COLUMNS[field]
-            if field == "label":  # matched on the labels themselves, with their confidence
-                joins = label_join(term, query.min_confidence or 0.0, params)
-                exact.append("lc.exact")
-                continue
-            where.append(f"s.{column} LIKE :like_{field}")
-            params[f"like_{field}"] = like_pattern(term)
-            if field == "name":
-                exact.append("(s.name = :q_name)::int")
-                params["q_name"] = term
-            else:
-                exact.append(f"(strpos(s.{column}, :framed_{field}) > 0)::int")
-                params[f"framed_{field}"] = SEPARATOR + term + SEPARATOR
-        score = f"{EXACT_WEIGHT} * ({' + '.join(exact)})" + (" + lc.conf" if joins else "")
-        if after is not None:
-            params["s"] = after.score
-            where.append(f"(({score}) < :s OR (({score}) = :s AND {self._after(after, params)}))")
-        sql = (
-            f"SELECT i.id, i.created_at, {score} AS score FROM image_search s "  # noqa: S608
-            f"JOIN images i ON i.id = s.image_id {joins} WHERE {' AND '.join(where)} "
-            "ORDER BY score DESC, i.created_at DESC, i.id DESC LIMIT :limit"
-        )
-        return [self._position(2, float(s), c, i) for i, c, s in session.execute(text(sql), params)]
-
-    def _fuzzy_candidates(
-        self, session: Session, query: SearchQuery, filters: dict[str, str]
-    ) -> Iterable[Candidate]:
-        # The operator `<%` compares with this threshold; the ranking's own floor is the same.
-        session.execute(
-            text("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)"),
-            {"t": str(MIN_SIMILARITY)},
-        )
-        params: dict[str, Any] = {"limit": FUZZY_CANDIDATES}
-        where = [self._scope(query, params)]
-        similarity = []
-        for field, term in filters.items():
-            column = _COLUMNS[field]
-            where.append(f":q_{field} <% s.{column}")
-            similarity.append(f"word_similarity(:q_{field}, s.{column})")
-            params[f"q_{field}"] = term
-        sql = (
-            "SELECT i.id, i.created_at, s.name, s.tags, s.labels, s.text FROM image_search s "  # noqa: S608
-            f"JOIN images i ON i.id = s.image_id WHERE {' AND '.join(where)} "
-            f"ORDER BY {' + '.join(similarity)} DESC LIMIT :limit"
-        )
-        return [tuple(row) for row in session.execute(text(sql), params)]
+    def _before_fuzzy(self, session: Session) -> None:
+        """Sets the `<%` threshold for this transaction."""
+        session.execute(_THRESHOLD, {"t": str(MIN_SIMILARITY)})

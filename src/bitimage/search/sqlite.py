@@ -8,47 +8,73 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import TextClause, bindparam, text
-from sqlalchemy import text as sql_text
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Insert,
+    Integer,
+    String,
+    bindparam,
+    column,
+    func,
+    literal_column,
+    table,
+    text,
+    type_coerce,
+)
+from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.orm import Session
 
-from bitimage.search.ports import SearchEntry, SearchQuery
+from bitimage.search.ports import SearchEntry
+from bitimage.search.query import COLUMNS, IMAGES, MATCH, SEPARATOR, ZERO, Term, like_pattern
 from bitimage.search.ranking import Position, trigrams
-from bitimage.search.tiered import (
-    EXACT_WEIGHT,
-    FUZZY_CANDIDATES,
-    SEPARATOR,
-    Candidate,
-    TieredSearchIndex,
-    label_join,
-    like_pattern,
-)
+from bitimage.search.tiered import TieredSearchIndex
 
-_COLUMNS = {"name": "name", "tag": "tags", "label": "labels", "text": "text"}
-
+_SEARCH = table(
+    "image_search",
+    column("rowid"),
+    column("name"),
+    column("tags"),
+    column("labels"),
+    column("text"),
+    column("rank"),
+    column("image_search"),  # the FTS5 table's own column: the left side of MATCH
+).alias("s")
+_ROWS = table("image_search_rows", column("rowid"), column("image_id"))
+_NEWLINE = literal_column("char(10)", String)
+LIKE = "like"
 
 # Built once: index() runs in the notify transaction, under the database's write lock.
-_ROWIDS = sql_text(
-    "SELECT image_id, rowid FROM image_search_rows WHERE image_id IN :ids"
-).bindparams(bindparam("ids", expanding=True))
-_DELETE_TEXT = sql_text("DELETE FROM image_search WHERE rowid IN :rows").bindparams(
+_ROWIDS = text("SELECT image_id, rowid FROM image_search_rows WHERE image_id IN :ids").bindparams(
+    bindparam("ids", expanding=True)
+)
+_DELETE_TEXT = text("DELETE FROM image_search WHERE rowid IN :rows").bindparams(
     bindparam("rows", expanding=True)
 )
-_INSERT_TEXT = sql_text(
+_INSERT_TEXT = text(
     "INSERT INTO image_search (rowid, name, tags, labels, text) VALUES (:r, :n, :t, :l, :x)"
+)
+_REMOVE_TEXT = text(
+    "DELETE FROM image_search WHERE rowid IN "
+    "(SELECT rowid FROM image_search_rows WHERE image_id IN :ids)"
+).bindparams(bindparam("ids", expanding=True))
+_REMOVE_ROWS = text("DELETE FROM image_search_rows WHERE image_id IN :ids").bindparams(
+    bindparam("ids", expanding=True)
 )
 
 
 @functools.lru_cache(maxsize=64)
-def _claim_rows(count: int) -> TextClause:
+def _claim_rows(count: int) -> Insert:
     """INSERT of `count` image ids that returns the rowid of each one not indexed before."""
-    values = ", ".join(f"(:i{n})" for n in range(count))
-    return sql_text(
-        f"INSERT INTO image_search_rows (image_id) VALUES {values} "  # noqa: S608 - placeholders only
-        "ON CONFLICT (image_id) DO NOTHING RETURNING image_id, rowid"
+    values: list[dict[str, Any]] = [{"image_id": bindparam(f"i{n}")} for n in range(count)]
+    return (
+        insert(_ROWS)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["image_id"])
+        .returning(_ROWS.c.image_id, _ROWS.c.rowid)
     )
 
 
@@ -56,8 +82,79 @@ def _phrase(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
+class SqliteSearchSql:
+    """FTS5's fragments: filters of three letters or more are phrases of one MATCH query."""
+
+    search = _SEARCH
+    ranks_by_index = True  # candidates in bm25 order
+    text_index: ColumnElement[bool] | None = _SEARCH.c.image_search.match(bindparam("match"))
+    _by_index = _SEARCH.join(_ROWS, _ROWS.c.rowid == _SEARCH.c.rowid).join(
+        IMAGES, IMAGES.c.id == _ROWS.c.image_id
+    )
+    # No index condition on the text: start from the images (and their labels).
+    _by_image = IMAGES.join(_ROWS, _ROWS.c.image_id == IMAGES.c.id).join(
+        _SEARCH, _SEARCH.c.rowid == _ROWS.c.rowid
+    )
+
+    def rows(self, by_index: bool) -> FromClause:
+        """Images and their search rows, from the FTS5 table when it is queried."""
+        return self._by_index if by_index else self._by_image
+
+    def contains(self, field: str, term: str) -> Term:
+        """A phrase of the MATCH query; LIKE for terms under three characters (no trigram)."""
+        if field == "name":
+            params: dict[str, Any] = {"q_name": term}
+        else:
+            params = {f"framed_{field}": SEPARATOR + term + SEPARATOR}
+        if len(term) >= 3:
+            return Term(MATCH, params, f"{COLUMNS[field]} : {_phrase(term)}")
+        return Term(LIKE, params | {f"like_{field}": like_pattern(term)})
+
+    def similar(self, field: str, term: str) -> Term:
+        """Any of the term's trigrams; a term too short for typos must be contained."""
+        grams = sorted(trigrams(term))
+        if grams:
+            return Term(MATCH, fragment=f"{COLUMNS[field]} : ({' OR '.join(map(_phrase, grams))})")
+        return Term(LIKE, {f"like_{field}": like_pattern(term)})
+
+    def predicate(self, form: str, field: str) -> ColumnElement[bool]:
+        """LIKE on the lower-cased text (FTS5 keeps it as written)."""
+        assert form == LIKE, form
+        value = func.lower(_SEARCH.c[COLUMNS[field]])
+        return value.like(bindparam(f"like_{field}"), escape="\\")
+
+    def exact(self, field: str) -> ColumnElement[Any]:
+        """The lower-cased name equals the term, or a newline-framed line is the term."""
+        value = func.lower(_SEARCH.c[COLUMNS[field]])
+        if field == "name":
+            return type_coerce(value == bindparam("q_name"), Integer)
+        lines = _NEWLINE.concat(value).concat(_NEWLINE)
+        return type_coerce(func.instr(lines, bindparam(f"framed_{field}")) > ZERO, Integer)
+
+    def candidate_order(self, fields: Sequence[str]) -> ColumnElement[Any]:
+        """bm25 over the trigram query."""
+        return _SEARCH.c.rank
+
+    def id_value(self, image_id: str) -> Any:
+        """Ids are stored as hex."""
+        return image_id
+
+    def time_value(self, moment: str) -> Any:
+        """Times compare as the text SQLite stores."""
+        return moment
+
+    def position(self, tier: int, score: float, created_at: Any, image_id: Any) -> Position:
+        """Ids and times come back as the text they are stored as."""
+        return Position(tier, score, str(created_at), str(image_id))
+
+
+SQLITE = SqliteSearchSql()
+
+
 class SqliteSearchIndex(TieredSearchIndex):
     """Search through an FTS5 table with the trigram tokenizer (SQLite 3.34 and later)."""
+
+    dialect = SQLITE
 
     def index(self, session: Session, entries: Sequence[SearchEntry]) -> None:
         """Add or replace these images' rows: three statements for a whole batch."""
@@ -87,88 +184,7 @@ class SqliteSearchIndex(TieredSearchIndex):
 
     def remove(self, session: Session, image_ids: Sequence[uuid.UUID]) -> None:
         """Drop these images' rows from the index."""
-        for start in range(0, len(image_ids), 500):
+        for start in range(0, len(image_ids), 500):  # under SQLite's limit of bound values
             hexes = [i.hex for i in image_ids[start : start + 500]]
-            marks = ",".join(f":i{n}" for n in range(len(hexes)))
-            params = {f"i{n}": h for n, h in enumerate(hexes)}
-            # Only generated placeholders are formatted in; the values are bound.
-            rows = f"SELECT rowid FROM image_search_rows WHERE image_id IN ({marks})"  # noqa: S608
-            session.execute(text(f"DELETE FROM image_search WHERE rowid IN ({rows})"), params)  # noqa: S608
-            session.execute(
-                text(f"DELETE FROM image_search_rows WHERE image_id IN ({marks})"),  # noqa: S608
-                params,
-            )
-
-    def _strong(
-        self, session: Session, query: SearchQuery, filters: dict[str, str], after: Position | None
-    ) -> list[Position]:
-        params: dict[str, Any] = {"limit": query.limit + 1}
-        where = [self._scope(query, params)]
-        match, exact, joins = [], [], ""
-        for field, term in filters.items():
-            column = _COLUMNS[field]
-            params[f"q_{field}"] = term
-            if field == "label":  # matched on the labels themselves, with their confidence
-                joins = label_join(term, query.min_confidence or 0.0, params)
-                exact.append("lc.exact")
-                continue
-            if len(term) >= 3:
-                match.append(f"{column} : {_phrase(term)}")
-            else:
-                where.append(f"lower(s.{column}) LIKE :like_{field} ESCAPE '\\'")
-                params[f"like_{field}"] = like_pattern(term)
-            if field == "name":
-                exact.append("(lower(s.name) = :q_name)")
-            else:
-                exact.append(
-                    f"(instr(char(10) || lower(s.{column}) || char(10), "
-                    f"char(10) || :q_{field} || char(10)) > 0)"
-                )
-        if match:
-            where.append("image_search MATCH :match")
-            params["match"] = " AND ".join(match)
-            tables = (
-                "image_search s JOIN image_search_rows r ON r.rowid = s.rowid "
-                "JOIN images i ON i.id = r.image_id"
-            )
-        else:  # no index condition on the text: start from the images (and their labels)
-            tables = (
-                "images i JOIN image_search_rows r ON r.image_id = i.id "
-                "JOIN image_search s ON s.rowid = r.rowid"
-            )
-        score = f"{EXACT_WEIGHT} * ({' + '.join(exact)})" + (" + lc.conf" if joins else "")
-        if after is not None:
-            params["s"] = after.score
-            where.append(f"(({score}) < :s OR (({score}) = :s AND {self._after(after, params)}))")
-        statement = (
-            f"SELECT i.id, i.created_at, {score} AS score FROM {tables} {joins} "  # noqa: S608
-            f"WHERE {' AND '.join(where)} "
-            "ORDER BY score DESC, i.created_at DESC, i.id DESC LIMIT :limit"
-        )
-        rows = session.execute(text(statement), params)
-        return [Position(2, float(s), c, i) for i, c, s in rows]
-
-    def _fuzzy_candidates(
-        self, session: Session, query: SearchQuery, filters: dict[str, str]
-    ) -> Iterable[Candidate]:
-        params: dict[str, Any] = {"limit": FUZZY_CANDIDATES}
-        where = [self._scope(query, params)]
-        groups = []
-        for field, term in filters.items():
-            column = _COLUMNS[field]
-            grams = sorted(trigrams(term))
-            if grams:
-                groups.append(f"{column} : ({' OR '.join(_phrase(g) for g in grams)})")
-            else:  # too short for typos: it must be contained
-                where.append(f"lower(s.{column}) LIKE :like_{field} ESCAPE '\\'")
-                params[f"like_{field}"] = like_pattern(term)
-        if not groups:
-            return []
-        where.append("image_search MATCH :match")
-        params["match"] = " AND ".join(groups)
-        sql = (
-            "SELECT i.id, i.created_at, s.name, s.tags, s.labels, s.text FROM image_search s "  # noqa: S608
-            "JOIN image_search_rows r ON r.rowid = s.rowid JOIN images i ON i.id = r.image_id "
-            f"WHERE {' AND '.join(where)} ORDER BY s.rank LIMIT :limit"
-        )
-        return [tuple(row) for row in session.execute(text(sql), params)]
+            session.execute(_REMOVE_TEXT, {"ids": hexes})
+            session.execute(_REMOVE_ROWS, {"ids": hexes})

@@ -4,7 +4,8 @@ Results come in two tiers. Strong matches (every filter equals or contains its q
 found and paged entirely in SQL through the index, exact matches first, then newest. Fuzzy
 matches (a filter is similar to its query) are drawn from the index's best
 `FUZZY_CANDIDATES` and ranked by `ranking.best_score`, then newest, identically on every
-database. Subclasses bring the index-backed SQL of their dialect.
+database. The statements are written once, in `query.py`; each subclass brings its dialect
+(the few fragments its database writes its own way) and writes its index rows.
 
 A `content_label` filter also ranks by the label's confidence (the analyser's), and only
 labels at or above `min_confidence` count: strong matches read them from image_content_labels
@@ -20,7 +21,9 @@ from typing import Any
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
+from bitimage.search import query as sql
 from bitimage.search.ports import SearchPage, SearchQuery
+from bitimage.search.query import SEPARATOR, SearchDialect
 from bitimage.search.ranking import (
     Position,
     best_score,
@@ -30,15 +33,7 @@ from bitimage.search.ranking import (
     value_score,
 )
 
-FUZZY_CANDIDATES = 400
-SEPARATOR = "\n"  # between an image's tags: no query contains it, so no match spans two
 Candidate = tuple[Any, Any, str, str, str, str]  # id, created_at, name, tags, labels, text
-EXACT_WEIGHT = 2  # an exact filter outweighs any label confidence (at most 1) in a strong score
-
-
-def like_pattern(term: str) -> str:
-    """A LIKE pattern (escape character backslash) matching values that contain `term`."""
-    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def query_filters(query: SearchQuery) -> dict[str, str]:
@@ -52,18 +47,6 @@ def query_filters(query: SearchQuery) -> dict[str, str]:
     return {field: normalise(value) for field, value in given if value and normalise(value)}
 
 
-def label_join(term: str, min_confidence: float, params: dict[str, Any]) -> str:
-    """A join giving each image with a label containing `term`: `lc.conf`, `lc.exact`."""
-    params.update(lc_like=like_pattern(term), lc_exact=term, lc_min=min_confidence)
-    return (
-        "JOIN (SELECT icl.image_id AS image_id, max(icl.confidence) AS conf, "
-        "max(CASE WHEN cl.name = :lc_exact THEN 1 ELSE 0 END) AS exact "
-        "FROM image_content_labels icl JOIN content_labels cl ON cl.id = icl.label_id "
-        "WHERE cl.name LIKE :lc_like ESCAPE '\\' AND icl.confidence >= :lc_min "
-        "GROUP BY icl.image_id) lc ON lc.image_id = i.id"
-    )
-
-
 _LABELS_OF = text(
     "SELECT icl.image_id, cl.name, icl.confidence FROM image_content_labels icl "
     "JOIN content_labels cl ON cl.id = icl.label_id WHERE icl.image_id IN :ids"
@@ -71,7 +54,9 @@ _LABELS_OF = text(
 
 
 class TieredSearchIndex:
-    """search() for SQL indexes; subclasses implement the three queries."""
+    """search() for SQL indexes; subclasses bring their dialect and write their index rows."""
+
+    dialect: SearchDialect
 
     def search(self, session: Session, query: SearchQuery) -> SearchPage:
         """One page of matching image ids, best first."""
@@ -85,7 +70,7 @@ class TieredSearchIndex:
                 rows = self._strong(session, query, filters, after)
             if len(rows) <= query.limit:
                 fuzzy_after = after if after is not None and after.tier == 1 else None
-                candidates = list(self._fuzzy_candidates(session, query, filters))
+                candidates = self._fuzzy_candidates(session, query, filters)
                 confidences = self._confidences(session, query, candidates)
                 rows += self._rank_fuzzy(
                     candidates, filters, confidences, fuzzy_after, query.limit + 1 - len(rows)
@@ -94,60 +79,31 @@ class TieredSearchIndex:
         cursor = encode_cursor(query, page[-1]) if len(rows) > query.limit else None
         return SearchPage([uuid.UUID(hex=p.image_id) for p in page], cursor)
 
-    def _id_value(self, image_id: str) -> Any:
-        """An image id (a cursor's hex) as this database compares ids."""
-        return image_id
-
-    def _time_value(self, moment: str) -> Any:
-        """A cursor's time as this database compares times."""
-        return moment
-
-    def _scope(self, query: SearchQuery, params: dict[str, Any]) -> str:
-        """Whose images: the owner's, or everyone's public ones not hidden by moderation."""
-        clauses = []
-        if query.owner_id is None:
-            clauses.append("i.is_private = :no AND i.moderation != 'flagged'")
-            params["no"] = False
-        else:
-            clauses.append("i.user_id = :owner")
-            params["owner"] = self._id_value(query.owner_id.hex)
-        if query.hash:
-            clauses.append("i.hash = :hash")
-            params["hash"] = query.hash.lower()
-        return " AND ".join(clauses)
-
-    def _after(self, after: Position, params: dict[str, Any]) -> str:
-        """Rows after a cursor position in newest-first order (same score)."""
-        params.update(c=self._time_value(after.created_at), i=self._id_value(after.image_id))
-        return "(i.created_at < :c OR (i.created_at = :c AND i.id < :i))"
-
     def _unfiltered(
         self, session: Session, query: SearchQuery, after: Position | None
     ) -> list[Position]:
-        params: dict[str, Any] = {"limit": query.limit + 1}
-        where = self._scope(query, params)
-        if after is not None:
-            where += " AND " + self._after(after, params)
-        statement = (
-            f"SELECT i.id, i.created_at FROM images i WHERE {where} "  # noqa: S608
-            "ORDER BY i.created_at DESC, i.id DESC LIMIT :limit"
-        )
-        rows = session.execute(text(statement), params)
-        return [self._position(0, 0.0, c, i) for i, c in rows]
+        statement, params = sql.unfiltered(self.dialect, query, after)
+        position = self.dialect.position
+        return [position(0, 0.0, c, i) for i, c in session.execute(statement, params)]
 
     def _strong(
         self, session: Session, query: SearchQuery, filters: dict[str, str], after: Position | None
     ) -> list[Position]:
-        raise NotImplementedError
+        statement, params = sql.strong(self.dialect, query, filters, after)
+        position = self.dialect.position
+        return [position(2, float(s), c, i) for i, c, s in session.execute(statement, params)]
 
     def _fuzzy_candidates(
         self, session: Session, query: SearchQuery, filters: dict[str, str]
-    ) -> Iterable[Candidate]:
-        raise NotImplementedError
+    ) -> list[Candidate]:
+        built = sql.fuzzy(self.dialect, query, filters)
+        if built is None:
+            return []
+        self._before_fuzzy(session)
+        return [tuple(row) for row in session.execute(*built)]
 
-    def _position(self, tier: int, score: float, created_at: Any, image_id: Any) -> Position:
-        """A result row as a cursor position (ids and times as the dialect returns them)."""
-        return Position(tier, score, str(created_at), str(image_id))
+    def _before_fuzzy(self, session: Session) -> None:
+        """Settings the fuzzy predicate needs, in this transaction (none by default)."""
 
     def _confidences(
         self, session: Session, query: SearchQuery, candidates: list[Candidate]
@@ -194,7 +150,7 @@ class TieredSearchIndex:
             if label_conf:  # then the most confident label among those that match
                 term = filters["label"]
                 score += max(c for n, c in label_conf.items() if value_score(term, n)) / 1000
-            found.append(self._position(1, round(score, 7), created_at, image_id))
+            found.append(self.dialect.position(1, round(score, 7), created_at, image_id))
         found.sort(key=Position.sort_key, reverse=True)
         if after is not None:
             found = [p for p in found if p.sort_key() < after.sort_key()]

@@ -1,0 +1,309 @@
+"""The search statements, written once in SQLAlchemy Core for every database.
+
+A `SearchDialect` supplies the few fragments each database writes its own way: how a filter
+matches (a predicate, or a fragment of the text index's own query), an exact value or whole
+tag, the fuzzy predicate, the candidates' order, and which table leads the join. Everything
+else (scope, label confidence, score, keyset paging, order) is here.
+
+Statements are built once per shape (scope, which filters in which form, first page or not)
+and cached, their values bound by name at execution: building a statement costs more than
+running it on a small index. So a builder returns the cached statement and its parameters.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    FromClause,
+    Select,
+    and_,
+    bindparam,
+    case,
+    column,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+)
+
+from bitimage.search.ports import SearchQuery
+from bitimage.search.ranking import Position
+
+FUZZY_CANDIDATES = 400
+SEPARATOR = "\n"  # between an image's tags: no query contains it, so no match spans two
+EXACT_WEIGHT = 2  # an exact filter outweighs any label confidence (at most 1) in a strong score
+COLUMNS = {"name": "name", "tag": "tags", "label": "labels", "text": "text"}
+MATCH = "match"  # the form of a filter written into the text index's query (bound as :match)
+LABEL = "label"  # the form of the label filter: a join on the labels with their confidence
+
+# Untyped columns: results come back as the driver returns them, and parameters bind as given.
+IMAGES = table(
+    "images",
+    column("id"),
+    column("user_id"),
+    column("created_at"),
+    column("is_private"),
+    column("moderation"),
+    column("hash"),
+).alias("i")
+_LABELS = table("content_labels", column("id"), column("name")).alias("cl")
+_IMAGE_LABELS = table(
+    "image_content_labels", column("image_id"), column("label_id"), column("confidence")
+).alias("icl")
+ONE: ColumnElement[Any] = literal_column("1")
+ZERO: ColumnElement[Any] = literal_column("0")
+
+Shape = tuple[tuple[str, str], ...]  # (field, form) per filter, in the filters' order
+
+
+def like_pattern(term: str) -> str:
+    """A LIKE pattern (escape character backslash) matching values that contain `term`."""
+    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+@dataclass(frozen=True)
+class Term:
+    """How a dialect writes one filter: its form (part of the shape), values and index fragment."""
+
+    form: str
+    params: dict[str, Any] = field(default_factory=dict)
+    fragment: str = ""  # for the form MATCH: this filter's part of the text index's query
+
+
+class SearchDialect(Hashable, Protocol):
+    """The fragments of the search statements that differ between databases."""
+
+    @property
+    def search(self) -> FromClause:
+        """The search rows, alias `s`: name, tags, labels, text."""
+        ...
+
+    @property
+    def ranks_by_index(self) -> bool:
+        """Candidates come in the text index's rank order: a candidate query must query it."""
+        ...
+
+    @property
+    def text_index(self) -> ColumnElement[bool] | None:
+        """The text index's query, of the MATCH fragments bound as :match (None: no such form)."""
+        ...
+
+    def rows(self, by_index: bool) -> FromClause:
+        """Images (IMAGES) joined with their search rows; `by_index`: the text index leads."""
+        ...
+
+    def contains(self, field: str, term: str) -> Term:
+        """A strong filter: the field contains `term` (also binds what `exact` needs)."""
+        ...
+
+    def similar(self, field: str, term: str) -> Term:
+        """A fuzzy candidate filter: the field has a word similar to `term`."""
+        ...
+
+    def predicate(self, form: str, field: str) -> ColumnElement[bool]:
+        """The condition of a filter of this form (any but MATCH) on this field."""
+        ...
+
+    def exact(self, field: str) -> ColumnElement[Any]:
+        """1 when the name equals the term or a tag, label or line is the term, else 0."""
+        ...
+
+    def candidate_order(self, fields: Sequence[str]) -> ColumnElement[Any]:
+        """The order fuzzy candidates are drawn in, best first."""
+        ...
+
+    def id_value(self, image_id: str) -> Any:
+        """An image id (a cursor's hex) as this database compares ids."""
+        ...
+
+    def time_value(self, moment: str) -> Any:
+        """A cursor's time as this database compares times."""
+        ...
+
+    def position(self, tier: int, score: float, created_at: Any, image_id: Any) -> Position:
+        """A result row as a cursor position (ids and times as the driver returns them)."""
+        ...
+
+
+def unfiltered(
+    dialect: SearchDialect, query: SearchQuery, after: Position | None
+) -> tuple[Select[Any], dict[str, Any]]:
+    """Newest first, in scope: the statement and its parameters."""
+    params = _bind(dialect, query, after, {"limit": query.limit + 1})
+    return _unfiltered(dialect, *_scope_shape(query), after is not None), params
+
+
+def strong(
+    dialect: SearchDialect, query: SearchQuery, filters: dict[str, str], after: Position | None
+) -> tuple[Select[Any], dict[str, Any]]:
+    """Every filter equals or contains its term: exact matches first, then newest."""
+    params: dict[str, Any] = {"limit": query.limit + 1}
+    shape, fragments = [], []
+    for name, term in filters.items():
+        if name == "label":  # matched on the labels themselves, with their confidence
+            params.update(lc_like=like_pattern(term), lc_exact=term)
+            params["lc_min"] = query.min_confidence or 0.0
+            shape.append((name, LABEL))
+            continue
+        written = dialect.contains(name, term)
+        params.update(written.params)
+        fragments += [written.fragment] if written.form == MATCH else []
+        shape.append((name, written.form))
+    if fragments:
+        params["match"] = " AND ".join(fragments)
+    if after is not None:
+        params["s"] = after.score
+    _bind(dialect, query, after, params)
+    return _strong(dialect, *_scope_shape(query), tuple(shape), after is not None), params
+
+
+def fuzzy(
+    dialect: SearchDialect, query: SearchQuery, filters: dict[str, str]
+) -> tuple[Select[Any], dict[str, Any]] | None:
+    """The best FUZZY_CANDIDATES rows similar to every filter (None: no query can find any)."""
+    params: dict[str, Any] = {"limit": FUZZY_CANDIDATES}
+    shape, fragments = [], []
+    for name, term in filters.items():
+        written = dialect.similar(name, term)
+        params.update(written.params)
+        fragments += [written.fragment] if written.form == MATCH else []
+        shape.append((name, written.form))
+    if dialect.ranks_by_index and not fragments:
+        return None
+    if fragments:
+        params["match"] = " AND ".join(fragments)
+    _bind(dialect, query, None, params)
+    return _fuzzy(dialect, *_scope_shape(query), tuple(shape)), params
+
+
+def _scope_shape(query: SearchQuery) -> tuple[bool, bool]:
+    return query.owner_id is None, bool(query.hash)
+
+
+def _bind(
+    dialect: SearchDialect, query: SearchQuery, after: Position | None, params: dict[str, Any]
+) -> dict[str, Any]:
+    """Adds the scope's and the cursor's values to `params`."""
+    if query.owner_id is None:
+        params["no"] = False
+    else:
+        params["owner"] = dialect.id_value(query.owner_id.hex)
+    if query.hash:
+        params["hash"] = query.hash.lower()
+    if after is not None:
+        params.update(c=dialect.time_value(after.created_at), i=dialect.id_value(after.image_id))
+    return params
+
+
+def _scope(public: bool, hashed: bool) -> list[ColumnElement[bool]]:
+    """Whose images: the owner's, or everyone's public ones not hidden by moderation."""
+    if public:
+        where = [
+            IMAGES.c.is_private == bindparam("no"),
+            IMAGES.c.moderation != literal_column("'flagged'"),
+        ]
+    else:
+        where = [IMAGES.c.user_id == bindparam("owner")]
+    if hashed:
+        where.append(IMAGES.c.hash == bindparam("hash"))
+    return where
+
+
+def _after() -> ColumnElement[bool]:
+    """Rows after the cursor's position in newest-first order (same score)."""
+    moment: ColumnElement[Any] = bindparam("c")
+    image_id: ColumnElement[Any] = bindparam("i")
+    return or_(
+        IMAGES.c.created_at < moment,
+        and_(IMAGES.c.created_at == moment, IMAGES.c.id < image_id),
+    )
+
+
+def _label_scores() -> FromClause:
+    """Each image with a label containing the term: its best confidence `conf` and `exact`."""
+    exact = case((_LABELS.c.name == bindparam("lc_exact"), ONE), else_=ZERO)
+    return (
+        select(
+            _IMAGE_LABELS.c.image_id.label("image_id"),
+            func.max(_IMAGE_LABELS.c.confidence).label("conf"),
+            func.max(exact).label("exact"),
+        )
+        .select_from(_IMAGE_LABELS.join(_LABELS, _LABELS.c.id == _IMAGE_LABELS.c.label_id))
+        .where(
+            _LABELS.c.name.like(bindparam("lc_like"), escape="\\"),
+            _IMAGE_LABELS.c.confidence >= bindparam("lc_min"),
+        )
+        .group_by(_IMAGE_LABELS.c.image_id)
+        .subquery("lc")
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _unfiltered(dialect: SearchDialect, public: bool, hashed: bool, after: bool) -> Select[Any]:
+    where = _scope(public, hashed) + ([_after()] if after else [])
+    return (
+        select(IMAGES.c.id, IMAGES.c.created_at)
+        .where(*where)
+        .order_by(IMAGES.c.created_at.desc(), IMAGES.c.id.desc())
+        .limit(bindparam("limit"))
+    )
+
+
+@functools.lru_cache(maxsize=512)
+def _strong(
+    dialect: SearchDialect, public: bool, hashed: bool, shape: Shape, after: bool
+) -> Select[Any]:
+    where, exact = _scope(public, hashed), list[ColumnElement[Any]]()
+    labels = None
+    for name, form in shape:
+        if form == LABEL:
+            labels = _label_scores()
+            exact.append(labels.c.exact)
+            continue
+        if form != MATCH:
+            where.append(dialect.predicate(form, name))
+        exact.append(dialect.exact(name))
+    by_index = any(form == MATCH for _, form in shape)
+    if by_index and dialect.text_index is not None:
+        where.append(dialect.text_index)
+    score: ColumnElement[Any] = literal_column(str(EXACT_WEIGHT)) * functools.reduce(
+        operator.add, exact
+    )
+    rows = dialect.rows(by_index)
+    if labels is not None:
+        score = score + labels.c.conf
+        rows = rows.join(labels, labels.c.image_id == IMAGES.c.id)
+    if after:
+        above: ColumnElement[Any] = bindparam("s", type_=Float())  # a score is not an integer
+        where.append(or_(score < above, and_(score == above, _after())))
+    return (
+        select(IMAGES.c.id, IMAGES.c.created_at, score.label("score"))
+        .select_from(rows)
+        .where(*where)
+        .order_by(literal_column("score").desc(), IMAGES.c.created_at.desc(), IMAGES.c.id.desc())
+        .limit(bindparam("limit"))
+    )
+
+
+@functools.lru_cache(maxsize=512)
+def _fuzzy(dialect: SearchDialect, public: bool, hashed: bool, shape: Shape) -> Select[Any]:
+    where = _scope(public, hashed)
+    where += [dialect.predicate(form, name) for name, form in shape if form != MATCH]
+    if any(form == MATCH for _, form in shape) and dialect.text_index is not None:
+        where.append(dialect.text_index)
+    s = dialect.search
+    return (
+        select(IMAGES.c.id, IMAGES.c.created_at, s.c.name, s.c.tags, s.c.labels, s.c.text)
+        .select_from(dialect.rows(True))
+        .where(*where)
+        .order_by(dialect.candidate_order([name for name, _ in shape]))
+        .limit(bindparam("limit"))
+    )
