@@ -6,7 +6,6 @@ candidates are the images sharing trigrams with every filter, best bm25 first.
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -14,7 +13,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     FromClause,
-    Insert,
     Integer,
     String,
     bindparam,
@@ -66,16 +64,13 @@ _REMOVE_ROWS = text("DELETE FROM image_search_rows WHERE image_id IN :ids").bind
 )
 
 
-@functools.lru_cache(maxsize=64)
-def _claim_rows(count: int) -> Insert:
-    """INSERT of `count` image ids that returns the rowid of each one not indexed before."""
-    values: list[dict[str, Any]] = [{"image_id": bindparam(f"i{n}")} for n in range(count)]
-    return (
-        insert(_ROWS)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=["image_id"])
-        .returning(_ROWS.c.image_id, _ROWS.c.rowid)
-    )
+# One row's claim, executed for the whole batch: SQLAlchemy sends it as multi-row VALUES.
+_CLAIM_ROWS = (
+    insert(_ROWS)
+    .values(image_id=bindparam("i"))
+    .on_conflict_do_nothing(index_elements=["image_id"])
+    .returning(_ROWS.c.image_id, _ROWS.c.rowid)
+)
 
 
 def _phrase(term: str) -> str:
@@ -161,8 +156,8 @@ class SqliteSearchIndex(TieredSearchIndex):
         if not entries:
             return
         hexes = [entry.image_id.hex for entry in entries]
-        claimed = {f"i{n}": h for n, h in enumerate(hexes)}
-        inserted = session.execute(_claim_rows(len(hexes)), claimed)
+        # Returns the rowid of each image not indexed before.
+        inserted = session.execute(_CLAIM_ROWS, [{"i": h} for h in hexes])
         rowids: dict[str, int] = dict(inserted.all())  # dict(result) would call its keys()
         indexed = [h for h in hexes if h not in rowids]
         if indexed:  # indexed before: their text is replaced in place
