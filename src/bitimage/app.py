@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,15 +13,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bitimage import __version__
 from bitimage.background import BackgroundServices
+from bitimage.bodylimit import BodyLimit
 from bitimage.bootstrap import Container
 from bitimage.cas.router import router as cas_router
 from bitimage.errors import (
     AppError,
+    BodyTooLarge,
     ErrorBody,
     InvalidRequest,
     MethodNotAllowed,
@@ -38,6 +41,26 @@ log = logging.getLogger("bitimage")
 DESCRIPTION = """Upload images through pre-signed URLs, confirm them with their MD5 and tags,
 and find them again by name, tag or content label. Every error answer has the body
 `{"error", "message", "detail"}`."""
+
+
+# SQLSTATE classes of a lost or refused connection (08), and of a server shutting down (57P0x).
+_CONNECTION_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+
+
+def is_connection_failure(exc: DBAPIError) -> bool:
+    """True when the database could not be reached, as opposed to refusing a statement."""
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        return sqlstate.startswith(_CONNECTION_SQLSTATES)
+    if type(orig).__module__.startswith("psycopg"):
+        # psycopg gives no SQLSTATE when it never reached a server (refused, unknown host...).
+        return type(orig).__name__ == "OperationalError"
+    if isinstance(orig, sqlite3.OperationalError):
+        return "unable to open" in str(orig)
+    return False
 
 
 def _error_response(error: AppError) -> JSONResponse:
@@ -71,25 +94,36 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        error: AppError
         if exc.status_code == 404:
-            return _error_response(
-                NotFound(f"No route {request.method} {request.url.path}", "See /docs")
-            )
-        if exc.status_code == 405:
-            return _error_response(
-                MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
-            )
-        error = InvalidRequest(str(exc.detail))
+            error = NotFound(f"No route {request.method} {request.url.path}", "See /docs")
+        elif exc.status_code == 405:
+            error = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+        elif exc.status_code == 413:
+            error = BodyTooLarge(str(exc.detail))
+        else:
+            error = InvalidRequest(str(exc.detail))
         response = _error_response(error)
         response.status_code = exc.status_code
+        # The exception's headers belong to the answer: Allow on a 405, Connection on a 413...
+        response.headers.update(exc.headers or {})
         return response
 
-    @app.exception_handler(OperationalError)
-    async def _database_down(_: Request, exc: OperationalError) -> JSONResponse:
-        log.error("database error: %s", exc)
-        return _error_response(
-            ServiceUnavailable("The database is unavailable", headers={"Retry-After": "5"})
+    @app.exception_handler(DBAPIError)
+    async def _database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        if is_connection_failure(exc):
+            log.error("database unavailable: %s", exc)
+            return _error_response(
+                ServiceUnavailable("The database is unavailable", headers={"Retry-After": "5"})
+            )
+        # Anything else is a statement the service should not have sent: a bug, not an outage.
+        log.error(
+            "database error on %s %s (a bug)",
+            request.method,
+            request.url.path,
+            exc_info=exc,
         )
+        return _error_response(AppError("An unexpected error occurred; nothing was changed"))
 
     @app.exception_handler(StoreUnavailable)
     async def _store_down(_: Request, exc: StoreUnavailable) -> JSONResponse:
@@ -184,6 +218,7 @@ def create_app(container: Container, *, api: bool = True, cas: bool = True) -> F
         responses={500: {"model": ErrorBody, "description": "Internal server error"}},
     )
     app.state.container = container
+    app.add_middleware(BodyLimit, limit=settings.max_json_bytes)
     install_error_handlers(app)
     if cas and settings.jwks_url is None:
         app.include_router(cas_router)

@@ -13,9 +13,17 @@ from bitimage.cas.schemas import (
     Jwks,
     LoginAnswer,
     SignupAnswer,
+    SignupCredentials,
 )
 from bitimage.deps import ContainerDep, ReadSessionDep, WriteSessionDep
-from bitimage.errors import AuthorizationFailed, Conflict, TooManyRequests, responses
+from bitimage.errors import (
+    AuthorizationFailed,
+    BodyTooLarge,
+    Conflict,
+    ServiceUnavailable,
+    TooManyRequests,
+    responses,
+)
 
 router = APIRouter(prefix="/cas", tags=["auth (CAS)"])
 
@@ -23,10 +31,12 @@ router = APIRouter(prefix="/cas", tags=["auth (CAS)"])
 @router.post(
     "/signup",
     status_code=status.HTTP_201_CREATED,
-    responses=responses(Conflict),
+    responses=responses(Conflict, BodyTooLarge, TooManyRequests, ServiceUnavailable),
     summary="Create a CAS account",
 )
-def signup(body: Credentials, session: WriteSessionDep, container: ContainerDep) -> SignupAnswer:
+def signup(
+    body: SignupCredentials, session: WriteSessionDep, container: ContainerDep
+) -> SignupAnswer:
     """Sign up with an email and a password of at least 8 characters."""
     account = container.cas.signup(session, body.email, body.password)
     return SignupAnswer(user_id=account.id, email=account.email)
@@ -35,7 +45,7 @@ def signup(body: Credentials, session: WriteSessionDep, container: ContainerDep)
 @router.post(
     "/loginSubmit",
     status_code=status.HTTP_202_ACCEPTED,
-    responses=responses(AuthorizationFailed, TooManyRequests),
+    responses=responses(AuthorizationFailed, BodyTooLarge, TooManyRequests, ServiceUnavailable),
     summary="Log in and get a token",
 )
 def login(
@@ -46,7 +56,11 @@ def login(
     return LoginAnswer(token=container.cas.login(session, body.email, body.password, client))
 
 
-@router.post("/authorizeUser", summary="Check a token (the seed's remote check)")
+@router.post(
+    "/authorizeUser",
+    responses=responses(BodyTooLarge),
+    summary="Check a token (the seed's remote check)",
+)
 def authorize_user(body: AuthorizeRequest, container: ContainerDep) -> AuthorizeAnswer:
     """Say whether a token is valid and whose it is; kept for old clients."""
     identity = container.cas.authorize(body.token)
