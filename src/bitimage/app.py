@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from bitimage import __version__
 from bitimage.background import BackgroundServices
@@ -81,6 +82,16 @@ def _describe_validation(exc: RequestValidationError) -> str:
     return "; ".join(problems) or "the request is malformed"
 
 
+def _allowed_methods(request: Request) -> str:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches(request.scope)
+            if match is not Match.NONE:
+                methods |= route.methods
+    return ", ".join(sorted(methods))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Turn every failure into the API's error body; never a stack trace."""
 
@@ -99,6 +110,8 @@ def install_error_handlers(app: FastAPI) -> None:
             error = NotFound(f"No route {request.method} {request.url.path}", "See /docs")
         elif exc.status_code == 405:
             error = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+            # Starlette names only the first route of the path; the answer lists them all.
+            exc.headers = {**(exc.headers or {}), "Allow": _allowed_methods(request)}
         elif exc.status_code == 413:
             error = BodyTooLarge(str(exc.detail))
         else:

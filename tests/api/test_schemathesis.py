@@ -1,97 +1,103 @@
 """Schemathesis, with every check, finds no difference between /openapi.json and the server.
 
-Each operation of the in-process app's document gets positive cases (valid by the schema: the
-server must accept them or answer a status that says why, never 400 or 5xx) and negative cases
-(invalid: the server must refuse them with 4xx), all checked with every registered schemathesis
-check, once without a token and once with the token of a user who has an account.
+Runs schemathesis's own engine, as `schemathesis run --checks all` would, against the in-process
+app (ASGI transport) built on `container`: every phase (examples, coverage, fuzzing, stateful),
+every registered check (`checks.enabled = true`), every operation of the document, including the
+local store's /storage routes (with no valid signature they must answer 403/404 as documented).
+It runs once without a token and once with the token of a user who has an account, on SQLite
+and on PostgreSQL.
 
-Bounded for CI (fixed seed, derandomized, few examples); `make fuzz` sets BITIMAGE_FUZZ_EXAMPLES
-to run many more with a random seed.
+Bounded for CI: a fixed seed, derandomized generation (`deterministic`), FUZZ_EXAMPLES examples
+per operation and a time cap per run. `make fuzz` sets BITIMAGE_FUZZ_EXAMPLES and
+BITIMAGE_FUZZ_SEED=random to run it much longer with a new seed.
 
-Nothing is excluded, with two exceptions in the *positive* cases only, both facts the OpenAPI
-language cannot state (the server refuses them with 400, and tests/api/test_errors.py and
-test_analysis.py check that it does):
-- `cursor` is dropped: it is an opaque token the server issued for the same filters; any other
-  string is a 400 by design, and no schema can describe which strings the server issued.
-- `min_confidence` without `content_label` is dropped: a dependency between two query
-  parameters, which OpenAPI cannot express (its description says so).
-Checks: all registered ones (schemathesis.checks.CHECKS), none left out; `max_response_time`
-has no limit configured, so it passes. The local store's /storage routes are fuzzed too: with
-no valid signature they must answer 403/404 as documented.
+Excluded, in *positive* cases only (schema-valid inputs, which must not be refused with 400),
+two inputs whose validity the OpenAPI language cannot state; the server refuses them with 400
+by design, and tests/api/test_errors.py and tests/api/test_analysis.py check that it does:
+- `cursor` is dropped: an opaque token the server issued for the same filters; no schema can
+  describe which strings the server issued, so any other string is rightly a 400.
+- `min_confidence` without a non-empty `content_label` is dropped: a dependency between two
+  query parameters (stated in the parameter's description).
+Negative cases keep both. No operation and no check is excluded.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import random
 from typing import Any
 
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, seed, settings
-from hypothesis.errors import Unsatisfiable
-from schemathesis import Case, GenerationMode
-from schemathesis.checks import CHECKS, load_all_checks
+from schemathesis import Case, HookContext
+from schemathesis.engine import Status, events, from_schema
 
 from bitimage.app import create_app
 from bitimage.bootstrap import Container
 from tests.support import auth
 
-EXAMPLES = int(os.environ.get("BITIMAGE_FUZZ_EXAMPLES", "12"))
-RANDOM = os.environ.get("BITIMAGE_FUZZ_RANDOM") == "1"
+FUZZ_EXAMPLES = int(os.environ.get("BITIMAGE_FUZZ_EXAMPLES", "25"))
+_SEED = os.environ.get("BITIMAGE_FUZZ_SEED", "20261206")
+MAX_SECONDS = int(os.environ.get("BITIMAGE_FUZZ_MAX_SECONDS", "35"))
 
 
-def _positive_only_valid(case: Case) -> Case:
-    """Drop the two inputs whose validity the schema cannot state (see the module docstring)."""
-    query = case.query
-    if isinstance(query, dict):
-        query.pop("cursor", None)
-        if "min_confidence" in query and "content_label" not in query:
-            query.pop("min_confidence")
+def _config(headers: dict[str, str] | None) -> schemathesis.Config:
+    seeded = _SEED != "random"
+    values: dict[str, Any] = {
+        "seed": int(_SEED) if seeded else random.randrange(2**32),
+        "max-time": MAX_SECONDS,
+        "suppress-health-check": ["all"],
+        "checks": {"enabled": True},
+        "generation": {"max-examples": FUZZ_EXAMPLES, "deterministic": seeded},
+    }
+    if headers:
+        values["headers"] = headers
+    return schemathesis.Config.from_dict(values)
+
+
+def _positive_inputs_only(_: HookContext, case: Case) -> Case:
+    """Drop, from positive cases, the two inputs the schema cannot state (module docstring)."""
+    if case.meta is not None and case.meta.generation.mode.is_positive:
+        query = case.query
+        if isinstance(query, dict):
+            query.pop("cursor", None)
+            if "min_confidence" in query and not query.get("content_label"):
+                query.pop("min_confidence")
     return case
 
 
-def _all_checks() -> list[Callable[..., Any]]:
-    load_all_checks()
-    return list(CHECKS.get_all())
+def run_schemathesis(container: Container, headers: dict[str, str] | None) -> list[str]:
+    """Every failure (and engine error) schemathesis reports, with the request to reproduce it."""
+    schema = schemathesis.openapi.from_asgi(
+        "/openapi.json", create_app(container), config=_config(headers)
+    )
+    schema.hook("map_case")(_positive_inputs_only)
+    problems: list[str] = []
+    phases: set[str] = set()
+    for event in from_schema(schema).execute():
+        if isinstance(event, events.ScenarioFinished):
+            phases.add(event.phase.name)
+            if event.status in (Status.FAILURE, Status.ERROR):
+                problems.extend(_describe(event))
+        elif isinstance(event, events.NonFatalError | events.FatalError):
+            problems.append(f"{type(event).__name__}: {event}")
+    # Sanity: the engine really ran the phases that generate requests.
+    assert {"COVERAGE", "FUZZING", "STATEFUL_TESTING"} <= phases, phases
+    return problems
 
 
-def _fuzz(container: Container, headers: dict[str, str] | None) -> list[str]:
-    app = create_app(container)
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
-    checks = _all_checks()
-    failures: list[str] = []
-    operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) >= 12
-    for operation in operations:
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-            strategy = operation.as_strategy(generation_mode=mode)
-            if mode is GenerationMode.POSITIVE:
-                strategy = strategy.map(_positive_only_valid)
-
-            @settings(
-                max_examples=EXAMPLES,
-                derandomize=not RANDOM,
-                deadline=None,
-                database=None,
-                suppress_health_check=list(HealthCheck),
-                print_blob=False,
-            )
-            @given(case=strategy)
-            def run(case: Case) -> None:
-                case.call_and_validate(headers=headers, checks=checks)
-
-            if not RANDOM:
-                run = seed(20261206)(run)
-            try:
-                run()
-            except Unsatisfiable:
-                # Only for an operation with no input at all: there is nothing to make invalid.
-                assert mode is GenerationMode.NEGATIVE, operation.label
-            except Exception as exc:  # every failure is collected, then all are reported
-                failures.append(f"{operation.label} [{mode.value}]: {exc}")
-    return failures
+def _describe(event: events.ScenarioFinished) -> list[str]:
+    found = []
+    for nodes in event.recorder.checks.values():
+        for node in nodes:
+            info = node.failure_info
+            if info is not None:
+                found.append(
+                    f"[{event.phase.name}] {event.label}: {node.name}: {info.failure}\n"
+                    f"    {info.code_sample}"
+                )
+    return found or [f"[{event.phase.name}] {event.label}: {event.status.value}"]
 
 
 @pytest.mark.parametrize("with_token", [False, True], ids=["anonymous", "user"])
@@ -100,6 +106,5 @@ def test_schema_and_server_agree(container: Container, with_token: bool) -> None
     if with_token:
         with TestClient(create_app(container)) as client:
             headers = auth(client, "fuzz@example.com")
-    failures = _fuzz(container, headers)
-    assert not failures, "\n\n".join(failures)
-
+    problems = run_schemathesis(container, headers)
+    assert not problems, "\n\n".join(problems)
