@@ -8,8 +8,8 @@ It runs once without a token and once with the token of a user who has an accoun
 and on PostgreSQL.
 
 Bounded for CI: a fixed seed, derandomized generation (`deterministic`), FUZZ_EXAMPLES examples
-per operation and a time cap per run. `make fuzz` sets BITIMAGE_FUZZ_EXAMPLES and
-BITIMAGE_FUZZ_SEED=random to run it much longer with a new seed.
+per operation and a time cap per run. `make fuzz` sets FUZZ_EXAMPLES and
+FUZZ_SEED=random to run it much longer with a new seed.
 
 Excluded, in *positive* cases only (schema-valid inputs, which must not be refused with 400),
 two inputs whose validity the OpenAPI language cannot state; the server refuses them with 400
@@ -37,19 +37,18 @@ from bitimage.app import create_app
 from bitimage.bootstrap import Container
 from tests.support import auth
 
-FUZZ_EXAMPLES = int(os.environ.get("BITIMAGE_FUZZ_EXAMPLES", "25"))
-_SEED = os.environ.get("BITIMAGE_FUZZ_SEED", "20261206")
-MAX_SECONDS = int(os.environ.get("BITIMAGE_FUZZ_MAX_SECONDS", "35"))
+FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
+_SEED = os.environ.get("FUZZ_SEED", "20261206")
+MAX_SECONDS = int(os.environ.get("FUZZ_SECONDS", "35"))
 
 
-def _config(headers: dict[str, str] | None) -> schemathesis.Config:
-    seeded = _SEED != "random"
+def _config(headers: dict[str, str] | None, seed: int) -> schemathesis.Config:
     values: dict[str, Any] = {
-        "seed": int(_SEED) if seeded else random.randrange(2**32),
+        "seed": seed,
         "max-time": MAX_SECONDS,
         "suppress-health-check": ["all"],
         "checks": {"enabled": True},
-        "generation": {"max-examples": FUZZ_EXAMPLES, "deterministic": seeded},
+        "generation": {"max-examples": FUZZ_EXAMPLES, "deterministic": _SEED != "random"},
     }
     if headers:
         values["headers"] = headers
@@ -69,8 +68,9 @@ def _positive_inputs_only(_: HookContext, case: Case) -> Case:
 
 def run_schemathesis(container: Container, headers: dict[str, str] | None) -> list[str]:
     """Every failure (and engine error) schemathesis reports, with the request to reproduce it."""
+    seed = int(_SEED) if _SEED != "random" else random.randrange(2**32)
     schema = schemathesis.openapi.from_asgi(
-        "/openapi.json", create_app(container), config=_config(headers)
+        "/openapi.json", create_app(container), config=_config(headers, seed)
     )
     schema.hook("map_case")(_positive_inputs_only)
     problems: list[str] = []
@@ -84,7 +84,7 @@ def run_schemathesis(container: Container, headers: dict[str, str] | None) -> li
             problems.append(f"{type(event).__name__}: {event}")
     # Sanity: the engine really ran the phases that generate requests.
     assert {"COVERAGE", "FUZZING", "STATEFUL_TESTING"} <= phases, phases
-    return problems
+    return [f"(FUZZ_SEED={seed}) {problem}" for problem in problems]
 
 
 def _describe(event: events.ScenarioFinished) -> list[str]:
