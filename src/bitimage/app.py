@@ -44,8 +44,11 @@ and find them again by name, tag or content label. Every error answer has the bo
 `{"error", "message", "detail"}`."""
 
 
-# SQLSTATE classes of a lost or refused connection (08), and of a server shutting down (57P0x).
-_CONNECTION_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+# SQLSTATEs of a lost or refused connection (class 08), too many connections (53300) and a
+# server shutting down or starting (57P01-57P03).
+_CONNECTION_SQLSTATES = ("08", "53300", "57P01", "57P02", "57P03")
+# SQLite errors that mean the database file itself is out of reach, whatever the statement.
+_SQLITE_OUTAGES = ("unable to open", "disk i/o error", "database or disk is full")
 
 
 def is_connection_failure(exc: DBAPIError) -> bool:
@@ -60,7 +63,7 @@ def is_connection_failure(exc: DBAPIError) -> bool:
         # psycopg gives no SQLSTATE when it never reached a server (refused, unknown host...).
         return type(orig).__name__ == "OperationalError"
     if isinstance(orig, sqlite3.OperationalError):
-        return "unable to open" in str(orig)
+        return str(orig).lower().startswith(_SQLITE_OUTAGES)
     return False
 
 
