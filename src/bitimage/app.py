@@ -115,20 +115,21 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         error: AppError
+        # The exception's headers belong to the answer (Connection on a 413, for one).
+        headers = dict(exc.headers or {})
         if exc.status_code == 404:
             error = NotFound(f"No route {request.method} {request.url.path}", "See /docs")
         elif exc.status_code == 405:
             error = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
             # Starlette names only the first route of the path; the answer lists them all.
-            exc.headers = {**(exc.headers or {}), "Allow": _allowed_methods(request)}
+            headers["Allow"] = _allowed_methods(request)
         elif exc.status_code == 413:
             error = BodyTooLarge(str(exc.detail))
         else:
             error = InvalidRequest(str(exc.detail))
         response = _error_response(error)
         response.status_code = exc.status_code
-        # The exception's headers belong to the answer: Allow on a 405, Connection on a 413...
-        response.headers.update(exc.headers or {})
+        response.headers.update(headers)
         return response
 
     @app.exception_handler(DBAPIError)
