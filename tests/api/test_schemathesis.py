@@ -39,7 +39,7 @@ from tests.support import auth
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 _SEED = os.environ.get("FUZZ_SEED", "20261206")
-MAX_SECONDS = int(os.environ.get("FUZZ_SECONDS", "35"))
+MAX_SECONDS = int(os.environ.get("FUZZ_SECONDS", "30"))
 
 
 def _config(headers: dict[str, str] | None, seed: int) -> schemathesis.Config:
