@@ -44,9 +44,10 @@ and find them again by name, tag or content label. Every error answer has the bo
 `{"error", "message", "detail"}`."""
 
 
-# SQLSTATEs of a lost or refused connection (class 08), too many connections (53300) and a
-# server shutting down or starting (57P01-57P03).
-_CONNECTION_SQLSTATES = ("08", "53300", "57P01", "57P02", "57P03")
+# SQLSTATEs of a server out of reach or out of order, whatever the statement: a lost or refused
+# connection (class 08), insufficient resources (53: disk full, out of memory, too many
+# connections), shutting down or starting (57P01-57P03), system errors (58: I/O).
+_CONNECTION_SQLSTATES = ("08", "53", "57P01", "57P02", "57P03", "58")
 # SQLite errors that mean the database file itself is out of reach, whatever the statement.
 _SQLITE_OUTAGES = ("unable to open", "disk i/o error", "database or disk is full")
 

@@ -23,6 +23,8 @@ def _wrapped(orig: BaseException, invalidated: bool = False) -> DBAPIError:
         pg.ConnectionFailure("server closed the connection unexpectedly"),  # 08006
         pg.AdminShutdown("terminating connection due to administrator command"),  # 57P01
         pg.TooManyConnections("sorry, too many clients already"),  # 53300
+        pg.DiskFull("could not extend file"),  # 53100
+        pg.IoError("could not read block"),  # 58030
         sqlite3.OperationalError("unable to open database file"),
         sqlite3.OperationalError("disk I/O error"),
     ],
@@ -37,6 +39,7 @@ def test_outages(orig: BaseException) -> None:
         pg.UndefinedColumn('column "x" does not exist'),  # 42703
         pg.UntranslatableCharacter("unsupported Unicode escape sequence"),
         pg.SyntaxError("syntax error in tsquery"),
+        pg.StatementTooComplex("stack depth limit exceeded"),  # 54001
         psycopg.DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes"),
         sqlite3.OperationalError("no such column: x"),
         sqlite3.OperationalError('fts5: syntax error near "\x00"'),
