@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test services lint format typecheck bench clean
+.PHONY: run test fuzz services lint format typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,13 @@ run: $(STAMP)  ## start Bit-image on http://127.0.0.1:8000 with embedded default
 
 test: $(STAMP) services  ## the whole test suite (SQLite, PostgreSQL, moto S3, beanstalkd)
 	$(BIN)/pytest -q
+
+# Schemathesis without CI's bounds: many more examples per operation, a new random seed each run.
+FUZZ_EXAMPLES ?= 1000
+FUZZ_SECONDS ?= 3600
+fuzz: $(STAMP) services  ## schemathesis against /openapi.json, unbounded (CI runs it bounded)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SEED=random \
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(BIN)/pytest -q tests/api/test_schemathesis.py
 
 # The tests start their own beanstalkd on a free port; they need the binary (Debian package).
 # PostgreSQL is expected at 127.0.0.1:5432 (BITIMAGE_TEST_POSTGRES_URL to point elsewhere).

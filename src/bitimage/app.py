@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,15 +13,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from bitimage import __version__
 from bitimage.background import BackgroundServices
+from bitimage.bodylimit import BodyLimit
 from bitimage.bootstrap import Container
 from bitimage.cas.router import router as cas_router
 from bitimage.errors import (
     AppError,
+    BodyTooLarge,
     ErrorBody,
     InvalidRequest,
     MethodNotAllowed,
@@ -38,6 +42,30 @@ log = logging.getLogger("bitimage")
 DESCRIPTION = """Upload images through pre-signed URLs, confirm them with their MD5 and tags,
 and find them again by name, tag or content label. Every error answer has the body
 `{"error", "message", "detail"}`."""
+
+
+# SQLSTATEs of a server out of reach or out of order, whatever the statement: a lost or refused
+# connection (class 08), insufficient resources (53: disk full, out of memory, too many
+# connections), shutting down or starting (57P01-57P03), system errors (58: I/O).
+_CONNECTION_SQLSTATES = ("08", "53", "57P01", "57P02", "57P03", "58")
+# SQLite errors that mean the database file itself is out of reach, whatever the statement.
+_SQLITE_OUTAGES = ("unable to open", "disk i/o error", "database or disk is full")
+
+
+def is_connection_failure(exc: DBAPIError) -> bool:
+    """True when the database could not be reached, as opposed to refusing a statement."""
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        return sqlstate.startswith(_CONNECTION_SQLSTATES)
+    if type(orig).__module__.startswith("psycopg"):
+        # psycopg gives no SQLSTATE when it never reached a server (refused, unknown host...).
+        return type(orig).__name__ == "OperationalError"
+    if isinstance(orig, sqlite3.OperationalError):
+        return str(orig).lower().startswith(_SQLITE_OUTAGES)
+    return False
 
 
 def _error_response(error: AppError) -> JSONResponse:
@@ -58,6 +86,22 @@ def _describe_validation(exc: RequestValidationError) -> str:
     return "; ".join(problems) or "the request is malformed"
 
 
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> str:
+    # Asks the routes themselves (included routers too) which methods they take on this path.
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+    return ", ".join(allowed)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Turn every failure into the API's error body; never a stack trace."""
 
@@ -71,25 +115,39 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        error: AppError
+        # The exception's headers belong to the answer (Connection on a 413, for one).
+        headers = dict(exc.headers or {})
         if exc.status_code == 404:
-            return _error_response(
-                NotFound(f"No route {request.method} {request.url.path}", "See /docs")
-            )
-        if exc.status_code == 405:
-            return _error_response(
-                MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
-            )
-        error = InvalidRequest(str(exc.detail))
+            error = NotFound(f"No route {request.method} {request.url.path}", "See /docs")
+        elif exc.status_code == 405:
+            error = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+            # Starlette names only the first route of the path; the answer lists them all.
+            headers["Allow"] = _allowed_methods(request)
+        elif exc.status_code == 413:
+            error = BodyTooLarge(str(exc.detail))
+        else:
+            error = InvalidRequest(str(exc.detail))
         response = _error_response(error)
         response.status_code = exc.status_code
+        response.headers.update(headers)
         return response
 
-    @app.exception_handler(OperationalError)
-    async def _database_down(_: Request, exc: OperationalError) -> JSONResponse:
-        log.error("database error: %s", exc)
-        return _error_response(
-            ServiceUnavailable("The database is unavailable", headers={"Retry-After": "5"})
+    @app.exception_handler(DBAPIError)
+    async def _database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        if is_connection_failure(exc):
+            log.error("database unavailable: %s", exc)
+            return _error_response(
+                ServiceUnavailable("The database is unavailable", headers={"Retry-After": "5"})
+            )
+        # Anything else is a statement the service should not have sent: a bug, not an outage.
+        log.error(
+            "database error on %s %s (a bug)",
+            request.method,
+            request.url.path,
+            exc_info=exc,
         )
+        return _error_response(AppError("An unexpected error occurred; nothing was changed"))
 
     @app.exception_handler(StoreUnavailable)
     async def _store_down(_: Request, exc: StoreUnavailable) -> JSONResponse:
@@ -184,6 +242,7 @@ def create_app(container: Container, *, api: bool = True, cas: bool = True) -> F
         responses={500: {"model": ErrorBody, "description": "Internal server error"}},
     )
     app.state.container = container
+    app.add_middleware(BodyLimit, limit=settings.max_json_bytes)
     install_error_handlers(app)
     if cas and settings.jwks_url is None:
         app.include_router(cas_router)

@@ -89,6 +89,8 @@ class Settings(BaseSettings):
 
     max_image_bytes: int = Field(default=20 * MIB, ge=1)
     max_image_pixels: int = Field(default=50_000_000, ge=1)
+    # Request bodies of every route but the local store's PUT; larger ones answer 413 unread.
+    max_json_bytes: int = Field(default=MIB, ge=1024)
     upload_url_ttl_seconds: int = Field(default=3600, ge=10)
     view_url_ttl_seconds: int = Field(default=3600, ge=10)
     notify_batch_max: int = Field(default=5, ge=1)

@@ -77,6 +77,10 @@ class TooLarge(AppError):
     default_detail = "Upload a smaller file"
 
 
+class BodyTooLarge(TooLarge):
+    default_detail = "Send a smaller JSON body; the largest allowed is BITIMAGE_MAX_JSON_BYTES"
+
+
 class UnsupportedMedia(AppError):
     status_code = 415
     error = "Resource media type is unsupported"

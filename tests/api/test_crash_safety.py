@@ -7,6 +7,7 @@ has expired, one sweep leaves no object that no row points to.
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -76,7 +77,7 @@ def _fail_commit(monkeypatch: pytest.MonkeyPatch, container: Container) -> None:
 
     def commit(self: Session) -> None:
         if any(isinstance(obj, Image) for obj in self.new) or self.info.get("on_rollback"):
-            raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+            raise OperationalError("COMMIT", {}, sqlite3.OperationalError("disk I/O error"))
         real_commit(self)
 
     monkeypatch.setattr(Session, "commit", commit)

@@ -13,9 +13,17 @@ from bitimage.cas.schemas import (
     Jwks,
     LoginAnswer,
     SignupAnswer,
+    SignupCredentials,
 )
 from bitimage.deps import ContainerDep, ReadSessionDep, WriteSessionDep
-from bitimage.errors import AuthorizationFailed, Conflict, TooManyRequests, responses
+from bitimage.errors import (
+    AuthorizationFailed,
+    BodyTooLarge,
+    Conflict,
+    ServiceUnavailable,
+    TooManyRequests,
+    responses,
+)
 
 router = APIRouter(prefix="/cas", tags=["auth (CAS)"])
 
@@ -23,11 +31,11 @@ router = APIRouter(prefix="/cas", tags=["auth (CAS)"])
 @router.post(
     "/signup",
     status_code=status.HTTP_201_CREATED,
-    responses=responses(Conflict, TooManyRequests),
+    responses=responses(Conflict, BodyTooLarge, TooManyRequests, ServiceUnavailable),
     summary="Create a CAS account",
 )
 def signup(
-    body: Credentials, request: Request, session: WriteSessionDep, container: ContainerDep
+    body: SignupCredentials, request: Request, session: WriteSessionDep, container: ContainerDep
 ) -> SignupAnswer:
     """Sign up with an email and a password of at least 8 characters."""
     client = request.client.host if request.client else "unknown"
@@ -38,7 +46,7 @@ def signup(
 @router.post(
     "/loginSubmit",
     status_code=status.HTTP_202_ACCEPTED,
-    responses=responses(AuthorizationFailed, TooManyRequests),
+    responses=responses(AuthorizationFailed, BodyTooLarge, TooManyRequests, ServiceUnavailable),
     summary="Log in and get a token",
 )
 def login(
@@ -49,7 +57,11 @@ def login(
     return LoginAnswer(token=container.cas.login(session, body.email, body.password, client))
 
 
-@router.post("/authorizeUser", summary="Check a token (the seed's remote check)")
+@router.post(
+    "/authorizeUser",
+    responses=responses(BodyTooLarge, ServiceUnavailable),
+    summary="Check a token (the seed's remote check)",
+)
 def authorize_user(
     body: AuthorizeRequest, session: ReadSessionDep, container: ContainerDep
 ) -> AuthorizeAnswer:

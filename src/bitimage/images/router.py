@@ -14,6 +14,7 @@ from bitimage.errors import (
     Conflict,
     HashMismatch,
     NotFound,
+    ServiceUnavailable,
     TooLarge,
     TooManyRequests,
     UnsupportedMedia,
@@ -27,35 +28,83 @@ from bitimage.images.schemas import (
     UploadUrls,
 )
 from bitimage.search.ports import SearchQuery
+from bitimage.search.service import MAX_LIMIT
+from bitimage.textrules import PLAIN_TEXT, RULE
 
 router = APIRouter(prefix="/api/v1/images", tags=["images"])
 
-NameQ = Annotated[str | None, Query(description="fuzzy match on the image name")]
-TagQ = Annotated[str | None, Query(description="fuzzy match on any of the image's tags")]
+_FILTER = f"at most 255 characters; {RULE}"
+NameQ = Annotated[
+    str | None,
+    Query(max_length=255, pattern=PLAIN_TEXT, description=f"fuzzy match on the name; {_FILTER}"),
+]
+TagQ = Annotated[
+    str | None,
+    Query(max_length=255, pattern=PLAIN_TEXT, description=f"fuzzy match on a tag; {_FILTER}"),
+]
 LabelQ = Annotated[
     str | None,
-    Query(description="fuzzy match on any content label; ranks by the label's confidence"),
+    Query(
+        max_length=255,
+        pattern=PLAIN_TEXT,
+        description=f"fuzzy match on any content label, ranked by its confidence; {_FILTER}",
+    ),
 ]
 ConfidenceQ = Annotated[
     float | None,
-    Query(description="with content_label: only labels at least this confident (0 to 1)"),
+    Query(
+        ge=0,
+        le=1,
+        description="only labels at least this confident (0 to 1); needs content_label (else 400)",
+    ),
 ]
-TextQ = Annotated[str | None, Query(description="fuzzy match on text read in the image (OCR)")]
-HashQ = Annotated[str | None, Query(description="exact hex MD5 of the image's bytes")]
-LimitQ = Annotated[int, Query(description="page size, 1 to 1000")]
-CursorQ = Annotated[str | None, Query(description="next_cursor of the previous page")]
+TextQ = Annotated[
+    str | None,
+    Query(
+        max_length=255,
+        pattern=PLAIN_TEXT,
+        description=f"fuzzy match on text read in the image (OCR); {_FILTER}",
+    ),
+]
+HashQ = Annotated[
+    str | None,
+    Query(pattern=r"^[0-9a-fA-F]{32}$", description="exact hex MD5 of the image's bytes"),
+]
+LimitQ = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"page size, 1 to {MAX_LIMIT}")]
+CursorQ = Annotated[
+    str | None,
+    Query(
+        max_length=4096,
+        pattern=r"^[A-Za-z0-9_-]*$",
+        description="next_cursor of the previous page, with the same filters (else 400)",
+    ),
+]
+# The upper bound is BITIMAGE_UPLOAD_URLS_MAX, checked by the service; the schema states its
+# default (a route's parameters are declared once, before settings are read).
+ImageCountQ = Annotated[
+    int,
+    Query(
+        ge=1,
+        json_schema_extra={"maximum": 1000},
+        description="how many URLs, 1 to 1000 (the server's BITIMAGE_UPLOAD_URLS_MAX)",
+    ),
+]
+# Expanded answers without a token for public images: the token is optional, not required.
+OPTIONAL_TOKEN: dict[str, object] = {"security": [{}]}
 
 
 @router.get(
     "/upload_urls",
-    responses=responses(AuthorizationFailed, AccessDenied, NotFound, TooManyRequests),
+    responses=responses(
+        AuthorizationFailed, AccessDenied, NotFound, TooManyRequests, ServiceUnavailable
+    ),
     summary="Get pre-signed upload URLs",
 )
 def upload_urls(
     caller: CurrentUser,
     session: WriteSessionDep,
     container: ContainerDep,
-    image_count: Annotated[int, Query(description="how many URLs, 1 to 1000")],
+    image_count: ImageCountQ,
 ) -> UploadUrls:
     """One fresh image id and pre-signed PUT URL (into staging) per image to upload."""
     urls = container.uploads.issue_upload_urls(session, caller.user_id, image_count)
@@ -73,6 +122,7 @@ def upload_urls(
         TooLarge,
         UnsupportedMedia,
         HashMismatch,
+        ServiceUnavailable,
     ),
     summary="Confirm uploaded images (up to 5)",
 )
@@ -87,7 +137,7 @@ def confirm_images(
 
 @router.get(
     "/private/summary",
-    responses=responses(AuthorizationFailed),
+    responses=responses(AuthorizationFailed, ServiceUnavailable),
     summary="Search your own images",
 )
 def private_summary(
@@ -118,7 +168,11 @@ def private_summary(
     return container.search.summaries(session, query)
 
 
-@router.get("/public/summary", summary="Search everyone's public images")
+@router.get(
+    "/public/summary",
+    responses=responses(ServiceUnavailable),
+    summary="Search everyone's public images",
+)
 def public_summary(
     session: ReadSessionDep,
     container: ContainerDep,
@@ -150,8 +204,9 @@ def public_summary(
 
 @router.get(
     "/{image_id}/expanded",
-    responses=responses(NotFound),
+    responses=responses(AuthorizationFailed, NotFound, ServiceUnavailable),
     summary="Everything about one image",
+    openapi_extra=OPTIONAL_TOKEN,
 )
 def expanded(
     image_id: uuid.UUID, caller: OptionalUser, session: ReadSessionDep, container: ContainerDep
@@ -164,7 +219,7 @@ def expanded(
 @router.post(
     "/{image_id}/moderation/clear",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=responses(AuthorizationFailed, NotFound),
+    responses=responses(AuthorizationFailed, NotFound, ServiceUnavailable),
     summary="Show an image the explicit-content check hid",
 )
 def clear_moderation(
@@ -178,7 +233,7 @@ def clear_moderation(
 @router.delete(
     "",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=responses(AuthorizationFailed, NotFound),
+    responses=responses(AuthorizationFailed, NotFound, ServiceUnavailable),
     summary="Delete some of your images",
 )
 def delete_images(

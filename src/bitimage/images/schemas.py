@@ -8,18 +8,24 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-
-def _clean_text(value: str) -> str:
-    value = " ".join(value.split())
-    if not value:
-        raise ValueError("must not be blank")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise ValueError("must not contain control characters")
-    return value
+from bitimage.textrules import RULE, VISIBLE_TEXT
 
 
-Name = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_clean_text)]
-TagName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_clean_text)]
+def _collapse_spaces(value: str) -> str:
+    # The patterns already refuse controls and blank values; this only normalises spacing.
+    return " ".join(value.split())
+
+
+Name = Annotated[
+    str,
+    Field(min_length=1, max_length=255, pattern=VISIBLE_TEXT, description=f"not blank; {RULE}"),
+    AfterValidator(_collapse_spaces),
+]
+TagName = Annotated[
+    str,
+    Field(min_length=1, max_length=64, pattern=VISIBLE_TEXT, description=f"not blank; {RULE}"),
+    AfterValidator(_collapse_spaces),
+]
 
 
 class UploadUrl(BaseModel):
@@ -61,7 +67,13 @@ class NotifyRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    images: list[NotifyImage] = Field(min_length=1)
+    # The upper bound is BITIMAGE_NOTIFY_BATCH_MAX, checked by the service; the schema states
+    # its default.
+    images: list[NotifyImage] = Field(
+        min_length=1,
+        json_schema_extra={"maxItems": 5},
+        description="1 to 5 images (the server's BITIMAGE_NOTIFY_BATCH_MAX, 5 by default)",
+    )
 
 
 class ImageSummary(BaseModel):

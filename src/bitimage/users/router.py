@@ -7,7 +7,14 @@ import uuid
 from fastapi import APIRouter, Response, status
 
 from bitimage.deps import ContainerDep, CurrentUser, ReadSessionDep, WriteSessionDep
-from bitimage.errors import AccessDenied, AuthorizationFailed, Conflict, NotFound, responses
+from bitimage.errors import (
+    AccessDenied,
+    AuthorizationFailed,
+    Conflict,
+    NotFound,
+    ServiceUnavailable,
+    responses,
+)
 from bitimage.users.schemas import UserAccount, UserCreated
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
@@ -16,7 +23,7 @@ router = APIRouter(prefix="/api/v1/users", tags=["users"])
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses=responses(AuthorizationFailed, Conflict),
+    responses=responses(AuthorizationFailed, Conflict, ServiceUnavailable),
     summary="Create your Bit-image account",
 )
 def create_user(
@@ -29,7 +36,7 @@ def create_user(
 
 @router.get(
     "/{user_id}",
-    responses=responses(AuthorizationFailed, AccessDenied, NotFound),
+    responses=responses(AuthorizationFailed, AccessDenied, NotFound, ServiceUnavailable),
     summary="Read your account",
 )
 def get_user(
@@ -47,7 +54,7 @@ def get_user(
 @router.delete(
     "/{user_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=responses(AuthorizationFailed, AccessDenied, NotFound),
+    responses=responses(AuthorizationFailed, AccessDenied, NotFound, ServiceUnavailable),
     summary="Delete your account and every image",
 )
 def delete_user(
