@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test fuzz services lint format typecheck bench clean
+.PHONY: run test fuzz services bench-tools lint format typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +42,14 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: $(STAMP)  ## every benchmark; figures are printed as ratios against same-run baselines
+# bench_ingest_cost counts instructions under valgrind's callgrind (Debian package).
+bench-tools:
+	@command -v valgrind >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get install -y -qq valgrind >/dev/null 2>&1 || \
+		{ $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq valgrind; }; }
+
+bench: $(STAMP) bench-tools  ## every benchmark; figures are printed as ratios against same-run baselines
 	for script in bench/bench_*.py; do $(BIN)/python -m bench.$$(basename $$script .py) $(BENCH_ARGS) || exit 1; done
 
 clean:
