@@ -42,7 +42,9 @@ and find them again by name, tag or content label. Every error answer has the bo
 
 def _error_response(error: AppError) -> JSONResponse:
     return JSONResponse(
-        error.body().model_dump(), status_code=error.status_code, headers=error.headers
+        error.body().model_dump(mode="json", exclude_none=True),
+        status_code=error.status_code,
+        headers=error.headers,
     )
 
 
