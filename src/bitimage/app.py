@@ -37,7 +37,7 @@ log = logging.getLogger("bitimage")
 
 DESCRIPTION = """Upload images through pre-signed URLs, confirm them with their MD5 and tags,
 and find them again by name, tag or content label. Every error answer has the body
-`{"error", "message", "detail"}`."""
+`{"error", "message", "detail"}`, plus `image_id` when the error concerns one image."""
 
 
 def _error_response(error: AppError) -> JSONResponse:
