@@ -41,7 +41,7 @@ log = logging.getLogger("bitimage")
 
 DESCRIPTION = """Upload images through pre-signed URLs, confirm them with their MD5 and tags,
 and find them again by name, tag or content label. Every error answer has the body
-`{"error", "message", "detail"}`."""
+`{"error", "message", "detail"}`, plus `image_id` when the error concerns one image."""
 
 
 # SQLSTATEs of a server out of reach or out of order, whatever the statement: a lost or refused
@@ -70,7 +70,9 @@ def is_connection_failure(exc: DBAPIError) -> bool:
 
 def _error_response(error: AppError) -> JSONResponse:
     return JSONResponse(
-        error.body().model_dump(), status_code=error.status_code, headers=error.headers
+        error.body().model_dump(mode="json", exclude_none=True),
+        status_code=error.status_code,
+        headers=error.headers,
     )
 
 

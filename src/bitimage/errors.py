@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import ClassVar
 
 from pydantic import BaseModel
@@ -13,6 +14,7 @@ class ErrorBody(BaseModel):
     error: str
     message: str
     detail: str
+    image_id: uuid.UUID | None = None  # the one image the error concerns; absent otherwise
 
 
 class AppError(Exception):
@@ -23,16 +25,24 @@ class AppError(Exception):
     default_detail: ClassVar[str] = "Try again later; if it persists, report it to the operator"
 
     def __init__(
-        self, message: str, detail: str | None = None, headers: dict[str, str] | None = None
+        self,
+        message: str,
+        detail: str | None = None,
+        headers: dict[str, str] | None = None,
+        *,
+        image_id: uuid.UUID | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.detail = detail or self.default_detail
         self.headers = headers
+        self.image_id = image_id
 
     def body(self) -> ErrorBody:
         """The JSON body for this error."""
-        return ErrorBody(error=self.error, message=self.message, detail=self.detail)
+        return ErrorBody(
+            error=self.error, message=self.message, detail=self.detail, image_id=self.image_id
+        )
 
 
 class InvalidRequest(AppError):

@@ -214,6 +214,7 @@ def test_text_search_and_moderation(client: TestClient, container: Container) ->
     other = auth(client, "other@example.com")
     cleared = client.post(f"/api/v1/images/{ids['sign']}/moderation/clear", headers=other)
     assert cleared.status_code == 404
+    assert cleared.json()["image_id"] == ids["sign"]
     cleared = client.post(f"/api/v1/images/{ids['sign']}/moderation/clear", headers=headers)
     assert cleared.status_code == 204
     public = client.get("/api/v1/images/public/summary").json()["images"]

@@ -19,11 +19,17 @@ from tests.conftest import app_client, make_container, make_settings
 from tests.support import PASSWORD, auth, make_jpeg, md5, notify_body, stage, upload, user_id
 
 
-def assert_error(answer: object, status: int, error: str, *mentions: str) -> None:
-    """The answer has this status, the API's error body, and names what it should."""
+def assert_error(
+    answer: object, status: int, error: str, *mentions: str, image_id: str | None = None
+) -> None:
+    """The answer has this status, the API's error body, and names what it should.
+
+    `image_id` is the one image the error concerns; without it the body has no `image_id`.
+    """
     assert answer.status_code == status, answer.text  # type: ignore[attr-defined]
     body = answer.json()  # type: ignore[attr-defined]
-    assert set(body) == {"error", "message", "detail"}
+    assert set(body) == {"error", "message", "detail"} | ({"image_id"} if image_id else set())
+    assert body.get("image_id") == image_id
     assert body["error"] == error
     for mention in mentions:
         assert mention in body["message"]
@@ -211,9 +217,9 @@ class TestAccessDenied:
 class TestNotFound:
     def test_unknown_route_and_image(self, client: TestClient, headers: dict[str, str]) -> None:
         assert_error(client.get("/nowhere"), 404, MISSING)
-        assert_error(
-            client.get(f"/api/v1/images/{uuid.uuid4()}/expanded", headers=headers), 404, MISSING
-        )
+        unknown = str(uuid.uuid4())
+        answer = client.get(f"/api/v1/images/{unknown}/expanded", headers=headers)
+        assert_error(answer, 404, MISSING, unknown, image_id=unknown)
 
     def test_no_account_yet(self, client: TestClient) -> None:
         client.post("/cas/signup", json={"email": "new@example.com", "password": PASSWORD})
@@ -235,18 +241,18 @@ class TestNotFound:
         answer = client.post(
             "/api/v1/images", headers=headers, json=notify_body([url["image_id"]], [payload])
         )
-        assert_error(answer, 404, MISSING, url["image_id"], "uploaded")
+        assert_error(answer, 404, MISSING, url["image_id"], "uploaded", image_id=url["image_id"])
         stranger = str(uuid.uuid4())
         answer = client.post(
             "/api/v1/images", headers=headers, json=notify_body([stranger], [payload])
         )
-        assert_error(answer, 404, MISSING, stranger)
+        assert_error(answer, 404, MISSING, stranger, image_id=stranger)
 
     def test_delete_names_the_missing_id(self, client: TestClient, headers: dict[str, str]) -> None:
         mine = upload(client, headers, [make_jpeg()])[0]["id"]
         stranger = str(uuid.uuid4())
         answer = client.delete(f"/api/v1/images?id={mine}&id={stranger}", headers=headers)
-        assert_error(answer, 404, MISSING, stranger)
+        assert_error(answer, 404, MISSING, stranger, image_id=stranger)
         assert client.get(f"/api/v1/images/{mine}/expanded", headers=headers).status_code == 200
 
 
@@ -275,7 +281,7 @@ class TestConflict:
             == 201
         )
         answer = client.post("/api/v1/images", headers=headers, json=notify_body(ids, [payload]))
-        assert_error(answer, 409, CONFLICT, ids[0])
+        assert_error(answer, 409, CONFLICT, ids[0], image_id=ids[0])
 
 
 class TestTooLarge:
@@ -287,17 +293,15 @@ class TestTooLarge:
                 "image_upload_urls"
             ][0]
             answer = client.put(url["url"], content=b"x" * 1001)
-            assert_error(
-                answer, 413, "Resource size exceeds upload limit", url["image_id"], "1000 bytes"
-            )
+            too_large = "Resource size exceeds upload limit"
+            assert_error(answer, 413, too_large, "1000 bytes", image_id=url["image_id"])
 
             def stream() -> object:
                 yield b"y" * 600
                 yield b"y" * 600
 
-            assert_error(
-                client.put(url["url"], content=stream()), 413, "Resource size exceeds upload limit"
-            )
+            answer = client.put(url["url"], content=stream())
+            assert_error(answer, 413, too_large, image_id=url["image_id"])
             assert list(container.store.list("")) == []
         container.close()
 
@@ -317,7 +321,9 @@ class TestTooLarge:
         answer = client.post(
             "/api/v1/images", headers=headers, json=notify_body([url["image_id"]], [big])
         )
-        assert_error(answer, 413, "Resource size exceeds upload limit", url["image_id"], "20.0 MiB")
+        assert_error(
+            answer, 413, "Resource size exceeds upload limit", "20.0 MiB", image_id=url["image_id"]
+        )
 
 
 class TestUnsupportedMedia:
@@ -335,7 +341,8 @@ class TestUnsupportedMedia:
     ) -> None:
         ids = stage(client, headers, [payload])
         answer = client.post("/api/v1/images", headers=headers, json=notify_body(ids, [payload]))
-        assert_error(answer, 415, "Resource media type is unsupported", ids[0], detected)
+        unsupported = "Resource media type is unsupported"
+        assert_error(answer, 415, unsupported, ids[0], detected, image_id=ids[0])
 
     def test_decompression_bomb(self, tmp_path: Path) -> None:
         container = make_container(make_settings(tmp_path, max_image_pixels=1000))
@@ -346,7 +353,8 @@ class TestUnsupportedMedia:
             answer = client.post(
                 "/api/v1/images", headers=headers, json=notify_body(ids, [payload])
             )
-            assert_error(answer, 415, "Resource media type is unsupported", "megapixel")
+            unsupported = "Resource media type is unsupported"
+            assert_error(answer, 415, unsupported, "megapixel", image_id=ids[0])
         container.close()
 
 
@@ -356,7 +364,7 @@ def test_hash_mismatch(client: TestClient, headers: dict[str, str]) -> None:
     body = notify_body(ids, [payload])
     body["images"][0]["hash"] = md5(b"something else")
     answer = client.post("/api/v1/images", headers=headers, json=body)
-    assert_error(answer, 422, "Resource hash mismatch", ids[0])
+    assert_error(answer, 422, "Resource hash mismatch", ids[0], image_id=ids[0])
     # Nothing was lost: the right hash still confirms it.
     assert (
         client.post("/api/v1/images", headers=headers, json=notify_body(ids, [payload])).status_code
@@ -382,7 +390,7 @@ def test_batch_is_all_or_nothing(
     good, bad = make_jpeg(seed=1), b"%PDF-1.4 not an image"
     ids = stage(client, headers, [good, bad])
     answer = client.post("/api/v1/images", headers=headers, json=notify_body(ids, [good, bad]))
-    assert_error(answer, 415, "Resource media type is unsupported", ids[1])
+    assert_error(answer, 415, "Resource media type is unsupported", ids[1], image_id=ids[1])
     assert client.get("/api/v1/images/private/summary", headers=headers).json()["images"] == []
     assert not any(info.key.startswith("users/") for info in container.store.list(""))
     # The good one alone still goes through.

@@ -28,12 +28,16 @@ def _url(client: TestClient, headers: dict[str, str]) -> tuple[str, str]:
     return entry["url"], entry["image_id"]
 
 
-def _refused(answer: object, status: int, *mentions: str) -> None:
-    """An error answer that closes the connection (the body it refused was not read)."""
+def _refused(answer: object, status: int, *mentions: str, image_id: str | None = None) -> None:
+    """An error answer that closes the connection (the body it refused was not read).
+
+    `image_id` is the one image the refusal concerns; without it the body has no `image_id`.
+    """
     assert answer.status_code == status, answer.text  # type: ignore[attr-defined]
     assert answer.headers["connection"] == "close"  # type: ignore[attr-defined]
     body = answer.json()  # type: ignore[attr-defined]
-    assert set(body) == {"error", "message", "detail"}
+    assert set(body) == {"error", "message", "detail"} | ({"image_id"} if image_id else set())
+    assert body.get("image_id") == image_id
     for mention in mentions:
         assert mention in body["message"]
 
@@ -46,13 +50,13 @@ def test_a_put_after_notify_began_is_refused_and_changes_nothing(client: TestCli
     wrong["images"][0]["hash"] = md5(b"not it")
     assert client.post("/api/v1/images", headers=headers, json=wrong).status_code == 422
     # The notify began: the checked upload is kept, the URL takes nothing more.
-    _refused(client.put(url, content=OTHER), 409, image_id)
+    _refused(client.put(url, content=OTHER), 409, image_id, image_id=image_id)
     answer = client.post("/api/v1/images", headers=headers, json=notify_body([image_id], [PNG]))
     assert answer.status_code == 201, answer.text
     view = client.get(f"/api/v1/images/{image_id}/expanded", headers=headers).json()["view_url"]
     assert client.get(view).content == PNG
     # After the confirm: still 409, and the image keeps its bytes.
-    _refused(client.put(url, content=OTHER), 409, image_id, "confirmed")
+    _refused(client.put(url, content=OTHER), 409, image_id, "confirmed", image_id=image_id)
     assert client.get(view).content == PNG
 
 
@@ -67,11 +71,11 @@ def test_a_notify_before_any_put_leaves_the_url_open(client: TestClient) -> None
 
 def test_a_deleted_accounts_urls_answer_403_at_once(client: TestClient) -> None:
     headers = auth(client, "leaving@example.com")
-    url, _ = _url(client, headers)
+    url, image_id = _url(client, headers)
     assert client.put(url, content=PNG).status_code == 200
     me = user_id(client, headers)
     assert client.delete(f"/api/v1/users/{me}", headers=headers).status_code == 204
-    _refused(client.put(url, content=PNG), 403)
+    _refused(client.put(url, content=PNG), 403, image_id=image_id)
 
 
 def test_a_claim_blocks_a_second_notify_until_it_goes_stale(
@@ -90,7 +94,8 @@ def test_a_claim_blocks_a_second_notify_until_it_goes_stale(
     answer = client.post("/api/v1/images", headers=headers, json=body)
     assert answer.status_code == 409, answer.text
     assert "being confirmed" in answer.json()["message"]
-    _refused(client.put(url, content=OTHER), 409)
+    assert answer.json()["image_id"] == image_id
+    _refused(client.put(url, content=OTHER), 409, image_id=image_id)
     stale = timedelta(seconds=container.settings.notify_claim_seconds + 1)
     claim(stale)  # its process died long ago: the claim is taken over
     assert client.post("/api/v1/images", headers=headers, json=body).status_code == 201
@@ -157,8 +162,8 @@ def test_oversized_and_forged_puts_close_the_connection(tmp_path: Path, database
     )
     with app_client(container) as client:
         headers = auth(client, "closing@example.com")
-        url, _ = _url(client, headers)
-        _refused(client.put(url, content=b"x" * 1001), 413)
+        url, image_id = _url(client, headers)
+        _refused(client.put(url, content=b"x" * 1001), 413, image_id=image_id)
         _refused(client.put(url.replace("signature=", "signature=0"), content=b"x"), 403)
     container.close()
 

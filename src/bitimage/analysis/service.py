@@ -144,7 +144,7 @@ class AnalysisService:
         """A person looked: show a flagged image again (owner, or the operator with None)."""
         image = AnalysisRepository(session).lock_image(image_id)
         if image is None or (owner is not None and image.user_id != owner):
-            raise NotFound(f"Image {image_id} was not found")
+            raise NotFound(f"Image {image_id} was not found", image_id=image_id)
         image.moderation = "cleared"
 
     def mark_failed(self, image_id: uuid.UUID, reason: str) -> None:

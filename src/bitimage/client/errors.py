@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from email.utils import parsedate_to_datetime
 from typing import ClassVar
 
 import httpx
-
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 class BitimageError(Exception):
@@ -30,7 +27,10 @@ class NotLoggedIn(BitimageError):
 
 
 class ApiError(BitimageError):
-    """A non-2xx answer with the API's `{error, message, detail}` body."""
+    """A non-2xx answer with the API's `{error, message, detail, image_id}` body.
+
+    `image_id` is the one image the error concerns (None when it concerns no single image).
+    """
 
     status_code: ClassVar[int] = 0
     error: ClassVar[str] = ""
@@ -43,19 +43,17 @@ class ApiError(BitimageError):
         status: int | None = None,
         error: str | None = None,
         retry_after: float | None = None,
+        image_id: uuid.UUID | None = None,
     ) -> None:
         super().__init__(message)
         self.detail = detail
         self.status = status if status is not None else self.status_code
         self.error_text = error if error is not None else self.error
         self.retry_after = retry_after
+        self.image_id = image_id
 
     def __str__(self) -> str:
         return f"{self.error_text}: {self.message}" if self.error_text else self.message
-
-    def image_ids(self) -> set[uuid.UUID]:
-        """The image (or user) ids the server's message names."""
-        return {uuid.UUID(found) for found in _UUID.findall(self.message)}
 
 
 class InvalidRequest(ApiError):
@@ -176,6 +174,7 @@ def error_from_response(response: httpx.Response) -> ApiError:
     """The exception for an error answer: by (status, error text), else by status."""
     status = response.status_code
     error, message, detail = "", "", ""
+    image_id = None
     try:
         body = json.loads(response.content)
     except ValueError:
@@ -184,6 +183,7 @@ def error_from_response(response: httpx.Response) -> ApiError:
         error = str(body.get("error") or "")
         message = str(body.get("message") or "")
         detail = str(body.get("detail") or "")
+        image_id = _uuid_or_none(body.get("image_id"))
     if not message:
         text = response.text.strip().replace("\n", " ")[:200]
         message = text or f"HTTP {status} {response.reason_phrase}".strip()
@@ -194,4 +194,13 @@ def error_from_response(response: httpx.Response) -> ApiError:
         status=status,
         error=error or cls.error or f"HTTP {status}",
         retry_after=retry_after(response),
+        image_id=image_id,
     )
+
+
+def _uuid_or_none(value: object) -> uuid.UUID | None:
+    """The body's `image_id`; None when absent (servers before it) or not a UUID."""
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None

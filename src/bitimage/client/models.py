@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,7 +31,7 @@ class Authorization(_Model):
     """POST /cas/authorizeUser: whether a token is valid, and whose it is."""
 
     is_user_authorized: bool
-    user_id: uuid.UUID | None = None
+    user_id: uuid.UUID | None
 
 
 class Jwks(_Model):
@@ -50,14 +50,14 @@ class AccountCreated(_Model):
 class Account(AccountCreated):
     """GET /api/v1/users/{id}: the account, its image count and limit (None: unlimited)."""
 
-    image_upload_limit: int | None = None
+    image_upload_limit: int | None
 
 
 class UploadUrl(_Model):
     """One pre-signed PUT URL and the image id it is for."""
 
     url: str
-    method: str = "PUT"
+    method: Literal["PUT"] = "PUT"
     image_id: uuid.UUID
 
 
@@ -91,10 +91,10 @@ class ImageSummary(_Model):
     is_private: bool
     file_format: str
     view_url: str
-    created_at: datetime | None = None
-    width: int | None = None
-    height: int | None = None
-    analysis_status: str | None = None
+    created_at: datetime
+    width: int
+    height: int
+    analysis_status: str
 
 
 class ConfirmedImages(_Model):
@@ -107,7 +107,7 @@ class SummaryPage(_Model):
     """A page of summaries; `next_cursor` fetches the next one (None: the last page)."""
 
     images: list[ImageSummary]
-    next_cursor: str | None = None
+    next_cursor: str | None
 
 
 class Tag(_Model):
@@ -123,7 +123,7 @@ class Label(_Model):
     id: uuid.UUID
     name: str
     confidence: float
-    source: str | None = None
+    source: str
 
 
 class Moderation(_Model):
@@ -148,8 +148,8 @@ class ExpandedImage(_Model):
     view_url: str
     created_at: datetime
     analysis_status: str
-    tags: list[Tag] = Field(default_factory=list)
-    labels: list[Label] = Field(default_factory=list)
+    tags: list[Tag]
+    labels: list[Label]
     text: str | None = None
     colours: list[str] = Field(default_factory=list)
     exif: dict[str, Any] | None = None
@@ -163,6 +163,7 @@ class ErrorBody(_Model):
     error: str
     message: str
     detail: str
+    image_id: uuid.UUID | None = None  # the one image the error concerns (absent: none)
 
 
 class TokenClaims(_Model):

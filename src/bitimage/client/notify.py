@@ -21,10 +21,10 @@ Finish = Callable[[T, Status, str | None, uuid.UUID | None], None]
 def confirm_batch(client: Client, batch: list[tuple[T, NotifyImage]], finish: Finish[T]) -> None:
     """Notify a batch, reporting each file through `finish`.
 
-    A refusal names the failing image: that one is reported with the server's reason and the
-    rest are notified again. A refusal naming none of them is narrowed down one image at a
-    time. A 409 means an earlier attempt went through (its answer was lost on the way): the
-    images that exist now count as uploaded.
+    A refusal carrying the failing image's `image_id` reports that one with the server's reason
+    and notifies the rest again. A refusal naming none of the batch (or from a server that
+    sends no `image_id`) is narrowed down one image at a time. A 409 means an earlier attempt
+    went through (its answer was lost on the way): the images that exist now count as uploaded.
     """
     pending = list(batch)
     while pending:
@@ -43,8 +43,7 @@ def confirm_batch(client: Client, batch: list[tuple[T, NotifyImage]], finish: Fi
             pending = [(item, notice) for item, notice in pending if notice.id not in done]
             continue
         except ApiError as exc:
-            named = exc.image_ids()
-            refused = [(item, notice) for item, notice in pending if notice.id in named]
+            refused = [(item, notice) for item, notice in pending if notice.id == exc.image_id]
             if not refused and len(pending) > 1:
                 for one in pending:
                     confirm_batch(client, [one], finish)

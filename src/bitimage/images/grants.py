@@ -42,6 +42,7 @@ class GrantClaims:
                 raise Conflict(
                     f"Image {first} is being confirmed by another request",
                     "Wait for that request's answer; notify again only if it failed",
+                    image_id=first,
                 )
         return now
 
@@ -67,13 +68,16 @@ class GrantClaims:
                 raise Conflict(
                     f"Image {image_id} was notified: its upload URL takes no more uploads",
                     "Ask for a new upload URL to upload other bytes",
+                    image_id=image_id,
                 )
             if repo.owners([image_id]).get(image_id) == user_id:
                 raise Conflict(
                     f"Image {image_id} is already confirmed: its upload URL is used up",
                     "Ask for a new upload URL to upload other bytes",
+                    image_id=image_id,
                 )
         raise AccessDenied(
             f"The upload URL of image {image_id} is no longer valid",
             "Ask the API for a fresh URL (the grant expired, or its account was deleted)",
+            image_id=image_id,
         )

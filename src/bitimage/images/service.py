@@ -53,7 +53,7 @@ class ImageService:
         image = ImageRepository(session).get(image_id)
         hidden = image is not None and (image.is_private or image.moderation == "flagged")
         if image is None or (hidden and image.user_id != viewer):
-            raise NotFound(f"Image {image_id} was not found")
+            raise NotFound(f"Image {image_id} was not found", image_id=image_id)
         return image
 
     def expanded(
@@ -105,7 +105,9 @@ class ImageService:
         for image_id in ids:
             image = found.get(image_id)
             if image is None or image.user_id != owner:
-                raise NotFound(f"Image {image_id} was not found among your images")
+                raise NotFound(
+                    f"Image {image_id} was not found among your images", image_id=image_id
+                )
         self._delete_rows(session, repo, ids)
         UserRepository(session).add_uploads(owner, -len(ids))
         purges = [repo.add_purge(found[i].storage_key) for i in ids]

@@ -168,12 +168,14 @@ class UploadService:
         return NotFound(
             f"Nothing was uploaded for image {image_id}",
             "PUT the file's bytes to the upload URL of this image id first",
+            image_id=image_id,
         )
 
     def _changed(self, image_id: uuid.UUID) -> Conflict:
         return Conflict(
             f"The upload of image {image_id} changed while it was being confirmed",
             "Notify again (with the MD5 of the bytes you uploaded last)",
+            image_id=image_id,
         )
 
     def _verify_pinned(
@@ -191,7 +193,8 @@ class UploadService:
         if info.size > limit:
             return TooLarge(
                 f"Image {item.id} is {describe_size(info.size)}, "
-                f"over the upload limit of {describe_size(limit)}"
+                f"over the upload limit of {describe_size(limit)}",
+                image_id=item.id,
             )
         try:
             # Ranged reads: the header and the end marker, not the whole object.
@@ -201,12 +204,14 @@ class UploadService:
         except UnsupportedImage as exc:
             return UnsupportedMedia(
                 f"Image {item.id} is not a supported image (detected format: {exc.detected}): "
-                f"{exc.reason}"
+                f"{exc.reason}",
+                image_id=item.id,
             )
         md5 = info.md5 or self.store.md5(info.key, info.etag)
         if md5 != item.hash.lower():
             return HashMismatch(
-                f"The MD5 of image {item.id} is {md5}, not {item.hash.lower()} as given"
+                f"The MD5 of image {item.id} is {md5}, not {item.hash.lower()} as given",
+                image_id=item.id,
             )
         return VerifiedUpload(info.size, md5, image_info, info.key, info.etag)
 
@@ -299,12 +304,16 @@ class UploadService:
         verified: dict[uuid.UUID, VerifiedUpload] = {}
         for item in batch.items:
             if owners.get(item.id) == batch.user_id or item.id in claimed:
-                raise Conflict(f"Image {item.id} is already confirmed")
+                raise Conflict(f"Image {item.id} is already confirmed", image_id=item.id)
             holder, claim = holders.get(item.id, (None, None))
             if holder != batch.user_id:
-                raise NotFound(f"Image id {item.id} was not issued to user {batch.user_id}")
+                raise NotFound(
+                    f"Image id {item.id} was not issued to user {batch.user_id}", image_id=item.id
+                )
             if claim is not None and claim != batch.claim:  # taken over: this one went stale
-                raise Conflict(f"Image {item.id} is being confirmed by another request")
+                raise Conflict(
+                    f"Image {item.id} is being confirmed by another request", image_id=item.id
+                )
             result = batch.staged[item.id]
             if isinstance(result, AppError):
                 raise result

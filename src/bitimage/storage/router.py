@@ -77,10 +77,12 @@ async def _receive(
         raise AccessDenied("Uploads go to the staging area only")
     # Single use: once a notify of this id began (or its account went), no more bytes.
     grants = container.uploads.grants
-    await anyio.to_thread.run_sync(grants.check_put, user_id_of(key), image_id_of(key))
+    image_id = image_id_of(key)
+    await anyio.to_thread.run_sync(grants.check_put, user_id_of(key), image_id)
     limit = container.settings.max_image_bytes
     too_large = TooLarge(
-        f"Image {image_id_of(key)} is larger than the upload limit of {describe_size(limit)}"
+        f"Image {image_id} is larger than the upload limit of {describe_size(limit)}",
+        image_id=image_id,
     )
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
