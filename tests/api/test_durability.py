@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,3 +149,23 @@ def test_sqlite_commits_are_synced(tmp_path: Path) -> None:
     with engine.connect() as connection:
         assert connection.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
     engine.dispose()
+
+
+def test_concurrent_first_uploads_of_a_user_all_land(tmp_path: Path) -> None:
+    """Each makes the user's folder if it is missing (check, then mkdir): none may fail."""
+    store = LocalSignedStore(tmp_path, UrlSigner(b"k" * 32), "http://127.0.0.1:8000")
+    threads = 8
+    barrier = threading.Barrier(threads)  # the commits (and their folder checks) start together
+
+    def upload(key: str) -> str:
+        writer = store.open_writer(key)
+        writer.write(key.encode())
+        barrier.wait()
+        return writer.commit()
+
+    for _ in range(25):
+        user = uuid.uuid4()
+        keys = [staging_key(user, uuid.uuid4()) for _ in range(threads)]
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(upload, keys))
+        assert all(store.path_for(key).read_bytes() == key.encode() for key in keys)
