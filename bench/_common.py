@@ -110,18 +110,23 @@ def start_server(
 
 
 def start_bare_upload(
-    *, processes: int = 1, wrapper: Sequence[str] = (), startup: float = 30
+    folder: Path, *, processes: int = 1, wrapper: Sequence[str] = (), startup: float = 30
 ) -> tuple[subprocess.Popen[bytes], int]:
     """uvicorn serving bench/_bare_upload.py on a free loopback port, once it answers a PUT.
 
-    `wrapper` runs it under another program (valgrind), which may need a longer `startup`.
-    Its output is dropped; a server that does not answer in time stops the benchmark.
+    It writes (and syncs) every body into `folder`, made if need be. `wrapper` runs it under
+    another program (valgrind), which may need a longer `startup`. Its output is dropped; a
+    server that does not answer in time stops the benchmark.
     """
+    folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     app = [sys.executable, "-m", "uvicorn", "--app-dir", str(BENCH), "_bare_upload:app"]
     options = ["--port", str(port), "--workers", str(processes)]  # access log on, as in serve
     process = subprocess.Popen(
-        [*wrapper, *app, *options], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [*wrapper, *app, *options],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "BENCH_BARE_UPLOAD_DIR": str(folder)},
     )
     deadline = time.monotonic() + startup
     while time.monotonic() < deadline and process.poll() is None:

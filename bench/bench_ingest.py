@@ -76,8 +76,11 @@ def with_comment(jpeg: bytes, n: int) -> bytes:
     return jpeg[:2] + b"\xff\xfe" + struct.pack(">H", len(text) + 2) + text + jpeg[2:]
 
 
-def baseline(files: list[bytes], folder: Path) -> float:
-    """Seconds to write every file to disk and compute its MD5, in one plain loop."""
+def baseline(files: list[bytes], folder: Path, durable: bool = False) -> float:
+    """Seconds to write every file to disk and compute its MD5, in one plain loop.
+
+    `durable`: each file is synced (fsync) before the next, then its folder, as a PUT is.
+    """
     start = time.perf_counter()
     for n, data in enumerate(files):
         digest = hashlib.md5(usedforsecurity=False)
@@ -86,6 +89,13 @@ def baseline(files: list[bytes], folder: Path) -> float:
                 chunk = data[at : at + (1 << 20)]
                 digest.update(chunk)
                 handle.write(chunk)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        if durable:
+            entry = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+            os.fsync(entry)
+            os.close(entry)
         digest.hexdigest()
     return time.perf_counter() - start
 
@@ -174,6 +184,13 @@ class Answer:
 
 def client(job: tuple[str, dict[str, str], int, int]) -> tuple[list[str], dict[str, float]]:
     """One client's share of FILES, in chunks of URL_CHUNK: upload URLs, PUTs, notifies."""
+    return run_client(job, LEAN)
+
+
+def run_client(
+    job: tuple[str, dict[str, str], int, int], lean: bool
+) -> tuple[list[str], dict[str, float]]:
+    """client(), with http.client (`lean`) or httpx."""
     base, headers, index, clients = job
     errors: list[str] = []
     spent = {"upload_urls": 0.0, "PUT": 0.0, "notify": 0.0}
@@ -184,7 +201,7 @@ def client(job: tuple[str, dict[str, str], int, int]) -> tuple[list[str], dict[s
         return now
 
     opened = (
-        Lean(base, headers) if LEAN else httpx.Client(base_url=base, headers=headers, timeout=120)
+        Lean(base, headers) if lean else httpx.Client(base_url=base, headers=headers, timeout=120)
     )
     with opened as http:
         for first in range(index * URL_CHUNK, len(FILES), clients * URL_CHUNK):

@@ -101,7 +101,7 @@ def bare_put(files: list[bytes], folder: Path) -> float:
     """Instructions per PUT of the bare ASGI upload app, after a warm-up."""
     out = folder / "bare.callgrind"
     wrapper = [*COUNT_OFF, f"--callgrind-out-file={out}"]
-    process, port = start_bare_upload(wrapper=wrapper, startup=300)
+    process, port = start_bare_upload(folder / "bare", wrapper=wrapper, startup=300)
     try:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
 

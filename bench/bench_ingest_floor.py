@@ -68,7 +68,7 @@ def main() -> None:
         recycle_pages(1.5 * megabytes, folder)
         seconds = [baseline(files, folder / "plain")]
         for processes in (1, 2):
-            process, port = start_bare_upload(processes=processes)
+            process, port = start_bare_upload(folder / f"bare{processes}", processes=processes)
             try:
                 recycle_pages(1.5 * megabytes, folder)
                 cpu, start = cpu_seconds(process.pid), time.perf_counter()

@@ -75,7 +75,10 @@ def create_db_engine(url: str) -> Engine:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        # FULL: each commit syncs the WAL before it returns. NORMAL syncs only at checkpoints,
+        # so a power cut could take back a confirmation whose answer was sent, or a deletion
+        # whose bytes were already purged after its commit: a row without bytes.
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(_BUSY_TIMEOUT * 1000)}")
         cursor.close()

@@ -368,6 +368,13 @@ class UploadService:
         ids = [item.id for batch in batches for item in batch.items]
         repo.delete_grants(ids)
         enqueue_analysis(session, ids)
+        # Last before the commit: no row may outlive a power cut that its bytes do not.
+        self.store.sync(
+            key
+            for b in batches
+            for item in b.items
+            for key in (permanent_key(b.user_id, item.id), b.verified[item.id].key)
+        )
         staged = [
             key(b.user_id, item.id)
             for b in batches

@@ -24,6 +24,8 @@ _TMP_DIR = ".tmp"
 _READ_CHUNK = 1024 * 1024
 # The MD5 and size ride on the file itself (an extended attribute): a hard link shares them
 # and nothing else is written. Filesystems without user xattrs get a JSON sidecar instead.
+# Sidecars are not synced: one lost in a power cut makes stat() answer no MD5, and md5()
+# reads the bytes again.
 _XATTR = "user.bitimage.md5"
 
 
@@ -68,6 +70,8 @@ class UploadWriter:
         digest = self._md5.hexdigest()
         file.flush()
         tagged = self._store.tag(file.fileno(), digest, self.size)
+        # On the disk before the 200: a client that got it may delete its copy.
+        self._store.fsync(file.fileno())
         file.close()
         self._store.install(tmp, self._key, digest, self.size, tagged)
         return digest
@@ -128,14 +132,46 @@ class LocalSignedStore:
             return False
         return True
 
+    def fsync(self, fd: int) -> None:
+        """Flush an open file or folder to the disk: every sync of the store goes through here."""
+        os.fsync(fd)
+
+    def _sync_dir(self, folder: Path) -> None:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            self.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _make_dir(self, folder: Path) -> None:
+        """Create `folder` and its missing parents, each one's entry synced in its parent."""
+        missing: list[Path] = []
+        while not folder.is_dir():
+            missing.append(folder)
+            folder = folder.parent
+        for new in reversed(missing):  # rare: once per user and area
+            with contextlib.suppress(FileExistsError):
+                new.mkdir()
+            self._sync_dir(new.parent)
+
+    def sync(self, keys: Iterable[str]) -> None:
+        """Make the directory entries of `keys` durable: one fsync per distinct folder.
+
+        Their bytes were synced when written (a PUT, or copy()); renames and links only
+        change folders, and a folder's fsync covers all of its entries at once.
+        """
+        for folder in sorted({self.path_for(key).parent for key in keys}):
+            self._sync_dir(folder)
+
     def install(self, tmp: Path, key: str, md5: str, size: int, tagged: bool = False) -> None:
-        """Atomically put a finished file at `key`, with its MD5 recorded on or beside it."""
+        """Atomically and durably put a synced file at `key`, with its MD5 on or beside it."""
         target = self.path_for(key)
         try:
             os.replace(tmp, target)
         except FileNotFoundError:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            self._make_dir(target.parent)
             os.replace(tmp, target)
+        self._sync_dir(target.parent)
         if not tagged:
             # Data first, then the sidecar: a sidecar whose size disagrees is ignored by stat().
             meta = self._meta_path(key)
@@ -174,7 +210,7 @@ class LocalSignedStore:
         """Move the object at `key` to `private_key` (one rename), unless one is there already."""
         target = self.path_for(private_key)
         if not target.exists():  # an earlier pin is kept: PUTs after it change nothing
-            target.parent.mkdir(parents=True, exist_ok=True)
+            self._make_dir(target.parent)  # the move itself is synced by the confirm: sync()
             try:
                 os.replace(self.path_for(key), target)
             except FileNotFoundError:
@@ -219,7 +255,10 @@ class LocalSignedStore:
         return digest.hexdigest()
 
     def copy(self, source: str, destination: str, etag: str | None = None) -> None:
-        """Hard-link (or copy) `source` to `destination`, atomically replacing it."""
+        """Hard-link (or copy) `source` to `destination`, atomically replacing it.
+
+        A copy's bytes are synced here; the new entry is synced by sync(), per group of keys.
+        """
         src, dst = self.path_for(source), self.path_for(destination)
         tmp = Path(tempfile.mktemp(dir=self.root / _TMP_DIR))  # noqa: S306 - link needs a free name
         try:
@@ -227,11 +266,13 @@ class LocalSignedStore:
             linked = True
         except OSError:
             shutil.copyfile(src, tmp)
+            with tmp.open("rb") as copied:
+                self.fsync(copied.fileno())
             linked = False
         try:
             os.replace(tmp, dst)
         except FileNotFoundError:  # the owner's first object: make the folder, once
-            dst.parent.mkdir(parents=True, exist_ok=True)
+            self._make_dir(dst.parent)
             os.replace(tmp, dst)
         if linked and self._xattrs:
             return  # one inode: the MD5 recorded on it is the copy's too

@@ -77,6 +77,14 @@ class ObjectStore(Protocol):
         """
         ...
 
+    def sync(self, keys: Iterable[str]) -> None:
+        """Make the objects at `keys` (copied or pinned just now) survive a power cut.
+
+        Called before the transaction that records them commits; the local store syncs
+        their folders, a store that answers only once an object is durable does nothing.
+        """
+        ...
+
     def delete(self, keys: Iterable[str]) -> None:
         """Delete objects; missing ones are ignored."""
         ...

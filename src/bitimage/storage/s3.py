@@ -274,6 +274,9 @@ class S3Store:
             self.delete([destination])
             raise ObjectChanged(f"s3://{copy_source['Bucket']}/{source} was replaced")
 
+    def sync(self, keys: Iterable[str]) -> None:
+        """Nothing to do: S3 answers a PUT or a copy once the object is stored durably."""
+
     def delete(self, keys: Iterable[str]) -> None:
         """DeleteObjects in batches of 1000; any per-key error raises StoreUnavailable."""
         by_bucket: dict[str, builtins.list[str]] = {}
