@@ -70,7 +70,7 @@ def is_connection_failure(exc: DBAPIError) -> bool:
 
 def _error_response(error: AppError) -> JSONResponse:
     return JSONResponse(
-        error.body().model_dump(mode="json", exclude_none=True),
+        error.payload(),
         status_code=error.status_code,
         headers=error.headers,
     )

@@ -27,7 +27,7 @@ def _message(limit: int) -> str:
 def _refusal(limit: int) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """Status, headers and body of the 413 answer; the connection closes after it."""
     error = BodyTooLarge(_message(limit))
-    body = json.dumps(error.body().model_dump()).encode()
+    body = json.dumps(error.payload()).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),

@@ -44,6 +44,10 @@ class AppError(Exception):
             error=self.error, message=self.message, detail=self.detail, image_id=self.image_id
         )
 
+    def payload(self) -> dict[str, object]:
+        """The body as JSON-ready data; `image_id` only when the error concerns one image."""
+        return self.body().model_dump(mode="json", exclude_none=True)
+
 
 class InvalidRequest(AppError):
     status_code = 400
