@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import jwt
@@ -133,7 +134,7 @@ class TestAuthorizationFailed:
 
     def test_alg_none_and_hs256(self, client: TestClient, container: Container) -> None:
         kid = container.cas.issuer.jwk["kid"]
-        unsigned = jwt.encode(self._claims(container), None, algorithm="none", headers={"kid": kid})
+        unsigned = jwt.encode(self._claims(container), "", algorithm="none", headers={"kid": kid})
         assert_error(
             client.post("/api/v1/users", headers={"Authorization": f"Bearer {unsigned}"}), 401, AUTH
         )
@@ -291,7 +292,7 @@ class TestTooLarge:
                 answer, 413, "Resource size exceeds upload limit", url["image_id"], "1000 bytes"
             )
 
-            def stream() -> object:
+            def stream() -> Iterator[bytes]:
                 yield b"y" * 600
                 yield b"y" * 600
 

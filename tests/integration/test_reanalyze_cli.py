@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from typer.testing import CliRunner
 
 from bitimage.cli.main import app
@@ -25,7 +25,7 @@ def test_reanalyze_queues_images_again(
             image["id"] for image in upload(client, headers, [make_jpeg(seed=n) for n in range(3)])
         ]
     with container.database.transaction() as session:
-        session.execute(Job.__table__.delete())  # as if the worker had done them all
+        session.execute(delete(Job))  # as if the worker had done them all
 
     def jobs() -> int:
         with container.database.transaction(write=False) as session:

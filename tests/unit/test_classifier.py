@@ -178,7 +178,14 @@ def test_loader_reads_the_zip_format(tmp_path: Path, monkeypatch: pytest.MonkeyP
             self.shape, self.stride = shape, stride
 
         def __reduce__(self) -> tuple[Any, ...]:
-            args = (storage, 0, self.shape, self.stride, False, collections.OrderedDict())
+            args: tuple[object, ...] = (
+                storage,
+                0,
+                self.shape,
+                self.stride,
+                False,
+                collections.OrderedDict(),
+            )
             return _rebuild_tensor_v2, args
 
     class Pickler(pickle.Pickler):
