@@ -16,8 +16,19 @@ from sqlalchemy import update
 from bitimage.bootstrap import Container
 from bitimage.storage.keys import staging_key
 from bitimage.users.models import User
-from tests.conftest import app_client, make_container, make_settings
-from tests.support import PASSWORD, auth, make_jpeg, md5, notify_body, stage, upload, user_id
+from tests.support import (
+    PASSWORD,
+    app_client,
+    auth,
+    make_container,
+    make_jpeg,
+    make_settings,
+    md5,
+    notify_body,
+    stage,
+    upload,
+    user_id,
+)
 
 
 def assert_error(answer: object, status: int, error: str, *mentions: str) -> None:

@@ -10,8 +10,7 @@ from typer.testing import CliRunner
 
 from bitimage.cli.main import app
 from bitimage.queue.models import Job
-from tests.conftest import app_client, make_container, make_settings
-from tests.support import auth, make_jpeg, upload
+from tests.support import app_client, auth, make_container, make_jpeg, make_settings, upload
 
 
 def test_reanalyze_queues_images_again(
