@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,11 @@ def load_all(cache: Path, threads: int) -> tuple[list[Analyser], dict[str, float
         analysers.append(make())
         seconds[name] = time.perf_counter() - start
     return analysers, seconds
+
+
+def _decode(jpeg: bytes) -> DecodedImage:
+    """Decode `jpeg` from a fresh stream, as the worker does."""
+    return decode(io.BytesIO(jpeg), MAX_PIXELS)
 
 
 def pipeline(analysers: Sequence[Analyser], jpeg: bytes) -> object:
@@ -158,16 +164,16 @@ def main() -> None:
     decoded: dict[str, DecodedImage] = {}
     for label, jpeg in jpegs.items():
         decoded[label] = decode(io.BytesIO(jpeg), MAX_PIXELS)
-        rate = timed_rate(lambda j=jpeg: decode(io.BytesIO(j), MAX_PIXELS), seconds, rounds)
+        rate = timed_rate(partial(_decode, jpeg), seconds, rounds)
         image = decoded[label]
         size = f"{len(jpeg) / 1e6:.1f} MB, {image.original_width}x{image.original_height}"
         rows.append(row(f"decode only, {label} ({size} -> {image.pixels.size})", rate, baseline))
     for analyser in analysers:
         for label, image in decoded.items():
-            rate = timed_rate(lambda a=analyser, d=image: a.analyse(d), seconds, rounds)
+            rate = timed_rate(partial(analyser.analyse, image), seconds, rounds)
             rows.append(row(f"{analyser.name} ({analyser.model}), {label}", rate, baseline))
     for label, jpeg in jpegs.items():
-        rate = timed_rate(lambda j=jpeg: pipeline(analysers, j), seconds, rounds)
+        rate = timed_rate(partial(pipeline, analysers, jpeg), seconds, rounds)
         rows.append(row(f"whole pipeline: decode + all four, {label}", rate, baseline))
 
     print(f"analysers on ONNX Runtime CPU, {threads} intra-op thread(s) per model")

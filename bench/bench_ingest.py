@@ -140,6 +140,7 @@ class Lean:
 
     def __init__(self, base: str, headers: dict[str, str]) -> None:
         parts = urlsplit(base)
+        assert parts.hostname is not None, base
         self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
         self.headers = headers
 

@@ -1,19 +1,58 @@
-"""Helpers shared by the tests: real images, accounts and the upload flow over HTTP."""
+"""Helpers shared by the tests: settings, containers, the app, real images, accounts, uploads."""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import random
+import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+from fastapi.testclient import TestClient
 from PIL import Image
 
+from bitimage.app import create_app
+from bitimage.bootstrap import Container, bootstrap
+from bitimage.config import Settings, load_settings
 from bitimage.db.base import utcnow
+from bitimage.db.migrate import upgrade
 from bitimage.images.models import Image as ImageRow
 
 PASSWORD = "correct horse battery"
+
+# Converted models are a cache keyed by version, written atomically: one for every test.
+MODEL_CACHE = Path(tempfile.gettempdir()) / "bitimage-test-models"
+FAST_HASHING = {"argon2_memory_kib": 8192, "argon2_time_cost": 1}
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    """Settings for a test: its own folder, cheap (still argon2id) hashing, no background thread."""
+    values: dict[str, object] = {
+        "data_dir": data_dir,
+        "run_worker": False,
+        "model_cache_dir": MODEL_CACHE,
+        **FAST_HASHING,
+    }
+    values.update(overrides)
+    return load_settings(**values)
+
+
+def make_container(settings: Settings) -> Container:
+    """A migrated container."""
+    container = bootstrap(settings)
+    upgrade(container.database.engine)
+    return container
+
+
+@contextmanager
+def app_client(container: Container, **options: Any) -> Iterator[TestClient]:
+    """Starlette's test client over the real app built on `container`, at the seed's base URL."""
+    with TestClient(create_app(container), base_url="http://127.0.0.1:8000", **options) as client:
+        yield client
 
 
 def make_jpeg(width: int = 64, height: int = 48, seed: int = 0, fmt: str = "JPEG") -> bytes:

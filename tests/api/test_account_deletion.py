@@ -7,8 +7,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import app_client, make_container, make_settings
-from tests.support import PASSWORD, auth, user_id
+from tests.support import PASSWORD, app_client, auth, make_container, make_settings, user_id
 
 
 def _login(client: TestClient, email: str) -> int:

@@ -23,8 +23,7 @@ from bitimage.bootstrap import Container
 from bitimage.db.base import utcnow
 from bitimage.images import uploads
 from bitimage.images.models import Image
-from tests.conftest import app_client
-from tests.support import auth, make_jpeg, notify_body, stage
+from tests.support import app_client, auth, make_jpeg, notify_body, stage
 
 
 class Crash(RuntimeError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import jwt
@@ -15,8 +16,19 @@ from sqlalchemy import update
 from bitimage.bootstrap import Container
 from bitimage.storage.keys import staging_key
 from bitimage.users.models import User
-from tests.conftest import app_client, make_container, make_settings
-from tests.support import PASSWORD, auth, make_jpeg, md5, notify_body, stage, upload, user_id
+from tests.support import (
+    PASSWORD,
+    app_client,
+    auth,
+    make_container,
+    make_jpeg,
+    make_settings,
+    md5,
+    notify_body,
+    stage,
+    upload,
+    user_id,
+)
 
 
 def assert_error(
@@ -139,7 +151,7 @@ class TestAuthorizationFailed:
 
     def test_alg_none_and_hs256(self, client: TestClient, container: Container) -> None:
         kid = container.cas.issuer.jwk["kid"]
-        unsigned = jwt.encode(self._claims(container), None, algorithm="none", headers={"kid": kid})
+        unsigned = jwt.encode(self._claims(container), "", algorithm="none", headers={"kid": kid})
         assert_error(
             client.post("/api/v1/users", headers={"Authorization": f"Bearer {unsigned}"}), 401, AUTH
         )
@@ -296,7 +308,7 @@ class TestTooLarge:
             too_large = "Resource size exceeds upload limit"
             assert_error(answer, 413, too_large, "1000 bytes", image_id=url["image_id"])
 
-            def stream() -> object:
+            def stream() -> Iterator[bytes]:
                 yield b"y" * 600
                 yield b"y" * 600
 

@@ -32,7 +32,8 @@ def _param(document: dict[str, Any], path: str, method: str, name: str) -> dict[
     for param in document["paths"][path][method]["parameters"]:
         if param["name"] == name:
             schema: dict[str, Any] = param["schema"]
-            return schema.get("anyOf", [schema])[0]
+            first: dict[str, Any] = schema.get("anyOf", [schema])[0]
+            return first
     raise AssertionError(f"{name} is not a parameter of {method.upper()} {path}")
 
 

@@ -16,9 +16,16 @@ from fastapi.testclient import TestClient
 
 from bitimage.bootstrap import Container
 from bitimage.db.base import utcnow
-from tests.conftest import app_client, make_container, make_settings
 from tests.s3server import create_buckets, moto_s3
-from tests.support import auth, make_jpeg, notify_body, user_id
+from tests.support import (
+    app_client,
+    auth,
+    make_container,
+    make_jpeg,
+    make_settings,
+    notify_body,
+    user_id,
+)
 
 
 @pytest.fixture(scope="module")

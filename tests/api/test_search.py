@@ -65,9 +65,9 @@ def test_ranking_tiers(client: TestClient) -> None:
 
 def test_paging_visits_every_match_once(client: TestClient) -> None:
     headers = auth(client, "pages@example.com")
-    items = (
-        [(f"cat {n}", []) for n in range(7)] + [(f"kat {n}", []) for n in range(4)] + [("dog", [])]
-    )
+    none: list[str] = []
+    items = [(f"cat {n}", none) for n in range(7)] + [(f"kat {n}", none) for n in range(4)]
+    items.append(("dog", none))
     _confirm(client, headers, items)
     seen: list[str] = []
     cursor = ""

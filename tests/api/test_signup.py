@@ -11,8 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.pool import QueuePool
 
 from bitimage.bootstrap import Container
-from tests.conftest import app_client, make_container, make_settings
-from tests.support import PASSWORD
+from tests.support import PASSWORD, app_client, make_container, make_settings
 
 
 def _another_writer_can_begin(container: Container) -> bool:

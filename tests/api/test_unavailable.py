@@ -6,7 +6,7 @@ from pathlib import Path
 
 from bitimage.bootstrap import bootstrap
 from tests.beanstalkd import Beanstalkd, free_port
-from tests.conftest import app_client, make_container, make_settings
+from tests.support import app_client, make_container, make_settings
 
 
 def _assert_unavailable(answer: object, mentions: str) -> None:

@@ -14,8 +14,16 @@ from sqlalchemy import func, select, update
 from bitimage.bootstrap import Container
 from bitimage.db.base import utcnow
 from bitimage.images.models import UploadGrant
-from tests.conftest import app_client, make_container, make_settings
-from tests.support import auth, make_jpeg, md5, notify_body, user_id
+from tests.support import (
+    app_client,
+    auth,
+    make_container,
+    make_jpeg,
+    make_settings,
+    md5,
+    notify_body,
+    user_id,
+)
 
 PNG = make_jpeg(32, 24, seed=5, fmt="PNG")
 OTHER = make_jpeg(32, 24, seed=6)

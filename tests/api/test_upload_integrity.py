@@ -25,9 +25,16 @@ from sqlalchemy import select
 from bitimage.bootstrap import Container
 from bitimage.images.inspect import inspect_image
 from bitimage.images.models import Image
-from tests.conftest import app_client, make_container, make_settings
 from tests.s3server import create_buckets, moto_s3
-from tests.support import auth, make_jpeg, md5, notify_body
+from tests.support import (
+    app_client,
+    auth,
+    make_container,
+    make_jpeg,
+    make_settings,
+    md5,
+    notify_body,
+)
 
 HTML = b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>"
 PNG = make_jpeg(40, 30, seed=1, fmt="PNG")

@@ -16,9 +16,8 @@ from bitimage.queue.beanstalk import BeanstalkJobQueue
 from bitimage.queue.models import Job
 from bitimage.worker import Worker
 from tests.beanstalkd import Beanstalkd
-from tests.conftest import app_client, make_container, make_settings
 from tests.integration.test_analysis_worker import Broken, solid_jpeg
-from tests.support import auth, upload
+from tests.support import app_client, auth, make_container, make_settings, upload
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_container, make_settings
+from tests.support import make_container, make_settings
 
 
 @pytest.fixture(autouse=True)

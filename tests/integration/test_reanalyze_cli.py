@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from typer.testing import CliRunner
 
 from bitimage.cli.main import app
 from bitimage.queue.models import Job
-from tests.conftest import app_client, make_container, make_settings
-from tests.support import auth, make_jpeg, upload
+from tests.support import app_client, auth, make_container, make_jpeg, make_settings, upload
 
 
 def test_reanalyze_queues_images_again(
@@ -25,7 +24,7 @@ def test_reanalyze_queues_images_again(
             image["id"] for image in upload(client, headers, [make_jpeg(seed=n) for n in range(3)])
         ]
     with container.database.transaction() as session:
-        session.execute(Job.__table__.delete())  # as if the worker had done them all
+        session.execute(delete(Job))  # as if the worker had done them all
 
     def jobs() -> int:
         with container.database.transaction(write=False) as session:

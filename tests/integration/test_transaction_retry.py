@@ -24,8 +24,8 @@ from bitimage.db import session as db_session
 from bitimage.db.session import Database, after_commit, create_db_engine, is_contention
 from bitimage.errors import NotFound, ServiceUnavailable
 from bitimage.users.models import User
-from tests.conftest import make_container, make_settings
 from tests.databases import empty_tables
+from tests.support import make_container, make_settings
 
 
 class FakePgError(Exception):

@@ -13,7 +13,7 @@ from bitimage.app import is_connection_failure
 
 
 def _wrapped(orig: BaseException, invalidated: bool = False) -> DBAPIError:
-    return DBAPIError("SELECT 1", None, orig, connection_invalidated=invalidated)  # type: ignore[arg-type]
+    return DBAPIError("SELECT 1", None, orig, connection_invalidated=invalidated)
 
 
 @pytest.mark.parametrize(

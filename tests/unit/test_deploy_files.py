@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 import typer.main
 import yaml
+from typer.core import TyperGroup
 
 from bitimage.cli.main import app
 from bitimage.config import load_settings
@@ -25,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def _check_command(words: list[str]) -> None:
     assert words[0] == "bitimage", words
     group = typer.main.get_command(app)
-    command = group.get_command(None, words[1])  # type: ignore[arg-type]
+    assert isinstance(group, TyperGroup)
+    command = group.get_command(typer.Context(group), words[1])
     assert command is not None, f"no such command: bitimage {words[1]}"
     command.make_context(words[1], list(words[2:]))  # raises on an unknown option or bad value
 

@@ -120,7 +120,7 @@ def test_a_request_is_never_run_twice_under_load() -> None:
 @pytest.mark.parametrize("max_group", [1, 16])
 def test_each_caller_returns_only_after_its_own_request_ran(max_group: int) -> None:
     ran: set[str] = set()
-    committer = GroupCommitter(lambda group: ran.update(group), max_group=max_group)
+    committer = GroupCommitter[str](lambda group: ran.update(group), max_group=max_group)
     seen_before_return: list[bool] = []
 
     def caller(name: str) -> None:

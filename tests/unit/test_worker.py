@@ -52,7 +52,7 @@ def _worker(queue: FakeQueue, outcomes: list[Exception | None], gave_up: list[st
 
 
 def test_success_deletes_the_job() -> None:
-    queue, gave_up = FakeQueue(), []
+    queue, gave_up = FakeQueue(), list[str]()
     worker = _worker(queue, [None], gave_up)
     assert worker.run_once(0) is True
     assert worker.run_once(0) is False
@@ -60,7 +60,7 @@ def test_success_deletes_the_job() -> None:
 
 
 def test_transient_failures_are_retried_with_growing_delays_then_succeed() -> None:
-    queue, gave_up = FakeQueue(), []
+    queue, gave_up = FakeQueue(), list[str]()
     worker = _worker(queue, [OSError("flaky"), OSError("flaky"), None], gave_up)
     while worker.run_once(0):
         pass
@@ -70,7 +70,7 @@ def test_transient_failures_are_retried_with_growing_delays_then_succeed() -> No
 
 
 def test_after_max_attempts_the_job_is_buried_and_the_image_failed() -> None:
-    queue, gave_up = FakeQueue(), []
+    queue, gave_up = FakeQueue(), list[str]()
     worker = _worker(queue, [RuntimeError("model crashed")] * 4, gave_up)
     while worker.run_once(0):
         pass
@@ -104,7 +104,7 @@ def test_a_job_failure_s_own_words_are_shown() -> None:
 
 
 def test_a_permanent_error_is_buried_at_once() -> None:
-    queue, gave_up = FakeQueue(), []
+    queue, gave_up = FakeQueue(), list[str]()
     worker = _worker(queue, [PermanentJobError("cannot decode")], gave_up)
     worker.run_once(0)
     assert queue.done == ["buried"]

@@ -1,0 +1,116 @@
+"""The recording search index keeps the real indexes' contract: the same assertions on each."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session
+
+from bitimage.analysis.ports import Label
+from bitimage.analysis.repository import AnalysisRepository
+from bitimage.search.ports import InvalidCursor, SearchEntry, SearchIndex, SearchQuery
+from bitimage.users.models import User
+from tests.databases import empty_tables
+from tests.fakes import RecordingSearchIndex
+from tests.support import add_image_row, make_container, make_settings
+
+
+@dataclass
+class Backend:
+    """An index, the session it is given, how an image comes to exist and gets its labels."""
+
+    index: SearchIndex
+    session: Session
+    owner: uuid.UUID
+    new_image: Callable[[str], uuid.UUID]
+    # The real index ranks labels from the analysis rows; the fake reads the entry's.
+    label: Callable[[uuid.UUID, str], None]
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "fake"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    owner = uuid.uuid4()
+    if request.param == "fake":
+        fake = RecordingSearchIndex()
+        yield Backend(fake, Session(), owner, lambda _name: uuid.uuid4(), lambda _id, _label: None)
+        return
+    url = f"sqlite:///{tmp_path / 'bitimage.db'}"
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+        empty_tables(url)
+    container = make_container(make_settings(tmp_path / "data", database_url=url))
+    try:
+        with container.database.transaction() as session:
+            session.add(User(id=owner, image_upload_count=0))
+            session.flush()
+            yield Backend(
+                container.search_index,
+                session,
+                owner,
+                lambda name: add_image_row(session, owner, name),
+                lambda image_id, name: AnalysisRepository(session).replace_labels(
+                    image_id, "test", "m@1", [Label(name, 0.9)]
+                ),
+            )
+    finally:
+        container.close()
+
+
+def _ids(
+    backend: Backend,
+    name: str | None = None,
+    tag: str | None = None,
+    label: str | None = None,
+    text: str | None = None,
+) -> set[uuid.UUID]:
+    query = SearchQuery(backend.owner, name=name, tag=tag, label=label, text=text)
+    return set(backend.index.search(backend.session, query).image_ids)
+
+
+def _entries(backend: Backend) -> tuple[SearchEntry, SearchEntry]:
+    a, b = backend.new_image("sunset beach"), backend.new_image("mountain lake")
+    backend.label(a, "seashore")
+    backend.label(b, "alp")
+    return (
+        SearchEntry(a, "sunset beach", ["holiday"], ["seashore"], "WELCOME HOME"),
+        SearchEntry(b, "mountain lake", ["hiking"], ["alp"], "TRAIL CLOSED"),
+    )
+
+
+def test_each_field_finds_its_image(backend: Backend) -> None:
+    a, b = _entries(backend)
+    backend.index.index(backend.session, [a, b])
+    assert _ids(backend) == {a.image_id, b.image_id}
+    assert _ids(backend, name="sunset") == {a.image_id}
+    assert _ids(backend, tag="hiking") == {b.image_id}
+    assert _ids(backend, label="seashore") == {a.image_id}
+    assert _ids(backend, text="closed") == {b.image_id}
+    assert _ids(backend, name="zebra") == set()
+
+
+def test_indexing_again_replaces_and_remove_forgets(backend: Backend) -> None:
+    a, b = _entries(backend)
+    backend.index.index(backend.session, [a, b])
+    backend.index.index(backend.session, [SearchEntry(a.image_id, a.name, ["city"])])
+    assert _ids(backend, tag="holiday") == set()
+    assert _ids(backend, tag="city") == {a.image_id}
+    backend.index.remove(backend.session, [b.image_id])
+    assert _ids(backend, tag="hiking") == set()
+
+
+def test_pages_follow_the_cursor_and_refuse_a_foreign_one(backend: Backend) -> None:
+    a, b = _entries(backend)
+    backend.index.index(backend.session, [a, b])
+    first = backend.index.search(backend.session, SearchQuery(backend.owner, limit=1))
+    assert len(first.image_ids) == 1
+    assert first.next_cursor is not None
+    query = SearchQuery(backend.owner, limit=1, cursor=first.next_cursor)
+    second = backend.index.search(backend.session, query)
+    assert set(first.image_ids + second.image_ids) == {a.image_id, b.image_id}
+    assert second.next_cursor is None
+    with pytest.raises(InvalidCursor):
+        backend.index.search(backend.session, SearchQuery(backend.owner, cursor="garbage"))
