@@ -46,6 +46,7 @@ class MemoryStore:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.objects: dict[str, _Stored] = {}
         self.unavailable = False
+        self.synced: list[str] = []
         self._clock = clock
         self._grants: dict[str, tuple[str, str, float]] = {}
 
@@ -150,6 +151,10 @@ class MemoryStore:
             info = self.stat(key)
             if info is not None:
                 yield info
+
+    def sync(self, keys: Iterable[str]) -> None:
+        """Record the keys: memory has no disk, but tests may check what was synced."""
+        self.synced.extend(self._key(key) for key in keys)
 
     def ping(self) -> None:
         """Raise StoreUnavailable while switched off."""

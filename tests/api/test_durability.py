@@ -23,7 +23,6 @@ from sqlalchemy import event, text
 
 from bitimage.bootstrap import Container
 from bitimage.db.session import create_db_engine
-from bitimage.storage import local
 from bitimage.storage.keys import permanent_key, pinned_key, staging_key
 from bitimage.storage.local import LocalSignedStore
 from bitimage.storage.signing import UrlSigner
@@ -75,8 +74,8 @@ def test_a_put_is_synced_then_its_folder_entry_before_it_answers(
     headers = auth(client, "durable-put@example.com")
     owner = uuid.UUID(user_id(client, headers))
     [image_id] = stage(client, headers, [make_jpeg()])
-    target = container.store.path_for(staging_key(owner, uuid.UUID(image_id)))
     assert isinstance(container.store, LocalSignedStore)
+    target = container.store.path_for(staging_key(owner, uuid.UUID(image_id)))
     syncs = [e for e in recorder.events if isinstance(e, Synced)]
     files = [s for s in syncs if not s.folder]
     # The file's bytes while it was still a temporary file, then the rename into place.
@@ -134,7 +133,7 @@ def test_a_copy_that_cannot_link_syncs_its_bytes(
     def no_links(*_: Any) -> None:
         raise OSError("this filesystem has no hard links")
 
-    monkeypatch.setattr(local.os, "link", no_links)
+    monkeypatch.setattr(os, "link", no_links)
     kept = permanent_key(user, image)
     store.copy(staging_key(user, image), kept)
     store.sync([kept])

@@ -21,7 +21,7 @@ from bitimage import client
 from bitimage.app import create_app
 from bitimage.bootstrap import bootstrap
 from bitimage.client import models as sdk
-from tests.conftest import make_settings
+from tests.support import make_settings
 
 Schema = dict[str, Any]
 
