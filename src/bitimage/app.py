@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from bitimage import __version__
+from bitimage import __version__, textrules
 from bitimage.background import BackgroundServices
 from bitimage.bodylimit import BodyLimit
 from bitimage.bootstrap import Container
@@ -76,6 +76,25 @@ def _error_response(error: AppError) -> JSONResponse:
     )
 
 
+# What a pattern means, in words: the patterns themselves are long character tables.
+_PATTERN_WORDS = {
+    textrules.PLAIN_TEXT: f"must contain {textrules.RULE}",
+    textrules.VISIBLE_TEXT: f"must contain a visible character and {textrules.RULE}",
+    textrules.NOT_BLANK: "must not be only white space",
+    textrules.EMAIL: f"must be an email address (name@domain.tld) with {textrules.RULE}",
+}
+
+
+def _problem(err: Mapping[str, Any]) -> str:
+    pattern = (err.get("ctx") or {}).get("pattern")
+    if err.get("type") == "string_pattern_mismatch" and isinstance(pattern, str):
+        if pattern in _PATTERN_WORDS:
+            return _PATTERN_WORDS[pattern]
+        if len(pattern) > 80:
+            return "has the wrong form (its pattern is in /openapi.json)"
+    return str(err.get("msg", "is invalid"))
+
+
 def _describe_validation(exc: RequestValidationError) -> str:
     problems = []
     for err in exc.errors()[:3]:
@@ -84,7 +103,7 @@ def _describe_validation(exc: RequestValidationError) -> str:
             ".".join(loc[1:]) if loc and loc[0] in ("query", "path", "header") else ".".join(loc)
         )
         kind = loc[0] if loc and loc[0] in ("query", "path", "header") else "body"
-        problems.append(f"{kind} field '{where or 'body'}': {err.get('msg', 'is invalid')}")
+        problems.append(f"{kind} field '{where or 'body'}': {_problem(err)}")
     return "; ".join(problems) or "the request is malformed"
 
 

@@ -104,6 +104,10 @@ class TestControlCharacters:
                 f"/api/v1/images/{scope}/summary?{field}={value}", headers=auth_headers
             )
             assert_error(answer, 400, BAD, field)
+            # The rule in words, not the pattern's character table.
+            message = answer.json()["message"]
+            assert "control or format characters" in message
+            assert "\\u0000" not in message
 
     @pytest.mark.parametrize("char", CONTROLS, ids=lambda c: f"U+{ord(c):04X}")
     def test_notify_names_and_tags(
@@ -115,6 +119,7 @@ class TestControlCharacters:
         for bad in (bad_name, bad_tag):
             answer = client.post("/api/v1/images", headers=headers, json={"images": [bad]})
             assert_error(answer, 400, BAD, "name")
+            assert "control or format characters" in answer.json()["message"]
 
     def test_plain_unicode_is_fine(self, client: TestClient, headers: dict[str, str]) -> None:
         answer = client.get(f"/api/v1/images/public/summary?name={quote('café 東京 ✓')}")
