@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
-from bitimage.deps import ContainerDep, CurrentUser, OptionalUser, ReadSessionDep, WriteSessionDep
+from bitimage.cas.deps import CurrentUser, OptionalUser
+from bitimage.deps import ReadSessionDep, WriteSessionDep, provide
 from bitimage.errors import (
     AccessDenied,
     AuthorizationFailed,
@@ -27,9 +28,15 @@ from bitimage.images.schemas import (
     SummaryPage,
     UploadUrls,
 )
+from bitimage.images.service import ImageService
+from bitimage.images.summaries import MAX_LIMIT, SearchService
+from bitimage.images.uploads import UploadService
 from bitimage.search.ports import SearchQuery
-from bitimage.search.service import MAX_LIMIT
 from bitimage.textrules import PLAIN_TEXT, RULE
+
+UploadServiceDep = Annotated[UploadService, Depends(provide("uploads", UploadService))]
+ImageServiceDep = Annotated[ImageService, Depends(provide("images", ImageService))]
+SearchServiceDep = Annotated[SearchService, Depends(provide("search", SearchService))]
 
 router = APIRouter(prefix="/api/v1/images", tags=["images"])
 
@@ -103,11 +110,11 @@ OPTIONAL_TOKEN: dict[str, object] = {"security": [{}]}
 def upload_urls(
     caller: CurrentUser,
     session: WriteSessionDep,
-    container: ContainerDep,
+    uploads: UploadServiceDep,
     image_count: ImageCountQ,
 ) -> UploadUrls:
     """One fresh image id and pre-signed PUT URL (into staging) per image to upload."""
-    urls = container.uploads.issue_upload_urls(session, caller.user_id, image_count)
+    urls = uploads.issue_upload_urls(session, caller.user_id, image_count)
     return UploadUrls(image_upload_urls=urls)
 
 
@@ -127,12 +134,15 @@ def upload_urls(
     summary="Confirm uploaded images (up to 5)",
 )
 def confirm_images(
-    body: NotifyRequest, caller: CurrentUser, container: ContainerDep
+    body: NotifyRequest,
+    caller: CurrentUser,
+    uploads: UploadServiceDep,
+    images_service: ImageServiceDep,
 ) -> ConfirmedImages:
     """Verify each uploaded object and keep the batch, all or nothing."""
     # No request session: concurrent batches are confirmed in one transaction (group commit).
-    images = container.uploads.confirm(caller.user_id, body.images)
-    return ConfirmedImages(images=[container.images.summary(image) for image in images])
+    images = uploads.confirm(caller.user_id, body.images)
+    return ConfirmedImages(images=[images_service.summary(image) for image in images])
 
 
 @router.get(
@@ -143,7 +153,7 @@ def confirm_images(
 def private_summary(
     caller: CurrentUser,
     session: ReadSessionDep,
-    container: ContainerDep,
+    search: SearchServiceDep,
     name: NameQ = None,
     tag: TagQ = None,
     content_label: LabelQ = None,
@@ -165,7 +175,7 @@ def private_summary(
         text=text,
         min_confidence=min_confidence,
     )
-    return container.search.summaries(session, query)
+    return search.summaries(session, query)
 
 
 @router.get(
@@ -175,7 +185,7 @@ def private_summary(
 )
 def public_summary(
     session: ReadSessionDep,
-    container: ContainerDep,
+    search: SearchServiceDep,
     name: NameQ = None,
     tag: TagQ = None,
     content_label: LabelQ = None,
@@ -199,7 +209,7 @@ def public_summary(
         text=text,
         min_confidence=min_confidence,
     )
-    return container.search.summaries(session, query)
+    return search.summaries(session, query)
 
 
 @router.get(
@@ -209,11 +219,11 @@ def public_summary(
     openapi_extra=OPTIONAL_TOKEN,
 )
 def expanded(
-    image_id: uuid.UUID, caller: OptionalUser, session: ReadSessionDep, container: ContainerDep
+    image_id: uuid.UUID, caller: OptionalUser, session: ReadSessionDep, images: ImageServiceDep
 ) -> ExpandedImage:
     """Your image, or anyone's public image; a token is needed only for private ones."""
     viewer = caller.user_id if caller else None
-    return container.images.expanded(session, viewer, image_id)
+    return images.expanded(session, viewer, image_id)
 
 
 @router.post(
@@ -223,10 +233,10 @@ def expanded(
     summary="Show an image the explicit-content check hid",
 )
 def clear_moderation(
-    image_id: uuid.UUID, caller: CurrentUser, session: WriteSessionDep, container: ContainerDep
+    image_id: uuid.UUID, caller: CurrentUser, session: WriteSessionDep, images: ImageServiceDep
 ) -> Response:
     """Your image, flagged by the explicit-content check, goes back into the public summary."""
-    container.analysis.clear_moderation(session, image_id, caller.user_id)
+    images.clear_moderation(session, image_id, caller.user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -239,9 +249,9 @@ def clear_moderation(
 def delete_images(
     caller: CurrentUser,
     session: WriteSessionDep,
-    container: ContainerDep,
+    images: ImageServiceDep,
     image_id: Annotated[list[uuid.UUID], Query(alias="id", description="repeat: ?id=..&id=..")],
 ) -> Response:
     """Delete your images, all or nothing; their bytes leave storage too."""
-    container.images.delete_images(session, caller.user_id, image_id)
+    images.delete_images(session, caller.user_id, image_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
