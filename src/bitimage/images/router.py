@@ -21,6 +21,7 @@ from bitimage.errors import (
     UnsupportedMedia,
     responses,
 )
+from bitimage.images.filters import PrivateSummaryFilters, SummaryFilters
 from bitimage.images.schemas import (
     ConfirmedImages,
     ExpandedImage,
@@ -29,10 +30,8 @@ from bitimage.images.schemas import (
     UploadUrls,
 )
 from bitimage.images.service import ImageService
-from bitimage.images.summaries import MAX_LIMIT, SearchService
+from bitimage.images.summaries import SearchService
 from bitimage.images.uploads import UploadService
-from bitimage.search.ports import SearchQuery
-from bitimage.textrules import PLAIN_TEXT, RULE
 
 UploadServiceDep = Annotated[UploadService, Depends(provide("uploads", UploadService))]
 ImageServiceDep = Annotated[ImageService, Depends(provide("images", ImageService))]
@@ -40,52 +39,6 @@ SearchServiceDep = Annotated[SearchService, Depends(provide("search", SearchServ
 
 router = APIRouter(prefix="/api/v1/images", tags=["images"])
 
-_FILTER = f"at most 255 characters; {RULE}"
-NameQ = Annotated[
-    str | None,
-    Query(max_length=255, pattern=PLAIN_TEXT, description=f"fuzzy match on the name; {_FILTER}"),
-]
-TagQ = Annotated[
-    str | None,
-    Query(max_length=255, pattern=PLAIN_TEXT, description=f"fuzzy match on a tag; {_FILTER}"),
-]
-LabelQ = Annotated[
-    str | None,
-    Query(
-        max_length=255,
-        pattern=PLAIN_TEXT,
-        description=f"fuzzy match on any content label, ranked by its confidence; {_FILTER}",
-    ),
-]
-ConfidenceQ = Annotated[
-    float | None,
-    Query(
-        ge=0,
-        le=1,
-        description="only labels at least this confident (0 to 1); needs content_label (else 400)",
-    ),
-]
-TextQ = Annotated[
-    str | None,
-    Query(
-        max_length=255,
-        pattern=PLAIN_TEXT,
-        description=f"fuzzy match on text read in the image (OCR); {_FILTER}",
-    ),
-]
-HashQ = Annotated[
-    str | None,
-    Query(pattern=r"^[0-9a-fA-F]{32}$", description="exact hex MD5 of the image's bytes"),
-]
-LimitQ = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"page size, 1 to {MAX_LIMIT}")]
-CursorQ = Annotated[
-    str | None,
-    Query(
-        max_length=4096,
-        pattern=r"^[A-Za-z0-9_-]*$",
-        description="next_cursor of the previous page, with the same filters (else 400)",
-    ),
-]
 # The upper bound is BITIMAGE_UPLOAD_URLS_MAX, checked by the service; the schema states its
 # default (a route's parameters are declared once, before settings are read).
 ImageCountQ = Annotated[
@@ -154,28 +107,10 @@ def private_summary(
     caller: CurrentUser,
     session: ReadSessionDep,
     search: SearchServiceDep,
-    name: NameQ = None,
-    tag: TagQ = None,
-    content_label: LabelQ = None,
-    min_confidence: ConfidenceQ = None,
-    text: TextQ = None,
-    hash: HashQ = None,
-    limit: LimitQ = 100,
-    cursor: CursorQ = None,
+    filters: Annotated[PrivateSummaryFilters, Query()],
 ) -> SummaryPage:
     """Your images; filters narrow (AND), best matches first, then newest."""
-    query = SearchQuery(
-        caller.user_id,
-        name,
-        tag,
-        content_label,
-        hash,
-        limit,
-        cursor,
-        text=text,
-        min_confidence=min_confidence,
-    )
-    return search.summaries(session, query)
+    return search.summaries(session, filters.query(caller.user_id))
 
 
 @router.get(
@@ -186,30 +121,13 @@ def private_summary(
 def public_summary(
     session: ReadSessionDep,
     search: SearchServiceDep,
-    name: NameQ = None,
-    tag: TagQ = None,
-    content_label: LabelQ = None,
-    min_confidence: ConfidenceQ = None,
-    text: TextQ = None,
-    limit: LimitQ = 100,
-    cursor: CursorQ = None,
+    filters: Annotated[SummaryFilters, Query()],
 ) -> SummaryPage:
     """Public images of all users, newest first (or best first with filters); no token needed.
 
     Images flagged by the explicit-content check are left out until a person clears them.
     """
-    query = SearchQuery(
-        None,
-        name,
-        tag,
-        content_label,
-        None,
-        limit,
-        cursor,
-        text=text,
-        min_confidence=min_confidence,
-    )
-    return search.summaries(session, query)
+    return search.summaries(session, filters.query())
 
 
 @router.get(
