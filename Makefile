@@ -33,10 +33,11 @@ services:
 		$$SUDO apt-get install -y -qq beanstalkd >/dev/null 2>&1 || \
 		{ $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq beanstalkd; }; }
 
-lint: $(STAMP)  ## ruff and mypy, as CI runs them
+lint: $(STAMP)  ## ruff, mypy and the import contracts, as CI runs them
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -34,6 +34,7 @@ from bitimage.errors import (
 from bitimage.images.router import router as images_router
 from bitimage.queue.ports import QueueUnavailable
 from bitimage.storage.ports import StoreUnavailable
+from bitimage.storage.router import StorageRoutes
 from bitimage.storage.router import router as storage_router
 from bitimage.users.router import router as users_router
 
@@ -271,6 +272,12 @@ def create_app(container: Container, *, api: bool = True, cas: bool = True) -> F
         app.include_router(users_router)
         app.include_router(images_router)
         if container.local_store is not None:
+            app.state.storage_routes = StorageRoutes(
+                container.local_store,
+                container.database,
+                settings.max_image_bytes,
+                container.uploads.grants.check_put,
+            )
             app.include_router(storage_router)
 
     @app.get(

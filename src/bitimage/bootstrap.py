@@ -14,6 +14,7 @@ from bitimage.analysis.colours import ColourAnalyser
 from bitimage.analysis.metadata import MetadataAnalyser
 from bitimage.analysis.ports import Analyser
 from bitimage.analysis.service import AnalysisService
+from bitimage.analysis.tasks import AnalysisTasks
 from bitimage.cas.keys import load_or_create_key
 from bitimage.cas.passwords import PasswordHashing
 from bitimage.cas.ratelimit import RateLimiter
@@ -21,21 +22,23 @@ from bitimage.cas.service import CasService
 from bitimage.cas.tokens import RemoteKeySource, StaticKeySource, TokenIssuer, TokenVerifier
 from bitimage.config import Settings
 from bitimage.db.session import Database, create_db_engine
+from bitimage.images.purges import Purger
 from bitimage.images.service import ImageService
+from bitimage.images.summaries import SearchService
 from bitimage.images.sweeper import StagingSweeper
 from bitimage.images.uploads import UploadService
 from bitimage.queue.db import DbJobQueue
-from bitimage.queue.ports import JobQueue, ReservedJob
+from bitimage.queue.ports import JobQueue
+from bitimage.queue.registry import JobRegistry
 from bitimage.queue.relay import OutboxRelay
+from bitimage.queue.worker import Worker, WorkerPool
 from bitimage.search.ports import SearchIndex
 from bitimage.search.postgres import PostgresSearchIndex
-from bitimage.search.service import SearchService
 from bitimage.search.sqlite import SqliteSearchIndex
 from bitimage.storage.local import LocalSignedStore
 from bitimage.storage.ports import ObjectStore
 from bitimage.storage.signing import UrlSigner
 from bitimage.users.service import UserService
-from bitimage.worker import PermanentJobError, Worker, WorkerPool
 
 
 @dataclass
@@ -56,29 +59,17 @@ class Container:
     search: SearchService
     sweeper: StagingSweeper
     analysis: AnalysisService
+    analysis_tasks: AnalysisTasks
+    purger: Purger
+    jobs: JobRegistry
     relay: OutboxRelay | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
 
-    def handle_job(self, job: ReservedJob) -> None:
-        """Run one job of the queue (the only kind so far: analyse an image)."""
-        if job.kind != "analyze" or job.image_id is None:
-            raise PermanentJobError(f"unknown job kind {job.kind!r}")
-        only = job.payload.get("analysers")  # set by `bitimage reanalyze --analyser`
-        self.analysis.analyse_image(job.image_id, only if isinstance(only, list) else None)
-
     def worker_pool(self, concurrency: int) -> WorkerPool:
-        """`concurrency` analysis workers on this container's queue."""
-        settings = self.settings
+        """`concurrency` workers on this container's queue, running every registered kind."""
+        jobs, attempts = self.jobs, self.settings.job_max_attempts
         return WorkerPool(
-            [
-                Worker(
-                    self.queue,
-                    self.handle_job,
-                    self.analysis.mark_failed,
-                    settings.job_max_attempts,
-                )
-                for _ in range(concurrency)
-            ]
+            [Worker(self.queue, jobs.handle, jobs.give_up, attempts) for _ in range(concurrency)]
         )
 
     def close(self) -> None:
@@ -185,13 +176,15 @@ def build_verifier(settings: Settings, issuer: TokenIssuer) -> TokenVerifier:
 
 
 def build_users(settings: Settings, images: ImageService, cas: CasService) -> UserService:
-    """Accounts; with the built-in CAS (same database), an account's identity goes with it."""
+    """Accounts; their images go with them, and with the built-in CAS, their identity too.
+
+    Users import no other feature: what an account's deletion takes along is wired here.
+    """
     if settings.jwks_url is not None:  # an external issuer: its identities are not ours
-        return UserService(settings, images)
+        return UserService(settings, on_account_deleted=[images.delete_all_of_user])
     return UserService(
         settings,
-        images,
-        on_account_deleted=[cas.delete_identity],
+        on_account_deleted=[images.delete_all_of_user, cas.delete_identity],
         identity_exists=cas.identity_exists,
     )
 
@@ -213,16 +206,19 @@ def bootstrap(settings: Settings) -> Container:
         RateLimiter(settings.login_attempts_per_minute, 60.0),
         RateLimiter(settings.signup_attempts_per_minute, 60.0),
     )
-    images = ImageService(settings, store, search_index, database)
+    purger = Purger(database, store)
+    images = ImageService(settings, store, search_index, purger.run)
     queue, relay, jobs_queued = build_queue(settings, database)
     analysis = AnalysisService(
-        database,
         store,
         search_index,
         lambda: build_analysers(settings),
         settings.max_image_pixels,
         settings.moderation_threshold,
     )
+    analysis_tasks = AnalysisTasks(database, analysis)
+    jobs = JobRegistry()
+    analysis_tasks.register(jobs)  # each feature declares its job kinds in its tasks.py
     closers = [queue.close] if hasattr(queue, "close") else []
     return Container(
         settings=settings,
@@ -237,8 +233,11 @@ def bootstrap(settings: Settings) -> Container:
         images=images,
         users=build_users(settings, images, cas),
         search=SearchService(search_index, images),
-        sweeper=StagingSweeper(database, store, images, settings.upload_url_ttl_seconds),
+        sweeper=StagingSweeper(database, store, purger, settings.upload_url_ttl_seconds),
         analysis=analysis,
+        analysis_tasks=analysis_tasks,
+        purger=purger,
+        jobs=jobs,
         relay=relay,
         closers=closers,
     )

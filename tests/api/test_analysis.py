@@ -15,7 +15,7 @@ from skimage import data as photos
 from bitimage.analysis.ports import AnalysisResult, DecodedImage, Label
 from bitimage.bootstrap import Container
 from bitimage.queue.db import DbJobQueue
-from bitimage.worker import Worker
+from bitimage.queue.worker import Worker
 from tests.support import auth, md5, user_id
 
 
@@ -55,7 +55,7 @@ def upload_public(
 
 def run_worker(container: Container) -> None:
     worker = Worker(
-        DbJobQueue(container.database), container.handle_job, container.analysis.mark_failed, 3
+        DbJobQueue(container.database), container.jobs.handle, container.jobs.give_up, 3
     )
     while worker.run_once(0):
         pass

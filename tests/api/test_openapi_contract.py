@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bitimage.config import Settings
-from bitimage.search.service import MAX_LIMIT
+from bitimage.images.summaries import MAX_LIMIT
 from bitimage.textrules import EMAIL, NOT_BLANK, PLAIN_TEXT, VISIBLE_TEXT
 
 

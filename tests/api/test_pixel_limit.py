@@ -7,7 +7,7 @@ from PIL import Image
 
 from bitimage.bootstrap import Container
 from bitimage.queue.db import DbJobQueue
-from bitimage.worker import Worker
+from bitimage.queue.worker import Worker
 from tests.bombs import bomb_png
 from tests.support import auth, make_jpeg, notify_body, stage, upload
 
@@ -18,7 +18,7 @@ def test_a_bomb_header_after_an_analysis_is_refused_with_415(
     headers = auth(client, "bomb-after-decode@example.com")
     container.analysis.analysers = []  # the decode alone is what once changed Pillow's state
     image_id = upload(client, headers, [make_jpeg(80, 60)])[0]["id"]
-    worker = Worker(DbJobQueue(container.database), container.handle_job, lambda *_: None, 1)
+    worker = Worker(DbJobQueue(container.database), container.jobs.handle, lambda *_: None, 1)
     assert worker.run_once(0) is True
     shown = client.get(f"/api/v1/images/{image_id}/expanded", headers=headers).json()
     assert shown["analysis_status"] == "done"

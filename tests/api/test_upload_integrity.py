@@ -23,8 +23,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from bitimage.bootstrap import Container
-from bitimage.images.inspect import inspect_image
 from bitimage.images.models import Image
+from bitimage.imaging import inspect_image
 from tests.s3server import create_buckets, moto_s3
 from tests.support import (
     app_client,

@@ -17,7 +17,7 @@ from bitimage.images.models import Image as ImageRow
 from bitimage.images.models import ImageContentLabel
 from bitimage.queue.db import DbJobQueue
 from bitimage.queue.outbox import enqueue_analysis
-from bitimage.worker import Worker
+from bitimage.queue.worker import Worker
 from tests.support import auth, upload
 
 
@@ -30,8 +30,8 @@ def solid_jpeg(colour: tuple[int, int, int]) -> bytes:
 def _worker(container: Container, queue: DbJobQueue | None = None) -> Worker:
     return Worker(
         queue or DbJobQueue(container.database),
-        container.handle_job,
-        container.analysis.mark_failed,
+        container.jobs.handle,
+        container.jobs.give_up,
         max_attempts=2,
         base_delay=0.0,
     )
@@ -87,7 +87,7 @@ def test_a_killed_worker_s_job_is_done_again_once(client: TestClient, container:
     # A worker takes the job, analyses, and dies before deleting it.
     job = leases.reserve(0)
     assert job is not None
-    container.handle_job(job)
+    container.jobs.handle(job)
     rows = _label_rows(container, image_id)
     assert rows >= 1
     # Its lease ran out: another worker takes the job again, once, and finishes it.

@@ -14,7 +14,7 @@ from bitimage.bootstrap import Container
 from bitimage.images.models import ImageContentLabel
 from bitimage.queue.beanstalk import BeanstalkJobQueue
 from bitimage.queue.models import Job
-from bitimage.worker import Worker
+from bitimage.queue.worker import Worker
 from tests.beanstalkd import Beanstalkd
 from tests.integration.test_analysis_worker import Broken, solid_jpeg
 from tests.support import app_client, auth, make_container, make_settings, upload
@@ -45,8 +45,8 @@ def bs_client(bs_container: Container) -> Iterator[TestClient]:
 def _worker(container: Container, queue: BeanstalkJobQueue | None = None) -> Worker:
     return Worker(
         queue or container.queue,
-        container.handle_job,
-        container.analysis.mark_failed,
+        container.jobs.handle,
+        container.jobs.give_up,
         max_attempts=2,
         base_delay=0.0,
     )
@@ -96,7 +96,7 @@ def test_a_killed_worker_s_job_is_done_again_once(
     doomed = BeanstalkJobQueue(beanstalkd.host, beanstalkd.port, ttr_seconds=1)
     job = doomed.reserve(5)
     assert job is not None
-    bs_container.handle_job(job)  # analysed, but the worker dies before deleting the job
+    bs_container.jobs.handle(job)  # analysed, but the worker dies before deleting the job
     doomed.close()  # its connection drops: beanstalkd makes the job ready again
     rows = _labels(bs_container, image_id)
     assert rows >= 1

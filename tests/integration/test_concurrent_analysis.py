@@ -51,7 +51,7 @@ def test_the_same_new_labels_found_at_once_are_created_once(
         ) -> None:
             start.wait()
             try:
-                assert container.analysis.analyse_image(image_id) is True
+                assert container.analysis_tasks.analyse_image(image_id) is True
             except BaseException as exc:  # reported by the assertion below
                 failures.append(exc)
 

@@ -104,7 +104,7 @@ def _one_round(
         start.wait()
         try:
             for image_id in order:
-                container.analysis.analyse_image(image_id)
+                container.analysis_tasks.analyse_image(image_id)
         except BaseException as exc:  # reported by the caller's assertion
             failures.append(exc)
 

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from bitimage.analysis.decode import decode
-from bitimage.images.inspect import TooManyPixels, UnsupportedImage, content_type, inspect_image
+from bitimage.imaging import TooManyPixels, UnsupportedImage, content_type, inspect_image
 from tests.bombs import bomb_png
 from tests.support import make_jpeg
 

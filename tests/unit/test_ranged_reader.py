@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from bitimage.images.inspect import inspect_image
+from bitimage.imaging import inspect_image
 from bitimage.storage.ranged import RangedReader
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from bitimage.queue.ports import ReservedJob
-from bitimage.worker import PermanentJobError, Worker, retry_delay
+from bitimage.queue.worker import PermanentJobError, Worker, retry_delay
 
 
 @dataclass

@@ -7,7 +7,7 @@ from typing import Any, BinaryIO
 from PIL import ExifTags, Image, ImageOps
 
 from bitimage.analysis.ports import DecodedImage
-from bitimage.images.inspect import open_within
+from bitimage.imaging import open_within
 
 WORK_SIZE = 1024  # longest side handed to analysers: enough for OCR at 960 px
 
@@ -31,7 +31,7 @@ def decode(stream: BinaryIO, max_pixels: int) -> DecodedImage:
     """The image in `stream`, decoded at most WORK_SIZE a side (JPEG: at reduced scale).
 
     Raises UnsupportedImage (TooManyPixels over `max_pixels`) before decoding a pixel; Pillow's
-    process-global limit is left alone (images/inspect.py says why).
+    process-global limit is left alone (imaging.py says why).
     """
     with open_within(stream, max_pixels) as image:
         width, height = image.size

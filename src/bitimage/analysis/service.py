@@ -1,4 +1,4 @@
-"""Runs every analyser on one image and stores all their results in one transaction."""
+"""Runs every analyser on one image, and stores all their results in the session it is given."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -13,16 +14,22 @@ from sqlalchemy.orm import Session
 from bitimage.analysis.decode import decode
 from bitimage.analysis.ports import Analyser, AnalysisResult, DecodedImage
 from bitimage.analysis.repository import AnalysisRepository
-from bitimage.db.session import Database
-from bitimage.errors import NotFound
-from bitimage.images.inspect import UnsupportedImage
 from bitimage.images.repository import ImageRepository
+from bitimage.imaging import UnsupportedImage
 from bitimage.queue.outbox import enqueue_analysis
+from bitimage.queue.worker import JobFailed, PermanentJobError
 from bitimage.search.ports import SearchEntry, SearchIndex
 from bitimage.storage.ports import ObjectStore
-from bitimage.worker import JobFailed, PermanentJobError
 
 log = logging.getLogger("bitimage.analysis")
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the analysers found in one image, by analyser name, and the model each used."""
+
+    results: dict[str, AnalysisResult]
+    models: dict[str, str]
 
 
 class AnalysisService:
@@ -30,7 +37,6 @@ class AnalysisService:
 
     def __init__(
         self,
-        database: Database,
         store: ObjectStore,
         search: SearchIndex,
         analysers: Callable[[], Sequence[Analyser]],
@@ -38,7 +44,6 @@ class AnalysisService:
         moderation_threshold: float = 0.6,
     ) -> None:
         self.moderation_threshold = moderation_threshold
-        self.database = database
         self.store = store
         self.search = search
         self.max_pixels = max_pixels
@@ -59,26 +64,29 @@ class AnalysisService:
         with self._lock:
             self._loaded = list(value)
 
-    def analyse_image(self, image_id: uuid.UUID, only: Sequence[str] | None = None) -> bool:
-        """Analyse and store (with `only`: just those analysers); False if the image is gone."""
-        with self.database.transaction(write=False) as session:
-            image = ImageRepository(session).get(image_id)
-            key = None if image is None else image.storage_key
-        if key is None:
-            return False
+    def storage_key(self, session: Session, image_id: uuid.UUID) -> str | None:
+        """Where the image's bytes are; None once it is deleted."""
+        image = ImageRepository(session).get(image_id)
+        return None if image is None else image.storage_key
+
+    def analyse(self, key: str, only: Sequence[str] | None = None) -> Analysis | None:
+        """Decode the bytes at `key` and run the analysers (with `only`: just those).
+
+        Holds no transaction: this is where the models run. None if the bytes are gone.
+        """
         try:
             with self.store.open(key) as stream:
                 decoded = decode(stream, self.max_pixels)
         except FileNotFoundError:
-            return False  # deleted since: its rows are going too
+            return None  # deleted since: its rows are going too
         except (UnsupportedImage, OSError, ValueError, SyntaxError) as exc:
             # The owner reads the short reason; the worker logs `exc`, the cause.
             raise PermanentJobError("could not decode the image") from exc
         analysers = [a for a in self._loaded_analysers() if only is None or a.name in only]
-        results = {analyser.name: _run(analyser, decoded) for analyser in analysers}
-        models = {analyser.name: analyser.model for analyser in analysers}
-        # One unit of work, run again as a whole should it lose a deadlock to a delete.
-        return self.database.run(lambda session: self._store(session, image_id, results, models))
+        return Analysis(
+            results={analyser.name: _run(analyser, decoded) for analyser in analysers},
+            models={analyser.name: analyser.model for analyser in analysers},
+        )
 
     def _loaded_analysers(self) -> list[Analyser]:
         try:
@@ -86,13 +94,9 @@ class AnalysisService:
         except Exception as exc:
             raise JobFailed(f"the analysers could not be loaded: {type(exc).__name__}") from exc
 
-    def _store(
-        self,
-        session: Session,
-        image_id: uuid.UUID,
-        results: dict[str, AnalysisResult],
-        models: dict[str, str],
-    ) -> bool:
+    def save(self, session: Session, image_id: uuid.UUID, analysis: Analysis) -> bool:
+        """Store every result of `analysis` in the session; False if the image is gone."""
+        results, models = analysis.results, analysis.models
         repo = AnalysisRepository(session)
         # The image row first, as every writer locks it (ImageRepository.lock).
         image = repo.lock_image(image_id)
@@ -138,18 +142,9 @@ class AnalysisService:
             enqueue_analysis(session, ids[start : start + 500], analysers)
         return len(ids)
 
-    def clear_moderation(
-        self, session: Session, image_id: uuid.UUID, owner: uuid.UUID | None
-    ) -> None:
-        """A person looked: show a flagged image again (owner, or the operator with None)."""
-        image = AnalysisRepository(session).lock_image(image_id)
-        if image is None or (owner is not None and image.user_id != owner):
-            raise NotFound(f"Image {image_id} was not found", image_id=image_id)
-        image.moderation = "cleared"
-
-    def mark_failed(self, image_id: uuid.UUID, reason: str) -> None:
+    def mark_failed(self, session: Session, image_id: uuid.UUID, reason: str) -> None:
         """The analysis gave up: say so on the image (`reason` is shown to its owner)."""
-        self.database.run(lambda session: AnalysisRepository(session).mark_failed(image_id, reason))
+        AnalysisRepository(session).mark_failed(image_id, reason)
 
 
 def _run(analyser: Analyser, decoded: DecodedImage) -> AnalysisResult:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Depends, Request, status
 
 from bitimage.cas.schemas import (
     AuthorizeAnswer,
@@ -15,7 +15,8 @@ from bitimage.cas.schemas import (
     SignupAnswer,
     SignupCredentials,
 )
-from bitimage.deps import ContainerDep, ReadSessionDep, WriteSessionDep
+from bitimage.cas.service import CasService
+from bitimage.deps import ReadSessionDep, WriteSessionDep, provide
 from bitimage.errors import (
     AuthorizationFailed,
     BodyTooLarge,
@@ -24,6 +25,8 @@ from bitimage.errors import (
     TooManyRequests,
     responses,
 )
+
+CasServiceDep = Annotated[CasService, Depends(provide("cas", CasService))]
 
 router = APIRouter(prefix="/cas", tags=["auth (CAS)"])
 
@@ -35,11 +38,11 @@ router = APIRouter(prefix="/cas", tags=["auth (CAS)"])
     summary="Create a CAS account",
 )
 def signup(
-    body: SignupCredentials, request: Request, session: WriteSessionDep, container: ContainerDep
+    body: SignupCredentials, request: Request, session: WriteSessionDep, cas: CasServiceDep
 ) -> SignupAnswer:
     """Sign up with an email and a password of at least 8 characters."""
     client = request.client.host if request.client else "unknown"
-    account = container.cas.signup(session, body.email, body.password, client)
+    account = cas.signup(session, body.email, body.password, client)
     return SignupAnswer(user_id=account.id, email=account.email)
 
 
@@ -50,11 +53,11 @@ def signup(
     summary="Log in and get a token",
 )
 def login(
-    body: Credentials, request: Request, session: ReadSessionDep, container: ContainerDep
+    body: Credentials, request: Request, session: ReadSessionDep, cas: CasServiceDep
 ) -> LoginAnswer:
     """Exchange credentials for a signed JWT (the seed's answer shape)."""
     client = request.client.host if request.client else "unknown"
-    return LoginAnswer(token=container.cas.login(session, body.email, body.password, client))
+    return LoginAnswer(token=cas.login(session, body.email, body.password, client))
 
 
 @router.post(
@@ -63,16 +66,16 @@ def login(
     summary="Check a token (the seed's remote check)",
 )
 def authorize_user(
-    body: AuthorizeRequest, session: ReadSessionDep, container: ContainerDep
+    body: AuthorizeRequest, session: ReadSessionDep, cas: CasServiceDep
 ) -> AuthorizeAnswer:
     """Say whether a token is valid and its account exists, and whose; kept for old clients."""
-    identity = container.cas.authorize(session, body.token)
+    identity = cas.authorize(session, body.token)
     return AuthorizeAnswer(
         is_user_authorized=identity is not None, user_id=identity.user_id if identity else None
     )
 
 
 @router.get("/.well-known/jwks.json", response_model=Jwks, summary="The CAS public keys")
-def jwks(container: ContainerDep) -> dict[str, Any]:
+def jwks(cas: CasServiceDep) -> dict[str, Any]:
     """The keys tokens are signed with, for verifiers elsewhere."""
-    return container.cas.issuer.jwks()
+    return cas.issuer.jwks()

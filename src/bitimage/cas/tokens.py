@@ -8,14 +8,13 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bitimage.cas.keys import public_jwk
-from bitimage.db.base import utcnow
 
 # Asymmetric algorithms only: never "none", never an HMAC that a public key could be fed to.
 ALLOWED_ALGORITHMS = ("EdDSA", "RS256", "RS384", "RS512", "ES256", "ES384", "PS256")
@@ -44,7 +43,7 @@ class TokenIssuer:
 
     def issue(self, user_id: uuid.UUID, email: str) -> str:
         """A signed token for the account."""
-        now = utcnow()
+        now = datetime.now(UTC)
         claims = {
             "sub": str(user_id),
             "user_id": str(user_id),

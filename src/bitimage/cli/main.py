@@ -218,7 +218,7 @@ def clear_moderation(image_id: str, data_dir: DataOpt = None) -> None:
     container = _prepare(_settings(data_dir=data_dir))
     try:
         with container.database.transaction() as session:
-            container.analysis.clear_moderation(session, parsed, None)
+            container.images.clear_moderation(session, parsed, None)
     except NotFound as exc:
         raise _fail(exc.message) from None
     finally:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
-from bitimage.deps import ContainerDep, CurrentUser, OptionalUser, ReadSessionDep, WriteSessionDep
+from bitimage.cas.deps import CurrentUser, OptionalUser
+from bitimage.deps import ReadSessionDep, WriteSessionDep, provide
 from bitimage.errors import (
     AccessDenied,
     AuthorizationFailed,
@@ -20,6 +21,7 @@ from bitimage.errors import (
     UnsupportedMedia,
     responses,
 )
+from bitimage.images.filters import PrivateSummaryFilters, SummaryFilters
 from bitimage.images.schemas import (
     ConfirmedImages,
     ExpandedImage,
@@ -27,58 +29,16 @@ from bitimage.images.schemas import (
     SummaryPage,
     UploadUrls,
 )
-from bitimage.search.ports import SearchQuery
-from bitimage.search.service import MAX_LIMIT
-from bitimage.textrules import PLAIN_TEXT, RULE
+from bitimage.images.service import ImageService
+from bitimage.images.summaries import SearchService
+from bitimage.images.uploads import UploadService
+
+UploadServiceDep = Annotated[UploadService, Depends(provide("uploads", UploadService))]
+ImageServiceDep = Annotated[ImageService, Depends(provide("images", ImageService))]
+SearchServiceDep = Annotated[SearchService, Depends(provide("search", SearchService))]
 
 router = APIRouter(prefix="/api/v1/images", tags=["images"])
 
-_FILTER = f"at most 255 characters; {RULE}"
-NameQ = Annotated[
-    str | None,
-    Query(max_length=255, pattern=PLAIN_TEXT, description=f"fuzzy match on the name; {_FILTER}"),
-]
-TagQ = Annotated[
-    str | None,
-    Query(max_length=255, pattern=PLAIN_TEXT, description=f"fuzzy match on a tag; {_FILTER}"),
-]
-LabelQ = Annotated[
-    str | None,
-    Query(
-        max_length=255,
-        pattern=PLAIN_TEXT,
-        description=f"fuzzy match on any content label, ranked by its confidence; {_FILTER}",
-    ),
-]
-ConfidenceQ = Annotated[
-    float | None,
-    Query(
-        ge=0,
-        le=1,
-        description="only labels at least this confident (0 to 1); needs content_label (else 400)",
-    ),
-]
-TextQ = Annotated[
-    str | None,
-    Query(
-        max_length=255,
-        pattern=PLAIN_TEXT,
-        description=f"fuzzy match on text read in the image (OCR); {_FILTER}",
-    ),
-]
-HashQ = Annotated[
-    str | None,
-    Query(pattern=r"^[0-9a-fA-F]{32}$", description="exact hex MD5 of the image's bytes"),
-]
-LimitQ = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"page size, 1 to {MAX_LIMIT}")]
-CursorQ = Annotated[
-    str | None,
-    Query(
-        max_length=4096,
-        pattern=r"^[A-Za-z0-9_-]*$",
-        description="next_cursor of the previous page, with the same filters (else 400)",
-    ),
-]
 # The upper bound is BITIMAGE_UPLOAD_URLS_MAX, checked by the service; the schema states its
 # default (a route's parameters are declared once, before settings are read).
 ImageCountQ = Annotated[
@@ -103,11 +63,11 @@ OPTIONAL_TOKEN: dict[str, object] = {"security": [{}]}
 def upload_urls(
     caller: CurrentUser,
     session: WriteSessionDep,
-    container: ContainerDep,
+    uploads: UploadServiceDep,
     image_count: ImageCountQ,
 ) -> UploadUrls:
     """One fresh image id and pre-signed PUT URL (into staging) per image to upload."""
-    urls = container.uploads.issue_upload_urls(session, caller.user_id, image_count)
+    urls = uploads.issue_upload_urls(session, caller.user_id, image_count)
     return UploadUrls(image_upload_urls=urls)
 
 
@@ -127,12 +87,15 @@ def upload_urls(
     summary="Confirm uploaded images (up to 5)",
 )
 def confirm_images(
-    body: NotifyRequest, caller: CurrentUser, container: ContainerDep
+    body: NotifyRequest,
+    caller: CurrentUser,
+    uploads: UploadServiceDep,
+    images_service: ImageServiceDep,
 ) -> ConfirmedImages:
     """Verify each uploaded object and keep the batch, all or nothing."""
     # No request session: concurrent batches are confirmed in one transaction (group commit).
-    images = container.uploads.confirm(caller.user_id, body.images)
-    return ConfirmedImages(images=[container.images.summary(image) for image in images])
+    images = uploads.confirm(caller.user_id, body.images)
+    return ConfirmedImages(images=[images_service.summary(image) for image in images])
 
 
 @router.get(
@@ -143,29 +106,11 @@ def confirm_images(
 def private_summary(
     caller: CurrentUser,
     session: ReadSessionDep,
-    container: ContainerDep,
-    name: NameQ = None,
-    tag: TagQ = None,
-    content_label: LabelQ = None,
-    min_confidence: ConfidenceQ = None,
-    text: TextQ = None,
-    hash: HashQ = None,
-    limit: LimitQ = 100,
-    cursor: CursorQ = None,
+    search: SearchServiceDep,
+    filters: Annotated[PrivateSummaryFilters, Query()],
 ) -> SummaryPage:
     """Your images; filters narrow (AND), best matches first, then newest."""
-    query = SearchQuery(
-        caller.user_id,
-        name,
-        tag,
-        content_label,
-        hash,
-        limit,
-        cursor,
-        text=text,
-        min_confidence=min_confidence,
-    )
-    return container.search.summaries(session, query)
+    return search.summaries(session, filters.query(caller.user_id))
 
 
 @router.get(
@@ -175,31 +120,14 @@ def private_summary(
 )
 def public_summary(
     session: ReadSessionDep,
-    container: ContainerDep,
-    name: NameQ = None,
-    tag: TagQ = None,
-    content_label: LabelQ = None,
-    min_confidence: ConfidenceQ = None,
-    text: TextQ = None,
-    limit: LimitQ = 100,
-    cursor: CursorQ = None,
+    search: SearchServiceDep,
+    filters: Annotated[SummaryFilters, Query()],
 ) -> SummaryPage:
     """Public images of all users, newest first (or best first with filters); no token needed.
 
     Images flagged by the explicit-content check are left out until a person clears them.
     """
-    query = SearchQuery(
-        None,
-        name,
-        tag,
-        content_label,
-        None,
-        limit,
-        cursor,
-        text=text,
-        min_confidence=min_confidence,
-    )
-    return container.search.summaries(session, query)
+    return search.summaries(session, filters.query())
 
 
 @router.get(
@@ -209,11 +137,11 @@ def public_summary(
     openapi_extra=OPTIONAL_TOKEN,
 )
 def expanded(
-    image_id: uuid.UUID, caller: OptionalUser, session: ReadSessionDep, container: ContainerDep
+    image_id: uuid.UUID, caller: OptionalUser, session: ReadSessionDep, images: ImageServiceDep
 ) -> ExpandedImage:
     """Your image, or anyone's public image; a token is needed only for private ones."""
     viewer = caller.user_id if caller else None
-    return container.images.expanded(session, viewer, image_id)
+    return images.expanded(session, viewer, image_id)
 
 
 @router.post(
@@ -223,10 +151,10 @@ def expanded(
     summary="Show an image the explicit-content check hid",
 )
 def clear_moderation(
-    image_id: uuid.UUID, caller: CurrentUser, session: WriteSessionDep, container: ContainerDep
+    image_id: uuid.UUID, caller: CurrentUser, session: WriteSessionDep, images: ImageServiceDep
 ) -> Response:
     """Your image, flagged by the explicit-content check, goes back into the public summary."""
-    container.analysis.clear_moderation(session, image_id, caller.user_id)
+    images.clear_moderation(session, image_id, caller.user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -239,9 +167,9 @@ def clear_moderation(
 def delete_images(
     caller: CurrentUser,
     session: WriteSessionDep,
-    container: ContainerDep,
+    images: ImageServiceDep,
     image_id: Annotated[list[uuid.UUID], Query(alias="id", description="repeat: ?id=..&id=..")],
 ) -> Response:
     """Delete your images, all or nothing; their bytes leave storage too."""
-    container.images.delete_images(session, caller.user_id, image_id)
+    images.delete_images(session, caller.user_id, image_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

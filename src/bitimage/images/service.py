@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from bitimage.config import MIB, Settings
-from bitimage.db.session import Database, after_commit
+from bitimage.db.session import after_commit
 from bitimage.errors import InvalidRequest, NotFound
 from bitimage.images.models import Image
 from bitimage.images.repository import ImageRepository
@@ -25,12 +25,16 @@ class ImageService:
     """Views and deletions of confirmed images."""
 
     def __init__(
-        self, settings: Settings, store: ObjectStore, search: SearchIndex, database: Database
+        self,
+        settings: Settings,
+        store: ObjectStore,
+        search: SearchIndex,
+        purge: Callable[[Sequence[int]], object],
     ) -> None:
         self.settings = settings
         self.store = store
         self.search = search
-        self.database = database
+        self.purge = purge
 
     def summary(self, image: Image) -> ImageSummary:
         """The summary of an image, with a fresh pre-signed view URL."""
@@ -128,25 +132,19 @@ class ImageService:
 
     def _purge_after_commit(self, session: Session, purge_ids: list[int]) -> None:
         def purge() -> None:
-            self.run_purges(purge_ids)
+            # The store works after the commit, outside any transaction (images/purges.py).
+            self.purge(purge_ids)
 
         after_commit(session, purge)
 
-    def run_purges(self, purge_ids: Sequence[int] | None = None, batch: int = 100) -> int:
-        """Delete the objects of pending purges (these, or the oldest `batch`); return how many."""
-        with self.database.transaction(write=False) as session:
-            repo = ImageRepository(session)
-            found = repo.purges(purge_ids) if purge_ids is not None else repo.pending_purges(batch)
-            pending = [(p.id, p.key, p.is_prefix) for p in found]
-        # No transaction is held while the store works: a prefix may hold many objects.
-        for _, key, is_prefix in pending:
-            if is_prefix:
-                self.store.delete_prefix(key)
-            else:
-                self.store.delete([key])
-        done = [purge_id for purge_id, _, _ in pending]
-        self.database.run(lambda session: ImageRepository(session).delete_purges(done))
-        return len(pending)
+    def clear_moderation(
+        self, session: Session, image_id: uuid.UUID, owner: uuid.UUID | None
+    ) -> None:
+        """A person looked: show a flagged image again (owner, or the operator with None)."""
+        image = ImageRepository(session).lock([image_id]).get(image_id)
+        if image is None or (owner is not None and image.user_id != owner):
+            raise NotFound(f"Image {image_id} was not found", image_id=image_id)
+        image.moderation = "cleared"
 
 
 def _moderation(image: Image, facts: dict[str, Any]) -> ModerationOut:

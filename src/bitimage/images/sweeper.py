@@ -1,4 +1,7 @@
-"""The sweeper: removes uploads whose URL expired unconfirmed, and carries out pending purges."""
+"""The sweeper: removes uploads whose URL expired unconfirmed, and carries out pending purges.
+
+It is a periodic entrypoint: each of its steps is a unit of work of its own, opened here.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +14,8 @@ from sqlalchemy import delete, select
 from bitimage.db.base import utcnow
 from bitimage.db.session import Database
 from bitimage.images.models import Image, UploadGrant
+from bitimage.images.purges import Purger
 from bitimage.images.repository import ImageRepository
-from bitimage.images.service import ImageService
 from bitimage.storage.keys import (
     PINNED_PREFIX,
     STAGING_PREFIX,
@@ -41,13 +44,13 @@ class StagingSweeper:
         self,
         database: Database,
         store: ObjectStore,
-        images: ImageService,
+        purger: Purger,
         upload_url_ttl_seconds: int,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.database = database
         self.store = store
-        self.images = images
+        self.purger = purger
         self.ttl = timedelta(seconds=upload_url_ttl_seconds)
         self.clock = clock
 
@@ -57,7 +60,7 @@ class StagingSweeper:
         while (count := self._expire_grants()) > 0:
             report.expired_grants += count
         report.orphaned_objects = self._remove_orphans()
-        while (count := self.images.run_purges()) > 0:
+        while (count := self.purger.run()) > 0:
             report.purges += count
         return report
 

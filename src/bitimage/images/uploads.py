@@ -1,8 +1,13 @@
-"""The upload flow: issue pre-signed URLs, then verify and confirm what was uploaded."""
+"""The upload flow: issue pre-signed URLs, then verify and confirm what was uploaded.
+
+`confirm` is notify's entrypoint and a batcher: it opens its own short units of work (claim,
+release) and `confirm_group` owns the one transaction of a whole group (group commit).
+"""
 
 from __future__ import annotations
 
 import io
+import logging
 import math
 import uuid
 from collections import Counter
@@ -28,16 +33,18 @@ from bitimage.errors import (
     UnsupportedMedia,
 )
 from bitimage.images.grants import GrantClaims
-from bitimage.images.inspect import ImageInfo, UnsupportedImage, inspect_image
 from bitimage.images.models import Image
 from bitimage.images.repository import ImageRepository
 from bitimage.images.schemas import NotifyImage, UploadUrl
+from bitimage.imaging import ImageInfo, UnsupportedImage, inspect_image
 from bitimage.queue.outbox import enqueue_analysis
 from bitimage.search.ports import SearchEntry, SearchIndex
 from bitimage.storage.keys import permanent_key, pinned_key, staging_key
 from bitimage.storage.ports import ObjectChanged, ObjectStore
 from bitimage.storage.ranged import PinnedRanges, RangedReader
 from bitimage.users.repository import Quota, UserRepository
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -84,7 +91,7 @@ class UploadService:
         self.jobs_queued = jobs_queued
         self.clock = clock
         self.committer = GroupCommitter(self.confirm_group)
-        self.grants = GrantClaims(database, settings.notify_claim_seconds, clock)
+        self.grants = GrantClaims(settings.notify_claim_seconds, clock)
 
     def _quota(self, quota: Quota | None, user_id: uuid.UUID) -> Quota:
         if quota is None:
@@ -229,7 +236,9 @@ class UploadService:
         ids = [item.id for item in items]
         if len(set(ids)) != len(ids):
             raise InvalidRequest("The same image id appears twice in the batch")
-        claim = self.grants.claim(user_id, ids)
+        # The claim is a unit of work of its own, committed before the checks begin.
+        with self.database.transaction() as session:
+            claim = self.grants.claim(session, user_id, ids)
         batch = PendingBatch(user_id, items, {}, claim=claim)
         try:
             batch.staged = {
@@ -250,7 +259,12 @@ class UploadService:
         """A failed batch: free its claim, and close the URLs of uploads it pinned."""
         assert batch.claim is not None  # confirm() claims before anything can fail here
         ids = [item.id for item in batch.items]
-        self.grants.release(ids, batch.claim, sorted(batch.pinned))
+        try:
+            with self.database.transaction() as session:
+                self.grants.release(session, ids, batch.claim, sorted(batch.pinned))
+        except Exception:
+            # The claim then lapses after the claim lifetime; the notify's own error stands.
+            log.exception("releasing the claim on %s failed", [str(i) for i in ids])
 
     def confirm_group(self, group: list[PendingBatch]) -> None:
         """Check each batch in arrival order, then write the accepted ones in one transaction."""

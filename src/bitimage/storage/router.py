@@ -3,18 +3,50 @@
 from __future__ import annotations
 
 import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import FileResponse
+from sqlalchemy.orm import Session
 
 from bitimage.config import describe_size
-from bitimage.deps import ContainerDep
+from bitimage.db.session import Database
 from bitimage.errors import AccessDenied, AppError, Conflict, NotFound, TooLarge, responses
-from bitimage.images.inspect import content_type
+from bitimage.imaging import content_type
 from bitimage.storage.keys import STAGING_PREFIX, image_id_of, is_valid_key, user_id_of
 from bitimage.storage.local import LocalSignedStore
+
+# Raises unless the upload URL of (user, image) may still be written to (the grant's owner,
+# the images feature, provides it: storage knows no feature).
+UploadCheck = Callable[[Session, uuid.UUID, uuid.UUID], None]
+
+
+@dataclass(frozen=True)
+class StorageRoutes:
+    """What these routes use; create_app sets it as `app.state.storage_routes`."""
+
+    store: LocalSignedStore
+    database: Database
+    max_bytes: int
+    check_put: UploadCheck
+
+    def may_put(self, user_id: uuid.UUID, image_id: uuid.UUID) -> None:
+        """The PUT's unit of work: one read, in a transaction of its own."""
+        with self.database.transaction(write=False) as session:
+            self.check_put(session, user_id, image_id)
+
+
+async def storage_routes(request: Request) -> StorageRoutes:
+    """The wiring of the storage routes."""
+    routes: StorageRoutes = request.app.state.storage_routes
+    return routes
+
+
+StorageDep = Annotated[StorageRoutes, Depends(storage_routes)]
 
 router = APIRouter(prefix="/storage", tags=["storage (local store)"])
 
@@ -33,13 +65,6 @@ def _check(store: LocalSignedStore, method: str, key: str, expires: int, signatu
         )
 
 
-def _local(container: ContainerDep) -> LocalSignedStore:
-    store = container.local_store
-    if store is None:  # pragma: no cover - the router is only mounted with a local store
-        raise NotFound("This server has no local store")
-    return store
-
-
 @router.put(
     "/{key:path}",
     status_code=status.HTTP_200_OK,
@@ -55,31 +80,30 @@ def _local(container: ContainerDep) -> LocalSignedStore:
     },
 )
 async def put_object(
-    key: str, expires: ExpiresQ, signature: SignatureQ, request: Request, container: ContainerDep
+    key: str, expires: ExpiresQ, signature: SignatureQ, request: Request, routes: StorageDep
 ) -> Response:
     """Stream the body to a temporary file, hashing as it comes; 413 past the size limit.
 
     Every refusal closes the connection: the unread rest of the body is not drained.
     """
     try:
-        return await _receive(key, expires, signature, request, container)
+        return await _receive(key, expires, signature, request, routes)
     except AppError as exc:
         exc.headers = {**(exc.headers or {}), "Connection": "close"}
         raise
 
 
 async def _receive(
-    key: str, expires: int, signature: str, request: Request, container: ContainerDep
+    key: str, expires: int, signature: str, request: Request, routes: StorageDep
 ) -> Response:
-    store = _local(container)
+    store = routes.store
     _check(store, "PUT", key, expires, signature)
     if not key.startswith(STAGING_PREFIX):
         raise AccessDenied("Uploads go to the staging area only")
     # Single use: once a notify of this id began (or its account went), no more bytes.
-    grants = container.uploads.grants
     image_id = image_id_of(key)
-    await anyio.to_thread.run_sync(grants.check_put, user_id_of(key), image_id)
-    limit = container.settings.max_image_bytes
+    await anyio.to_thread.run_sync(routes.may_put, user_id_of(key), image_id)
+    limit = routes.max_bytes
     too_large = TooLarge(
         f"Image {image_id} is larger than the upload limit of {describe_size(limit)}",
         image_id=image_id,
@@ -119,10 +143,10 @@ async def _receive(
     summary="Download an object from a signed URL",
 )
 def get_object(
-    key: str, expires: ExpiresQ, signature: SignatureQ, request: Request, container: ContainerDep
+    key: str, expires: ExpiresQ, signature: SignatureQ, request: Request, routes: StorageDep
 ) -> Response:
     """The bytes with their sniffed Content-Type, an ETag (the MD5) and nosniff."""
-    return _serve(key, expires, signature, request, container)
+    return _serve(key, expires, signature, request, routes)
 
 
 @router.head(
@@ -134,16 +158,16 @@ def get_object(
     summary="Headers of an object, from a signed GET URL",
 )
 def head_object(
-    key: str, expires: ExpiresQ, signature: SignatureQ, request: Request, container: ContainerDep
+    key: str, expires: ExpiresQ, signature: SignatureQ, request: Request, routes: StorageDep
 ) -> Response:
     """What GET answers, without the body; the URL is checked as a GET URL."""
-    return _serve(key, expires, signature, request, container)
+    return _serve(key, expires, signature, request, routes)
 
 
 def _serve(
-    key: str, expires: int, signature: str, request: Request, container: ContainerDep
+    key: str, expires: int, signature: str, request: Request, routes: StorageDep
 ) -> Response:
-    store = _local(container)
+    store = routes.store
     _check(store, "GET", key, expires, signature)
     info = store.stat(key)
     if info is None:

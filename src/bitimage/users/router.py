@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Depends, Response, status
 
-from bitimage.deps import ContainerDep, CurrentUser, ReadSessionDep, WriteSessionDep
+from bitimage.cas.deps import CurrentUser
+from bitimage.deps import ReadSessionDep, WriteSessionDep, provide
 from bitimage.errors import (
     AccessDenied,
     AuthorizationFailed,
@@ -16,6 +18,9 @@ from bitimage.errors import (
     responses,
 )
 from bitimage.users.schemas import UserAccount, UserCreated
+from bitimage.users.service import UserService
+
+UserServiceDep = Annotated[UserService, Depends(provide("users", UserService))]
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
@@ -27,10 +32,10 @@ router = APIRouter(prefix="/api/v1/users", tags=["users"])
     summary="Create your Bit-image account",
 )
 def create_user(
-    caller: CurrentUser, session: WriteSessionDep, container: ContainerDep
+    caller: CurrentUser, session: WriteSessionDep, users: UserServiceDep
 ) -> UserCreated:
     """Create the account of the token's user."""
-    user = container.users.create(session, caller.user_id)
+    user = users.create(session, caller.user_id)
     return UserCreated(id=user.id, image_upload_count=user.image_upload_count)
 
 
@@ -40,10 +45,10 @@ def create_user(
     summary="Read your account",
 )
 def get_user(
-    user_id: uuid.UUID, caller: CurrentUser, session: ReadSessionDep, container: ContainerDep
+    user_id: uuid.UUID, caller: CurrentUser, session: ReadSessionDep, users: UserServiceDep
 ) -> UserAccount:
     """Your account, its image count and limit (null: unlimited)."""
-    user = container.users.get(session, caller.user_id, user_id)
+    user = users.get(session, caller.user_id, user_id)
     return UserAccount(
         id=user.id,
         image_upload_count=user.image_upload_count,
@@ -58,8 +63,8 @@ def get_user(
     summary="Delete your account and every image",
 )
 def delete_user(
-    user_id: uuid.UUID, caller: CurrentUser, session: WriteSessionDep, container: ContainerDep
+    user_id: uuid.UUID, caller: CurrentUser, session: WriteSessionDep, users: UserServiceDep
 ) -> Response:
     """Delete the account, every image's rows and bytes (staging too) and queued analysis."""
-    container.users.delete(session, caller.user_id, user_id)
+    users.delete(session, caller.user_id, user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

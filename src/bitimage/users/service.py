@@ -10,13 +10,13 @@ from sqlalchemy.orm import Session
 
 from bitimage.config import Settings
 from bitimage.errors import AccessDenied, AuthorizationFailed, Conflict, NotFound
-from bitimage.images.service import ImageService
 from bitimage.users.models import User
 from bitimage.users.repository import UserRepository
 
 _CONFLICT_DETAIL = "Ensure that the provided resource id and user id are correct"
 
-# Run in the deleting transaction with the user's id, e.g. to delete the built-in CAS identity.
+# Run in the deleting transaction with the user's id, before the account row goes: wired in
+# bootstrap to delete the user's images (and queue their bytes) and the built-in CAS identity.
 AccountDeleted = Callable[[Session, uuid.UUID], None]
 # Whether the identity behind a token still exists (only known for the built-in CAS).
 IdentityExists = Callable[[Session, uuid.UUID], bool]
@@ -28,12 +28,10 @@ class UserService:
     def __init__(
         self,
         settings: Settings,
-        images: ImageService,
         on_account_deleted: Sequence[AccountDeleted] = (),
         identity_exists: IdentityExists | None = None,
     ) -> None:
         self.settings = settings
-        self.images = images
         self.on_account_deleted = list(on_account_deleted)
         self.identity_exists = identity_exists
 
@@ -75,7 +73,8 @@ class UserService:
     def delete(self, session: Session, caller: uuid.UUID, user_id: uuid.UUID) -> None:
         """Delete the caller's account, every image row, and (after commit) every object."""
         self._own(session, caller, user_id, lock=True)
-        self.images.delete_all_of_user(session, user_id)
-        UserRepository(session).delete(user_id)
+        # The owner's row is locked first, as every writer takes it; the rows that hang off the
+        # account go before it (its images' search rows and jobs are not cascaded).
         for hook in self.on_account_deleted:
             hook(session, user_id)
+        UserRepository(session).delete(user_id)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from collections.abc import Callable
 
 from bitimage.errors import AppError
@@ -32,7 +31,8 @@ def public_reason(exc: BaseException) -> str:
 
 
 Handler = Callable[[ReservedJob], None]
-GiveUp = Callable[[uuid.UUID, str], None]
+# Told when a job is set aside for good, with the reason its owner may read.
+GiveUp = Callable[[ReservedJob, str], None]
 
 
 def retry_delay(attempts: int, base: float, cap: float) -> float:
@@ -96,8 +96,7 @@ class Worker:
     def _bury(self, job: ReservedJob, exc: Exception, shown: str) -> None:
         # The owner reads `shown`; the operator gets the whole exception, causes included.
         log.error("job %s set aside: %s", job.id, shown, exc_info=exc)
-        if job.image_id is not None:
-            self.give_up(job.image_id, shown)
+        self.give_up(job, shown)
         self.queue.bury(job, f"{shown} ({_full(exc)})")
 
     def run(self, stop: threading.Event, idle_wait: float = 1.0) -> None:
