@@ -5,17 +5,15 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 import httpx
 
 from bitimage.client.errors import UnsupportedMedia, error_from_response
 from bitimage.client.models import ImageSummary, NotifyImage
 from bitimage.client.notify import confirm_batch
+from bitimage.client.ports import NotifyClient
 from bitimage.client.results import Status
-
-if TYPE_CHECKING:
-    from bitimage.client.api import Client
 
 MESSAGE = "This file is not a supported image (detected format: pdf)"  # names no id
 
@@ -44,7 +42,7 @@ def _run(fake: FakeNotify, ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[Status
     def finish(item: uuid.UUID, status: Status, reason: str | None, _: uuid.UUID | None) -> None:
         outcome[item] = (status, reason)
 
-    confirm_batch(cast("Client", fake), batch, finish)
+    confirm_batch(cast(NotifyClient, fake), batch, finish)
     return outcome
 
 

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
 from bitimage.client.base import BaseClient
 from bitimage.client.errors import ApiError, Conflict, NotFound
@@ -28,10 +28,9 @@ from bitimage.client.models import (
     UploadUrl,
     UploadUrls,
 )
+from bitimage.client.results import ProgressCallback, Source, UploadReport, collect_files
 from bitimage.client.retry import NO_RETRY
-
-if TYPE_CHECKING:
-    from bitimage.client.uploads import ProgressCallback, Source, UploadReport
+from bitimage.client.uploads import BatchUploader
 
 URLS_PER_REQUEST = 1000  # the API's most upload URLs (and ids per delete) per request
 PAGE_MAX = 1000
@@ -228,8 +227,6 @@ class Client(BaseClient):
         progress: ProgressCallback | None = None,
     ) -> UploadReport:
         """Upload files and folders (paths) or file objects; bytes already held are skipped."""
-        from bitimage.client.uploads import BatchUploader, collect_files
-
         expanded: list[Source] = []
         for source in sources:
             if isinstance(source, (str, os.PathLike)) and os.path.isdir(source):

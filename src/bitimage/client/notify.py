@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from bitimage.client.errors import ApiError, AuthorizationFailed, BitimageError, Conflict, NotFound
 from bitimage.client.models import NotifyImage
+from bitimage.client.ports import NotifyClient
 from bitimage.client.results import Status
-
-if TYPE_CHECKING:
-    from bitimage.client.api import Client
 
 T = TypeVar("T")
 FATAL = (AuthorizationFailed,)  # errors that stop the whole upload
 Finish = Callable[[T, Status, str | None, uuid.UUID | None], None]
 
 
-def confirm_batch(client: Client, batch: list[tuple[T, NotifyImage]], finish: Finish[T]) -> None:
+def confirm_batch(
+    client: NotifyClient, batch: list[tuple[T, NotifyImage]], finish: Finish[T]
+) -> None:
     """Notify a batch, reporting each file through `finish`.
 
     A refusal carrying the failing image's `image_id` reports that one with the server's reason
@@ -59,7 +59,7 @@ def confirm_batch(client: Client, batch: list[tuple[T, NotifyImage]], finish: Fi
         return
 
 
-def _exists(client: Client, image_id: uuid.UUID) -> bool:
+def _exists(client: NotifyClient, image_id: uuid.UUID) -> bool:
     try:
         client.expanded(image_id)
     except NotFound:

@@ -22,11 +22,11 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bitimage.client.errors import ApiError, BitimageError, NotLoggedIn
 from bitimage.client.models import NotifyImage, TagIn, UploadUrl
 from bitimage.client.notify import FATAL, confirm_batch
+from bitimage.client.ports import UploadClient
 from bitimage.client.results import (
     FileOutcome,
     ProgressCallback,
@@ -38,9 +38,6 @@ from bitimage.client.results import (
     image_name,
 )
 from bitimage.client.tracking import Item, Tracker
-
-if TYPE_CHECKING:
-    from bitimage.client.api import Client
 
 __all__ = [
     "BatchUploader",
@@ -59,11 +56,11 @@ HASH_CHUNK = 1024 * 1024
 
 
 class BatchUploader:
-    """Runs one upload of many files for a Client; see the module docstring."""
+    """Runs one upload of many files for a client; see the module docstring."""
 
     def __init__(
         self,
-        client: Client,
+        client: UploadClient,
         *,
         tags: Sequence[str] = (),
         is_private: bool = True,
