@@ -14,6 +14,7 @@ from bitimage.analysis.tasks import AnalysisTasks
 from bitimage.config import Settings
 from bitimage.db.session import Database
 from bitimage.images.purges import Purger
+from bitimage.images.repository import ImageRepository
 from bitimage.images.schemas import NotifyImage
 from bitimage.images.service import ImageService
 from bitimage.images.uploads import UploadService
@@ -33,7 +34,7 @@ class Services:
     store: MemoryStore = field(default_factory=MemoryStore)
     search: RecordingSearchIndex = field(default_factory=RecordingSearchIndex)
     queue: FakeJobQueue = field(default_factory=FakeJobQueue)
-    purged: list[list[int]] = field(default_factory=list)
+    purged: list[tuple[str, bool]] = field(default_factory=list)  # (key, is_prefix) recorded
 
     def __post_init__(self) -> None:
         self.uow = FakeUnitOfWork(self.engine)
@@ -44,9 +45,10 @@ class Services:
         self.uploads = UploadService(self.settings, self.database, self.store, self.search)
 
     def _purge(self, purge_ids: Sequence[int]) -> None:
-        ids = list(purge_ids)
-        self.purged.append(ids)
-        self.purger.run(ids)
+        # What the deleting transaction recorded, read before the purger carries it out.
+        found = self.uow(lambda s: ImageRepository(s).purges(purge_ids))
+        self.purged.extend((p.key, p.is_prefix) for p in found)
+        self.purger.run(purge_ids)
 
     def new_user(self, limit: int | None = None) -> uuid.UUID:
         """A fresh account with this image limit (None: unlimited)."""

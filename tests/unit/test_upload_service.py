@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from bitimage.config import Settings
 from bitimage.errors import (
     AccessDenied,
     AppError,
@@ -20,7 +23,7 @@ from bitimage.images.schemas import NotifyImage
 from bitimage.images.uploads import PendingBatch
 from bitimage.storage.keys import permanent_key, staging_key
 from bitimage.users.models import User
-from tests.unit.services import Services, item, jpeg
+from tests.unit.services import Services, jpeg
 
 
 def _batch(services: Services, user_id: uuid.UUID, items: list[NotifyImage]) -> PendingBatch:
@@ -62,7 +65,88 @@ def test_the_second_batch_of_a_user_in_one_group_meets_the_quota_the_first_used(
     # Each batch alone fits a limit of 1 (the user has no image yet); together they do not.
     services.uow(lambda s: _set_limit(s, user, 1))
     services.uploads.confirm_group([first, second])
-    assert first.error is None and first.images is not None
-    assert isinstance(second.error, AccessDenied) and second.images is None
+    assert first.error is None
+    assert first.images is not None
+    assert isinstance(second.error, AccessDenied)
+    assert second.images is None
     assert services.count(user) == 1
     assert permanent_key(user, second.items[0].id) not in services.store.objects
+
+
+def test_a_second_claim_of_an_id_is_409_and_leaves_the_first_claim_standing(
+    services: Services,
+) -> None:
+    user = services.new_user()
+    items = services.stage(user, [jpeg(1), jpeg(2)])
+    first = _batch(services, user, items)  # a notify of these ids is on its way
+    with pytest.raises(Conflict, match="being confirmed by another request") as caught:
+        services.uploads.confirm(user, [items[1]])
+    assert caught.value.image_id == items[1].id
+    services.uploads.confirm_group([first])  # the first notify still owns its claim
+    assert first.error is None
+    assert services.count(user) == 2
+
+
+def test_a_batch_whose_claim_was_taken_over_is_409(services: Services) -> None:
+    user = services.new_user()
+    items = services.stage(user, [jpeg(1)])
+    stale = _batch(services, user, items)
+    # Its claim lapsed and another notify took the ids over with a claim of its own.
+    assert stale.claim is not None
+    stale.claim -= timedelta(seconds=1)
+    services.uploads.confirm_group([stale])
+    assert isinstance(stale.error, Conflict)
+    assert services.count(user) == 0
+
+
+# API.md's order: the first check an item fails names the error, whatever else it fails.
+ORDER = ["not issued", "confirmed", "nothing uploaded", "413", "415", "422", "403"]
+EXPECTED: dict[str, tuple[type[AppError], str]] = {
+    "not issued": (NotFound, "was not issued"),
+    "confirmed": (Conflict, "already confirmed"),
+    "nothing uploaded": (NotFound, "Nothing was uploaded"),
+    "413": (TooLarge, "over the upload limit"),
+    "415": (UnsupportedMedia, "not a supported image"),
+    "422": (HashMismatch, "The MD5 of image"),
+    "403": (AccessDenied, "Image limit reached"),
+}
+TOO_LARGE = 4000  # max_image_bytes in these tests: a small JPEG fits, BIG does not
+BIG = b"%PDF-1.4 " + b"x" * TOO_LARGE  # too large, not an image
+
+
+def _failing_from(services: Services, user: uuid.UUID, first: str) -> NotifyImage:
+    """An item failing `first` and every later check it can fail at the same time."""
+    data = {"413": BIG, "415": b"<svg/>"}.get(first, jpeg(7))
+    if first == "not issued":  # never issued, yet bytes wait at its staging key
+        image_id = uuid.uuid4()
+        services.store.put(staging_key(user, image_id), BIG)
+        return NotifyImage(id=image_id, name="x.jpg", hash="0" * 32)
+    if first == "confirmed":  # confirmed, then other bytes put at its staging key again
+        (confirmed,) = services.stage(user, [jpeg(8)])
+        services.uploads.confirm(user, [confirmed])
+        services.store.put(staging_key(user, confirmed.id), BIG)
+        return NotifyImage(id=confirmed.id, name="x.jpg", hash="0" * 32)
+    (staged,) = services.stage(user, [data])
+    if first == "nothing uploaded":
+        services.store.delete([staging_key(user, staged.id)])
+    wrong_hash = "0" * 32 if first != "403" else staged.hash
+    return NotifyImage(id=staged.id, name="x.jpg", hash=wrong_hash)
+
+
+@pytest.mark.parametrize("first", ORDER)
+def test_the_first_check_an_item_fails_in_api_order_wins(
+    base_settings: Settings, engine: Engine, first: str
+) -> None:
+    services = Services(base_settings.model_copy(update={"max_image_bytes": TOO_LARGE}), engine)
+    user = services.new_user()
+    failing = _failing_from(services, user, first)
+    count = services.count(user)
+    services.uow(lambda s: _set_limit(s, user, 0))  # and every item is over the quota
+    error, message = EXPECTED[first]
+    with pytest.raises(error, match=message) as caught:
+        services.uploads.confirm(user, [failing])
+    assert type(caught.value) is error
+    assert caught.value.image_id == (None if first == "403" else failing.id)
+    assert services.count(user) == count
+    if first != "confirmed":
+        assert permanent_key(user, failing.id) not in services.store.objects
