@@ -73,18 +73,25 @@ def test_the_second_batch_of_a_user_in_one_group_meets_the_quota_the_first_used(
     assert permanent_key(user, second.items[0].id) not in services.store.objects
 
 
-def test_a_second_claim_of_an_id_is_409_and_leaves_the_first_claim_standing(
+def test_a_second_claim_of_an_id_is_409_at_once_and_leaves_the_first_claim_standing(
     services: Services,
 ) -> None:
     user = services.new_user()
-    items = services.stage(user, [jpeg(1), jpeg(2)])
-    first = _batch(services, user, items)  # a notify of these ids is on its way
+    items = services.stage(user, [jpeg(1), jpeg(2), jpeg(3)])
+    first = _batch(services, user, items[:2])  # a notify of these ids is on its way
+    claim = services.uploads.grants.claim
     with pytest.raises(Conflict, match="being confirmed by another request") as caught:
-        services.uploads.confirm(user, [items[1]])
+        services.uow(lambda s: claim(s, user, [items[2].id, items[1].id]))
     assert caught.value.image_id == items[1].id
+    # Refused by the claim, before the store is read: not by a later check of the batch.
+    services.store.unavailable = True
+    with pytest.raises(Conflict, match="being confirmed by another request"):
+        services.uploads.confirm(user, [items[1]])
+    services.store.unavailable = False
+    services.uploads.confirm(user, [items[2]])  # the refused claim took none of its ids
     services.uploads.confirm_group([first])  # the first notify still owns its claim
     assert first.error is None
-    assert services.count(user) == 2
+    assert services.count(user) == 3
 
 
 def test_a_batch_whose_claim_was_taken_over_is_409(services: Services) -> None:
