@@ -1,4 +1,5 @@
-"""In-memory fakes of the ports (object store, search index, job queue) for fast service tests.
+"""In-memory fakes of the ports (object store, search index, job queue) for fast service tests,
+and the unit of work an entrypoint wraps around a service call (FakeUnitOfWork).
 
 Each fake is held to its real adapter by a contract test that runs the same assertions on both
 (tests/unit/test_store_contract.py, tests/integration/test_search_contract.py and
@@ -15,11 +16,14 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
+from bitimage.db.migrate import upgrade
+from bitimage.db.session import create_db_engine, discard_after_commit, run_after_commit
 from bitimage.queue.ports import ReservedJob
 from bitimage.search.ports import InvalidCursor, SearchEntry, SearchPage, SearchQuery
 from bitimage.storage.keys import is_valid_key
@@ -289,3 +293,44 @@ class FakeJobQueue:
         """Set aside for good."""
         held = self.jobs[job.id]
         held.state, held.reserved_until, held.last_error = "buried", None, error
+
+
+T = TypeVar("T")
+
+
+def memory_engine() -> Engine:
+    """A migrated in-memory SQLite database (one connection per thread, so one per test thread)."""
+    # create_db_engine keeps the real engine's pragmas and BEGIN IMMEDIATE; for `sqlite://`
+    # SQLAlchemy pools one connection per thread, which keeps the database alive between
+    # sessions as StaticPool would, for tests that stay in their thread.
+    engine = create_db_engine("sqlite://")
+    upgrade(engine)
+    return engine
+
+
+@dataclass
+class FakeUnitOfWork:
+    """What an entrypoint (deps.write_session) does around a service call, and what it saw.
+
+    Opens a session, hands it to `work`, commits and then runs the after-commit hooks; on an
+    error rolls back, drops the hooks and runs the on-rollback ones.
+    """
+
+    engine: Engine
+    commits: int = 0
+    rollbacks: int = 0
+
+    def __call__(self, work: Callable[[Session], T]) -> T:
+        """Run `work` in one unit of work, as a request's dependency does."""
+        with sessionmaker(self.engine, expire_on_commit=False)() as session:
+            try:
+                result = work(session)
+                session.commit()
+            except BaseException:
+                session.rollback()
+                self.rollbacks += 1
+                discard_after_commit(session)
+                raise
+            self.commits += 1
+            run_after_commit(session)
+        return result
