@@ -33,11 +33,20 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+def _quiet_alembic(record: logging.LogRecord) -> bool:
+    # Alembic's INFO lines are its plugin set-up chatter. Filtered on our own handler, so no
+    # logger of another library is reconfigured.
+    return record.levelno >= logging.WARNING or not record.name.startswith("alembic")
+
+
 def _configure_logging() -> None:
+    handler = logging.StreamHandler()
+    handler.addFilter(_quiet_alembic)
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=[handler],
     )
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # its plugin set-up chatter
 
 
 def _settings(**overrides: Any) -> Settings:
