@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -22,6 +21,7 @@ from bitimage.background import BackgroundServices
 from bitimage.bodylimit import BodyLimit
 from bitimage.bootstrap import Container
 from bitimage.cas.router import router as cas_router
+from bitimage.db.errors import is_connection_failure
 from bitimage.errors import (
     AppError,
     BodyTooLarge,
@@ -43,30 +43,6 @@ log = logging.getLogger("bitimage")
 DESCRIPTION = """Upload images through pre-signed URLs, confirm them with their MD5 and tags,
 and find them again by name, tag or content label. Every error answer has the body
 `{"error", "message", "detail"}`, plus `image_id` when the error concerns one image."""
-
-
-# SQLSTATEs of a server out of reach or out of order, whatever the statement: a lost or refused
-# connection (class 08), insufficient resources (53: disk full, out of memory, too many
-# connections), shutting down or starting (57P01-57P03), system errors (58: I/O).
-_CONNECTION_SQLSTATES = ("08", "53", "57P01", "57P02", "57P03", "58")
-# SQLite errors that mean the database file itself is out of reach, whatever the statement.
-_SQLITE_OUTAGES = ("unable to open", "disk i/o error", "database or disk is full")
-
-
-def is_connection_failure(exc: DBAPIError) -> bool:
-    """True when the database could not be reached, as opposed to refusing a statement."""
-    if exc.connection_invalidated:
-        return True
-    orig = exc.orig
-    sqlstate = getattr(orig, "sqlstate", None)
-    if isinstance(sqlstate, str):
-        return sqlstate.startswith(_CONNECTION_SQLSTATES)
-    if type(orig).__module__.startswith("psycopg"):
-        # psycopg gives no SQLSTATE when it never reached a server (refused, unknown host...).
-        return type(orig).__name__ == "OperationalError"
-    if isinstance(orig, sqlite3.OperationalError):
-        return str(orig).lower().startswith(_SQLITE_OUTAGES)
-    return False
 
 
 def _error_response(error: AppError) -> JSONResponse:

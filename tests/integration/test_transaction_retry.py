@@ -21,7 +21,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from bitimage.db import session as db_session
-from bitimage.db.session import Database, after_commit, create_db_engine, is_contention
+from bitimage.db.errors import is_contention
+from bitimage.db.session import Database, after_commit, create_db_engine
 from bitimage.errors import NotFound, ServiceUnavailable
 from bitimage.users.models import User
 from tests.databases import empty_tables

@@ -9,7 +9,7 @@ import pytest
 from psycopg import errors as pg
 from sqlalchemy.exc import DBAPIError
 
-from bitimage.app import is_connection_failure
+from bitimage.db.errors import is_connection_failure
 
 
 def _wrapped(orig: BaseException, invalidated: bool = False) -> DBAPIError:

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bitimage.db.errors import is_contention
 from bitimage.errors import ServiceUnavailable
 
 # Execution option that makes a SQLite transaction take the write lock at BEGIN.
@@ -125,23 +126,6 @@ T = TypeVar("T")
 
 TRANSACTION_ATTEMPTS = 4  # a deadlock victim usually wins its second run; 4 bounds a storm
 _BACKOFF_BASE = 0.02  # seconds before the second run; doubled for each run after it
-_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock, serialization failure
-_SQLITE_BUSY_CODES = frozenset({5, 6})  # SQLITE_BUSY, SQLITE_LOCKED (primary result codes)
-
-
-def is_contention(exc: BaseException) -> bool:
-    """True for a deadlock, a serialization failure or a busy SQLite: the work may run again."""
-    if not isinstance(exc, DBAPIError):
-        return False
-    orig = exc.orig
-    if getattr(orig, "sqlstate", None) in _RETRYABLE_SQLSTATES:
-        return True
-    if isinstance(orig, sqlite3.OperationalError):
-        code = getattr(orig, "sqlite_errorcode", None)
-        if isinstance(code, int):
-            return code & 0xFF in _SQLITE_BUSY_CODES
-        return "locked" in str(orig) or "busy" in str(orig)
-    return False
 
 
 def _cause(exc: DBAPIError) -> str:
