@@ -31,6 +31,14 @@ CasServiceDep = Annotated[CasService, Depends(provide("cas", CasService))]
 router = APIRouter(prefix="/cas", tags=["auth (CAS)"])
 
 
+def client_address(request: Request) -> str:
+    """The caller's address, the key of the login and signup rate limits."""
+    return request.client.host if request.client else "unknown"
+
+
+ClientAddress = Annotated[str, Depends(client_address)]
+
+
 @router.post(
     "/signup",
     status_code=status.HTTP_201_CREATED,
@@ -38,10 +46,9 @@ router = APIRouter(prefix="/cas", tags=["auth (CAS)"])
     summary="Create a CAS account",
 )
 def signup(
-    body: SignupCredentials, request: Request, session: WriteSessionDep, cas: CasServiceDep
+    body: SignupCredentials, client: ClientAddress, session: WriteSessionDep, cas: CasServiceDep
 ) -> SignupAnswer:
     """Sign up with an email and a password of at least 8 characters."""
-    client = request.client.host if request.client else "unknown"
     account = cas.signup(session, body.email, body.password, client)
     return SignupAnswer(user_id=account.id, email=account.email)
 
@@ -53,10 +60,9 @@ def signup(
     summary="Log in and get a token",
 )
 def login(
-    body: Credentials, request: Request, session: ReadSessionDep, cas: CasServiceDep
+    body: Credentials, client: ClientAddress, session: ReadSessionDep, cas: CasServiceDep
 ) -> LoginAnswer:
     """Exchange credentials for a signed JWT (the seed's answer shape)."""
-    client = request.client.host if request.client else "unknown"
     return LoginAnswer(token=cas.login(session, body.email, body.password, client))
 
 
