@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Annotated
 
 from pydantic import BaseModel, Field
@@ -58,42 +59,25 @@ class SummaryFilters(BaseModel):
     limit: Limit = 100
     cursor: Cursor = None
 
-    def query(self) -> SearchQuery:
-        """The search these filters ask for, among everyone's public images."""
-        return SearchQuery(
-            owner_id=None,
-            name=self.name,
-            tag=self.tag,
-            label=self.content_label,
-            limit=self.limit,
-            cursor=self.cursor,
-            text=self.text,
-            min_confidence=self.min_confidence,
-        )
-
-
-class PrivateSummaryFilters(BaseModel):
-    """Filters of the caller's own images: the public ones, and the exact hash."""
-
-    name: NameFilter = None
-    tag: TagFilter = None
-    content_label: LabelFilter = None
-    min_confidence: Confidence = None
-    text: TextFilter = None
-    hash: Hash = None
-    limit: Limit = 100
-    cursor: Cursor = None
-
-    def query(self, owner_id: uuid.UUID) -> SearchQuery:
-        """The search these filters ask for, among `owner_id`'s images."""
+    def query(self, owner_id: uuid.UUID | None = None) -> SearchQuery:
+        """The search these filters ask for: everyone's public images, or `owner_id`'s."""
         return SearchQuery(
             owner_id=owner_id,
             name=self.name,
             tag=self.tag,
             label=self.content_label,
-            hash=self.hash,
             limit=self.limit,
             cursor=self.cursor,
             text=self.text,
             min_confidence=self.min_confidence,
         )
+
+
+class PrivateSummaryFilters(SummaryFilters):
+    """Filters of the caller's own images: the public ones, and the exact hash."""
+
+    hash: Hash = None
+
+    def query(self, owner_id: uuid.UUID | None = None) -> SearchQuery:
+        """The search these filters ask for, the exact hash included."""
+        return replace(super().query(owner_id), hash=self.hash)
