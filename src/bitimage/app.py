@@ -33,6 +33,7 @@ from bitimage.errors import (
 )
 from bitimage.images.router import router as images_router
 from bitimage.queue.ports import QueueUnavailable
+from bitimage.storage.direct import DirectUploads
 from bitimage.storage.ports import StoreUnavailable
 from bitimage.storage.router import StorageRoutes
 from bitimage.storage.router import router as storage_router
@@ -255,6 +256,8 @@ def create_app(container: Container, *, api: bool = True, cas: bool = True) -> F
                 container.uploads.grants.check_put,
             )
             app.include_router(storage_router)
+            # Outermost: an upload's many receive() calls skip every layer below.
+            app.add_middleware(DirectUploads, owner=app)
 
     @app.get(
         "/healthz",

@@ -22,8 +22,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, text
 
 from bitimage.bootstrap import Container
-from bitimage.db.session import create_db_engine
-from bitimage.storage.keys import permanent_key, pinned_key, staging_key
+from bitimage.db.session import Database, create_db_engine
+from bitimage.storage.keys import permanent_key, staging_key
 from bitimage.storage.local import LocalSignedStore
 from bitimage.storage.signing import UrlSigner
 from tests.support import auth, make_jpeg, notify_body, stage, user_id
@@ -43,6 +43,7 @@ class Recorder:
 
     def __init__(self, store: LocalSignedStore) -> None:
         self.events: list[Synced | str] = []
+        self.durable: dict[int, bool] = {}  # index of a commit in events -> waited for disk
 
         def fsync(fd: int) -> None:
             info = os.fstat(fd)
@@ -52,7 +53,14 @@ class Recorder:
 
         self.fsync = fsync
 
-    def commit(self, *_: Any) -> None:
+    def commit(self, conn: Any) -> None:
+        # Whether this commit waits for the disk, read on its own connection.
+        raw = conn.connection.dbapi_connection
+        if conn.dialect.name == "sqlite":  # 2 FULL: synced; 1 NORMAL: not
+            durable = raw.execute("PRAGMA synchronous").fetchone()[0] == 2
+        else:
+            durable = raw.execute("SHOW synchronous_commit").fetchone()[0] == "on"
+        self.durable[len(self.events)] = durable
         self.events.append("commit")
 
     def synced_before(self, index: int) -> list[Synced]:
@@ -110,13 +118,17 @@ def test_a_confirm_syncs_bytes_and_folder_entries_before_it_commits(
     kept = [store.path_for(permanent_key(owner, uuid.UUID(i))) for i in ids]
     # Every confirmed file's bytes (synced by its PUT: the permanent key is a link to them)...
     assert {p.stat().st_ino for p in kept} <= {s.inode for s in synced if not s.folder}
-    # ...and, after the rows were written, the folders of the links and of the pinned moves,
-    # each synced once for the whole group.
+    # ...and, after the rows were written, the folder of the links, synced once for the group
+    # (the pinned moves are not: those entries go after the commit).
     since_insert = [
         e for e in recorder.events[inserted[0] : confirm_commit] if isinstance(e, Synced)
     ]
-    pinned = store.path_for(pinned_key(owner, uuid.UUID(ids[0]))).parent
-    assert sorted(s.path for s in since_insert if s.folder) == sorted([kept[0].parent, pinned])
+    assert [s.path for s in since_insert if s.folder] == [kept[0].parent]
+    # The confirm's commit waits for the disk; the claim's before it need not (it was the
+    # notify's first commit, and a lost claim only reopens the grants).
+    assert recorder.durable[confirm_commit]
+    commits = [n for n, e in enumerate(recorder.events) if e == "commit"]
+    assert not recorder.durable[commits[commits.index(confirm_commit) - 1]]
 
 
 def test_a_copy_that_cannot_link_syncs_its_bytes(
@@ -143,10 +155,17 @@ def test_a_copy_that_cannot_link_syncs_its_bytes(
     assert synced[-1] == Synced(copied.parent, copied.parent.stat().st_ino, True)
 
 
-def test_sqlite_commits_are_synced(tmp_path: Path) -> None:
+def test_sqlite_commits_are_synced_unless_asked_not_to(tmp_path: Path) -> None:
     engine = create_db_engine(f"sqlite:///{tmp_path / 'durable.sqlite3'}")
     with engine.connect() as connection:
         assert connection.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
+    database = Database(engine)
+    level = text("PRAGMA synchronous")
+    # One pooled connection serves them all in turn: each transaction sets its own level.
+    for durable, write, expected in [(False, True, 1), (True, True, 2), (False, True, 1),
+                                     (True, False, 2), (True, True, 2)]:  # fmt: skip
+        with database.transaction(write=write, durable=durable) as session:
+            assert session.execute(level).scalar() == expected, (durable, write)
     engine.dispose()
 
 

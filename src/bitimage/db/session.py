@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,6 +26,11 @@ from bitimage.errors import ServiceUnavailable
 # A deferred transaction that reads and then writes fails at once with "database is
 # locked" when another writer got in between; BEGIN IMMEDIATE waits on busy_timeout instead.
 IMMEDIATE = "bitimage_begin_immediate"
+# Execution option of a transaction whose commit need not survive a power cut (see
+# Database.transaction): SQLite commits it without syncing the WAL, PostgreSQL without
+# waiting for its WAL flush. A later durable commit syncs it along with its own.
+FLEETING = "bitimage_fleeting_commit"
+_SYNCHRONOUS = "bitimage_synchronous"
 
 log = logging.getLogger("bitimage.db")
 _HOLDS_WRITE_LOCK = "bitimage_holds_write_lock"
@@ -90,8 +95,19 @@ def create_db_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        if not conn.get_execution_options().get(IMMEDIATE, False):
-            conn.exec_driver_sql("BEGIN")
+        options = conn.get_execution_options()
+        # SQLite refuses to change the level inside a transaction: set it before BEGIN,
+        # only when it differs from what this connection last used.
+        level = "NORMAL" if options.get(FLEETING, False) else "FULL"
+        # Straight to the driver: these run once per transaction, and SQLAlchemy's execution
+        # path cost more than the statements (a storage PUT's check is one short read).
+        raw = conn.connection.dbapi_connection
+        assert raw is not None  # a connection in use always has its DBAPI connection
+        if conn.info.get(_SYNCHRONOUS) != level:
+            raw.execute(f"PRAGMA synchronous={level}")
+            conn.info[_SYNCHRONOUS] = level
+        if not options.get(IMMEDIATE, False):
+            raw.execute("BEGIN")
             return
         # A bounded wait: should a holder ever leak, SQLite's own locking still applies.
         conn.info[_HOLDS_WRITE_LOCK] = write_lock.acquire(timeout=30)
@@ -123,6 +139,7 @@ def create_private_file(path: str) -> None:
 
 
 T = TypeVar("T")
+_NO_FLUSH_WAIT = text("SET LOCAL synchronous_commit = off")
 
 TRANSACTION_ATTEMPTS = 4  # a deadlock victim usually wins its second run; 4 bounds a storm
 _BACKOFF_BASE = 0.02  # seconds before the second run; doubled for each run after it
@@ -156,6 +173,10 @@ class Database:
         self.writer = sessionmaker(
             engine.execution_options(**{IMMEDIATE: True}), expire_on_commit=False
         )
+        self.fleeting = sessionmaker(
+            engine.execution_options(**{IMMEDIATE: True, FLEETING: True}),
+            expire_on_commit=False,
+        )
 
     @property
     def dialect(self) -> str:
@@ -163,14 +184,16 @@ class Database:
         return self.engine.dialect.name
 
     @contextmanager
-    def transaction(self, write: bool = True) -> Iterator[Session]:
+    def transaction(self, write: bool = True, durable: bool = True) -> Iterator[Session]:
         """A session that commits when the block ends cleanly and rolls back otherwise.
 
         A block cannot be run again from here: contention (a deadlock, a busy database) is
         reported at once as ServiceUnavailable. Work that can be re-run goes through run().
+        `durable=False` (a write whose loss in a power cut is harmless, such as a notify's
+        claim) commits without waiting for the disk: the commit is still atomic.
         """
         try:
-            with self._attempt(write) as session:
+            with self._attempt(write, durable) as session:
                 yield session
         except DBAPIError as exc:
             if not is_contention(exc):
@@ -204,10 +227,12 @@ class Database:
             attempt += 1
 
     @contextmanager
-    def _attempt(self, write: bool) -> Iterator[Session]:
-        factory = self.writer if write else self.reader
+    def _attempt(self, write: bool, durable: bool = True) -> Iterator[Session]:
+        factory = self.reader if not write else self.writer if durable else self.fleeting
         with factory() as session:
             try:
+                if not durable and self.dialect == "postgresql":
+                    session.execute(_NO_FLUSH_WAIT)
                 yield session
                 session.commit()
             except BaseException:

@@ -56,6 +56,25 @@ _PUT_STATE = select(_GRANTS.c.user_id, _GRANTS.c.claimed_at, _GRANTS.c.pinned).w
     _GRANTS.c.image_id == bindparam("id")
 )
 _DELETE_GRANTS = delete(_GRANTS).where(_GRANTS.c.image_id.in_(_ids()))
+_LOCK_GRANTS = (
+    select(_GRANTS.c.image_id)
+    .where(_GRANTS.c.image_id.in_(_ids()))
+    .order_by(_GRANTS.c.image_id)
+    .with_for_update()
+)
+_CLAIM_GRANTS = (
+    update(_GRANTS)
+    .where(
+        _GRANTS.c.image_id.in_(_ids()),
+        _GRANTS.c.user_id == bindparam("user"),
+        or_(_GRANTS.c.claimed_at.is_(None), _GRANTS.c.claimed_at < bindparam("stale")),
+    )
+    .values(claimed_at=bindparam("now"))
+    .returning(_GRANTS.c.image_id)
+)
+_GRANTS_OF = select(_GRANTS.c.image_id).where(
+    _GRANTS.c.image_id.in_(_ids()), _GRANTS.c.user_id == bindparam("user")
+)
 _TAG_IDS = select(_TAGS.c.name, _TAGS.c.id).where(
     _TAGS.c.name.in_(bindparam("names", expanding=True))
 )
@@ -102,28 +121,16 @@ class ImageRepository:
         self, user_id: uuid.UUID, image_ids: Sequence[uuid.UUID], now: datetime, stale: datetime
     ) -> set[uuid.UUID]:
         """Mark the user's unclaimed (or stale-claimed) grants as claimed at `now`; which were."""
-        # Rows are locked in id order first, as the group commit locks them: no deadlock.
-        self.session.execute(
-            select(_GRANTS.c.image_id)
-            .where(_GRANTS.c.image_id.in_(image_ids))
-            .order_by(_GRANTS.c.image_id)
-            .with_for_update()
-        )
-        claimable = or_(_GRANTS.c.claimed_at.is_(None), _GRANTS.c.claimed_at < stale)
-        statement = (
-            update(_GRANTS)
-            .where(_GRANTS.c.image_id.in_(image_ids), _GRANTS.c.user_id == user_id, claimable)
-            .values(claimed_at=now)
-            .returning(_GRANTS.c.image_id)
-        )
-        return set(self.session.scalars(statement))
+        ids = list(image_ids)
+        if self.session.get_bind().dialect.name != "sqlite":  # SQLite locks the whole file
+            # Rows are locked in id order first, as the group commit locks them: no deadlock.
+            self.session.execute(_LOCK_GRANTS, {"ids": ids})
+        values = {"ids": ids, "user": user_id, "now": now, "stale": stale}
+        return set(self.session.scalars(_CLAIM_GRANTS, values))
 
     def grants_of(self, user_id: uuid.UUID, image_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
         """Which of these ids have a grant issued to this user."""
-        query = select(_GRANTS.c.image_id).where(
-            _GRANTS.c.image_id.in_(image_ids), _GRANTS.c.user_id == user_id
-        )
-        return set(self.session.scalars(query))
+        return set(self.session.scalars(_GRANTS_OF, {"ids": list(image_ids), "user": user_id}))
 
     def release_grants(
         self, image_ids: Sequence[uuid.UUID], claim: datetime, pinned: Sequence[uuid.UUID]

@@ -92,7 +92,16 @@ class LocalSignedStore:
         self.base_url = base_url.rstrip("/")
         for sub in (_TMP_DIR, _META_DIR):
             (root / sub).mkdir(parents=True, exist_ok=True)
-        self._xattrs = True  # until the filesystem says otherwise
+        self._xattrs = self._has_xattrs()
+
+    def _has_xattrs(self) -> bool:
+        """Whether this filesystem keeps user xattrs (else MD5s go to sidecar files)."""
+        with tempfile.NamedTemporaryFile(dir=self.root / _TMP_DIR) as probe:
+            try:
+                os.setxattr(probe.fileno(), _XATTR, b"probe")
+            except OSError:
+                return False
+        return True
 
     def path_for(self, key: str) -> Path:
         """The file behind a key; refuses any key the service does not generate."""
@@ -287,7 +296,8 @@ class LocalSignedStore:
         """Delete objects and their sidecars; missing ones are fine."""
         for key in keys:
             self.path_for(key).unlink(missing_ok=True)
-            self._meta_path(key).unlink(missing_ok=True)
+            if not self._xattrs:  # sidecars exist only where the filesystem has no xattrs
+                self._meta_path(key).unlink(missing_ok=True)
 
     def delete_prefix(self, prefix: str) -> int:
         """Delete every object under a prefix."""
