@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bitimage.bootstrap import Container
-from bitimage.storage import direct
+from bitimage.storage import direct, router
 from tests.support import auth, make_jpeg
 
 JPEG = make_jpeg(seed=11)
@@ -24,7 +24,7 @@ JPEG = make_jpeg(seed=11)
 def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Keys that the direct path handed to put_object."""
     seen: list[str] = []
-    original = direct.put_object
+    original = router.put_object
 
     async def counting(key: str, *args: Any) -> Any:
         seen.append(key)
