@@ -40,8 +40,9 @@ def big_index(container: Container) -> uuid.UUID:
         )
         session.execute(
             text(
-                "INSERT INTO image_search (image_id, name, tags, labels, text) "
-                "SELECT id, lower(name), E'\\n' || substr(hash, 3, 7) || E'\\n', "
+                "INSERT INTO image_search (image_id, user_id, created_at, visible, name, tags, "
+                "labels, text) SELECT id, user_id, created_at, NOT is_private, lower(name), "
+                "E'\\n' || substr(hash, 3, 7) || E'\\n', "
                 "E'\\n' || substr(hash, 10, 8) || E'\\n', "
                 "E'\\n' || substr(hash, 18, 14) || E'\\n' FROM images"
             )
@@ -56,8 +57,9 @@ def big_index(container: Container) -> uuid.UUID:
         session.execute(
             text(
                 "INSERT INTO image_content_labels "
-                "(image_id, label_id, confidence, analyser, model) "
-                "SELECT id, md5('label' || id::text)::uuid, 0.5, 'test', 'm' FROM images"
+                "(image_id, label_id, confidence, analyser, model, user_id, created_at, visible) "
+                "SELECT id, md5('label' || id::text)::uuid, 0.5, 'test', 'm', user_id, "
+                "created_at, NOT is_private FROM images"
             )
         )
     # VACUUM as autovacuum would: it also merges the GIN pending list the inserts filled.

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from bitimage.search.ports import SearchEntry
 from bitimage.search.query import COLUMNS, IMAGES, SEPARATOR, ZERO, Term, like_pattern
 from bitimage.search.ranking import MIN_SIMILARITY, Position, normalise
+from bitimage.search.scope import scope_table
 from bitimage.search.tiered import TieredSearchIndex
 
 _SEARCH = table(
@@ -40,11 +41,13 @@ _SEARCH = table(
 LIKE, SIMILAR = "like", "similar"
 
 # Built once: index() runs in the notify transaction, which holds the users' row locks.
+# The scope comes from the image's row, as rescope() copies it (search/scope.py).
 _UPSERT = text(
-    "INSERT INTO image_search (image_id, name, tags, labels, text) "
-    "VALUES (:i, :n, :t, :l, :x) ON CONFLICT (image_id) DO UPDATE SET "
-    "name = excluded.name, tags = excluded.tags, labels = excluded.labels, "
-    "text = excluded.text"
+    "INSERT INTO image_search (image_id, user_id, created_at, visible, name, tags, labels, text) "
+    "SELECT i.id, i.user_id, i.created_at, NOT i.is_private AND i.moderation <> 'flagged', "
+    ":n, :t, :l, :x FROM images i WHERE i.id = :i ON CONFLICT (image_id) DO UPDATE SET "
+    "user_id = excluded.user_id, created_at = excluded.created_at, visible = excluded.visible, "
+    "name = excluded.name, tags = excluded.tags, labels = excluded.labels, text = excluded.text"
 )
 _REMOVE = text("DELETE FROM image_search WHERE image_id = ANY(:ids)")
 # The operator `<%` compares with this threshold; the ranking's own floor is the same.
@@ -124,11 +127,13 @@ class PostgresSearchIndex(TieredSearchIndex):
     """Search through the image_search table and its GIN trigram indexes."""
 
     dialect = POSTGRESQL
+    scope_rows = scope_table("image_search")
 
     def index(self, session: Session, entries: Sequence[SearchEntry]) -> None:
         """Add or replace these images' rows (one upsert, executed for the whole batch)."""
         if not entries:
             return
+        session.flush()  # the scope is read from the images' rows
         session.execute(
             _UPSERT,
             [

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from bitimage.search.ports import SearchEntry
 from bitimage.search.query import COLUMNS, IMAGES, MATCH, SEPARATOR, ZERO, Term, like_pattern
 from bitimage.search.ranking import Position, trigrams
+from bitimage.search.scope import rescope, rescope_statement, scope_table
 from bitimage.search.tiered import TieredSearchIndex
 
 _SEARCH = table(
@@ -62,7 +63,8 @@ _REMOVE_TEXT = text(
 _REMOVE_ROWS = text("DELETE FROM image_search_rows WHERE image_id IN :ids").bindparams(
     bindparam("ids", expanding=True)
 )
-
+_SCOPE_ROWS = scope_table("image_search_rows")
+_RESCOPE_ROWS = rescope_statement(_SCOPE_ROWS)
 
 # One row's claim, executed for the whole batch: SQLAlchemy sends it as multi-row VALUES.
 _CLAIM_ROWS = (
@@ -150,6 +152,7 @@ class SqliteSearchIndex(TieredSearchIndex):
     """Search through an FTS5 table with the trigram tokenizer (SQLite 3.34 and later)."""
 
     dialect = SQLITE
+    scope_rows = _SCOPE_ROWS
 
     def index(self, session: Session, entries: Sequence[SearchEntry]) -> None:
         """Add or replace these images' rows: three statements for a whole batch."""
@@ -158,6 +161,7 @@ class SqliteSearchIndex(TieredSearchIndex):
         hexes = [entry.image_id.hex for entry in entries]
         # Returns the rowid of each image not indexed before.
         inserted = session.execute(_CLAIM_ROWS, [{"i": h} for h in hexes])
+        rescope(session, [_RESCOPE_ROWS], hexes)  # the scope, from the images' rows
         rowids: dict[str, int] = dict(inserted.all())  # dict(result) would call its keys()
         indexed = [h for h in hexes if h not in rowids]
         if indexed:  # indexed before: their text is replaced in place

@@ -14,11 +14,12 @@ in SQL, fuzzy candidates in one query for the page's candidates.
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import TableClause, Update, bindparam, text
 from sqlalchemy.orm import Session
 
 from bitimage.search import query as sql
@@ -32,6 +33,7 @@ from bitimage.search.ranking import (
     normalise,
     value_score,
 )
+from bitimage.search.scope import posting_statements, rescope, rescope_statement
 
 Candidate = tuple[Any, Any, str, str, str, str]  # id, created_at, name, tags, labels, text
 
@@ -57,6 +59,16 @@ class TieredSearchIndex:
     """search() for SQL indexes; subclasses bring their dialect and write their index rows."""
 
     dialect: SearchDialect
+    scope_rows: TableClause  # this database's search rows that carry the scope
+
+    @functools.cached_property
+    def _rescope(self) -> list[Update]:
+        return [*posting_statements(), rescope_statement(self.scope_rows)]
+
+    def rescope(self, session: Session, image_ids: Sequence[uuid.UUID]) -> None:
+        """Copy these images' scope (owner, time, visible) again into every search row."""
+        ids = [self.dialect.id_value(image_id.hex) for image_id in sorted(set(image_ids))]
+        rescope(session, self._rescope, ids)
 
     def search(self, session: Session, query: SearchQuery) -> SearchPage:
         """One page of matching image ids, best first."""
