@@ -19,6 +19,7 @@ from sqlalchemy import (
     ColumnElement,
     FromClause,
     Integer,
+    Select,
     bindparam,
     cast,
     column,
@@ -28,10 +29,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from bitimage.search import postings
 from bitimage.search.ports import SearchEntry
+from bitimage.search.postings import Postings
 from bitimage.search.query import COLUMNS, IMAGES, SEPARATOR, ZERO, Term, like_pattern
 from bitimage.search.ranking import MIN_SIMILARITY, Position, normalise
-from bitimage.search.scope import scope_table
+from bitimage.search.scope import forget_postings, scope_table
 from bitimage.search.tiered import TieredSearchIndex
 
 _SEARCH = table(
@@ -52,6 +55,14 @@ _UPSERT = text(
 _REMOVE = text("DELETE FROM image_search WHERE image_id = ANY(:ids)")
 # The operator `<%` compares with this threshold; the ranking's own floor is the same.
 _THRESHOLD = text("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)")
+
+
+@functools.lru_cache(maxsize=4)
+def _similar(kind: Postings) -> Select[Any]:
+    name: ColumnElement[Any] = kind.vocabulary.c.name
+    term: ColumnElement[Any] = bindparam("q")
+    predicate = term.op("<%", is_comparison=True)(name)
+    return postings.similar(kind, predicate, func.word_similarity(term, name).desc())
 
 
 def _framed(values: Sequence[str]) -> str:
@@ -149,9 +160,15 @@ class PostgresSearchIndex(TieredSearchIndex):
         )
 
     def remove(self, session: Session, image_ids: Sequence[uuid.UUID]) -> None:
-        """Drop these images' rows from the index."""
+        """Drop these images' rows and their tag and label postings from the index."""
         if image_ids:
             session.execute(_REMOVE, {"ids": list(image_ids)})
+            forget_postings(session, list(image_ids))
+
+    def _similar_names(self, session: Session, kind: Postings, term: str) -> list[tuple[Any, str]]:
+        """Names with a word similar to the term, by word similarity (trigram index)."""
+        self._before_fuzzy(session)
+        return [tuple(row) for row in session.execute(_similar(kind), {"q": term})]
 
     def _before_fuzzy(self, session: Session) -> None:
         """Sets the `<%` threshold for this transaction."""

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Update,
     bindparam,
     column,
+    delete,
     literal_column,
     not_,
     table,
@@ -64,6 +65,19 @@ def rescope(session: Session, statements: Sequence[Update], image_ids: Sequence[
         chunk = list(image_ids[start : start + _CHUNK])
         for statement in statements:
             session.execute(statement, {"ids": chunk})
+
+
+_FORGET = [
+    delete(target).where(target.c.image_id.in_(bindparam("ids", expanding=True)))
+    for target in POSTINGS
+]
+
+
+def forget_postings(session: Session, image_ids: Sequence[Any]) -> None:
+    """Delete these images' label and tag postings (ids as the database compares them)."""
+    for start in range(0, len(image_ids), _CHUNK):
+        for statement in _FORGET:
+            session.execute(statement, {"ids": list(image_ids[start : start + _CHUNK])})
 
 
 def posting_statements() -> list[Update]:

@@ -6,6 +6,8 @@ candidates are the images sharing trigrams with every filter, best bm25 first.
 
 from __future__ import annotations
 
+import functools
+import operator
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -14,6 +16,7 @@ from sqlalchemy import (
     ColumnElement,
     FromClause,
     Integer,
+    Select,
     String,
     bindparam,
     column,
@@ -26,10 +29,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.orm import Session
 
+from bitimage.search import postings
 from bitimage.search.ports import SearchEntry
+from bitimage.search.postings import Postings
 from bitimage.search.query import COLUMNS, IMAGES, MATCH, SEPARATOR, ZERO, Term, like_pattern
 from bitimage.search.ranking import Position, trigrams
-from bitimage.search.scope import rescope, rescope_statement, scope_table
+from bitimage.search.scope import forget_postings, rescope, rescope_statement, scope_table
 from bitimage.search.tiered import TieredSearchIndex
 
 _SEARCH = table(
@@ -73,6 +78,17 @@ _CLAIM_ROWS = (
     .on_conflict_do_nothing(index_elements=["image_id"])
     .returning(_ROWS.c.image_id, _ROWS.c.rowid)
 )
+
+
+@functools.lru_cache(maxsize=64)
+def _similar(kind: Postings, count: int) -> Select[Any]:
+    """Vocabulary names holding any of `count` trigrams (:g0...), those holding most first."""
+    name = func.lower(kind.vocabulary.c.name)
+    shared = [
+        type_coerce(func.instr(name, bindparam(f"g{n}")) > ZERO, Integer) for n in range(count)
+    ]
+    held = functools.reduce(operator.add, shared)
+    return postings.similar(kind, held > ZERO, held.desc())
 
 
 def _phrase(term: str) -> str:
@@ -181,9 +197,18 @@ class SqliteSearchIndex(TieredSearchIndex):
             ],
         )
 
+    def _similar_names(self, session: Session, kind: Postings, term: str) -> list[tuple[Any, str]]:
+        """Names sharing the most of the term's trigrams (none for a term under three letters)."""
+        grams = sorted(trigrams(term))
+        if not grams:
+            return []
+        params = {f"g{n}": gram for n, gram in enumerate(grams)}
+        return [tuple(row) for row in session.execute(_similar(kind, len(grams)), params)]
+
     def remove(self, session: Session, image_ids: Sequence[uuid.UUID]) -> None:
-        """Drop these images' rows from the index."""
+        """Drop these images' rows and their tag and label postings from the index."""
         for start in range(0, len(image_ids), 500):  # under SQLite's limit of bound values
             hexes = [i.hex for i in image_ids[start : start + 500]]
             session.execute(_REMOVE_TEXT, {"ids": hexes})
             session.execute(_REMOVE_ROWS, {"ids": hexes})
+            forget_postings(session, hexes)

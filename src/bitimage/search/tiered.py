@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from bitimage.search import query as sql
 from bitimage.search.ports import SearchPage, SearchQuery
+from bitimage.search.postings import LABELS, TAGS, Postings
 from bitimage.search.query import SEPARATOR, SearchDialect
 from bitimage.search.ranking import (
     Position,
@@ -34,6 +35,7 @@ from bitimage.search.ranking import (
     value_score,
 )
 from bitimage.search.scope import posting_statements, rescope, rescope_statement
+from bitimage.search.streams import PostingSearch
 
 Candidate = tuple[Any, Any, str, str, str, str]  # id, created_at, name, tags, labels, text
 
@@ -47,6 +49,14 @@ def query_filters(query: SearchQuery) -> dict[str, str]:
         ("text", query.text),
     )
     return {field: normalise(value) for field, value in given if value and normalise(value)}
+
+
+def _posting_filter(query: SearchQuery, filters: dict[str, str]) -> tuple[Postings, str] | None:
+    """The tag or label filter when it is the only one: read from its postings."""
+    if query.hash or len(filters) != 1:
+        return None
+    ((field, term),) = filters.items()
+    return {"tag": (TAGS, term), "label": (LABELS, term)}.get(field)
 
 
 _LABELS_OF = text(
@@ -74,7 +84,12 @@ class TieredSearchIndex:
         """One page of matching image ids, best first."""
         after = decode_cursor(query)
         filters = query_filters(query)
-        if not filters:
+        by_postings = _posting_filter(query, filters)
+        if by_postings is not None:
+            kind, term = by_postings
+            scope = self._posting_scope(query)
+            rows = self._postings.page(session, kind, term, scope, after, query.limit + 1)
+        elif not filters:
             rows = self._unfiltered(session, query, after)
         else:
             rows = []
@@ -90,6 +105,20 @@ class TieredSearchIndex:
         page = rows[: query.limit]
         cursor = encode_cursor(query, page[-1]) if len(rows) > query.limit else None
         return SearchPage([uuid.UUID(hex=p.image_id) for p in page], cursor)
+
+    @functools.cached_property
+    def _postings(self) -> PostingSearch:
+        return PostingSearch(self.dialect, self._similar_names)
+
+    def _posting_scope(self, query: SearchQuery) -> dict[str, Any]:
+        scope: dict[str, Any] = {"floor": query.min_confidence or 0.0}
+        if query.owner_id is not None:
+            scope["owner"] = self.dialect.id_value(query.owner_id.hex)
+        return scope
+
+    def _similar_names(self, session: Session, kind: Postings, term: str) -> list[tuple[Any, str]]:
+        """The vocabulary's names most similar to the term, at most VOCABULARY_CANDIDATES."""
+        raise NotImplementedError
 
     def _unfiltered(
         self, session: Session, query: SearchQuery, after: Position | None

@@ -69,6 +69,8 @@ def upgrade() -> None:
             "ALTER COLUMN created_at SET NOT NULL, ALTER COLUMN visible SET NOT NULL"
         )
         op.execute("CREATE INDEX ix_image_search_owner ON image_search (user_id, created_at)")
+        # A tag filter first finds its names in the vocabulary (as labels do since 0004).
+        op.execute("CREATE INDEX ix_tags_name_trgm ON tags USING gin (name gin_trgm_ops)")
     else:
         # The FTS5 table takes no index: its rowid table carries the scope.
         op.execute("ALTER TABLE image_search_rows ADD COLUMN user_id CHAR(32) NOT NULL DEFAULT ''")
@@ -86,6 +88,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP INDEX ix_tags_name_trgm")
         op.execute("DROP INDEX ix_image_search_owner")
         op.execute(
             "ALTER TABLE image_search DROP COLUMN user_id, DROP COLUMN created_at, "
