@@ -39,7 +39,7 @@ from bitimage.search.tiered import TieredSearchIndex
 
 _SEARCH = table(
     "image_search", column("image_id"), column("name"), column("tags"), column("labels"),
-    column("text"),
+    column("text"), column("user_id"), column("created_at"), column("visible"),
 ).alias("s")  # fmt: skip
 LIKE, SIMILAR = "like", "similar"
 
@@ -75,11 +75,12 @@ class PostgresSearchSql:
     search = _SEARCH
     ranks_by_index = False  # candidates by word similarity, computed in the query
     text_index: ColumnElement[bool] | None = None  # every filter is a predicate
-    _rows = _SEARCH.join(IMAGES, IMAGES.c.id == _SEARCH.c.image_id)
+    scoped = _SEARCH  # the search rows carry the scope: no join with images
+    _hashed = _SEARCH.join(IMAGES, IMAGES.c.id == _SEARCH.c.image_id)
 
-    def rows(self, by_index: bool) -> FromClause:
-        """The search rows joined with their images (the planner picks the way in)."""
-        return self._rows
+    def rows(self, by_index: bool, hashed: bool) -> FromClause:
+        """The search rows; joined with their images to filter by hash."""
+        return self._hashed if hashed else _SEARCH
 
     def contains(self, field: str, term: str) -> Term:
         """LIKE through the trigram index (text is stored normalised)."""

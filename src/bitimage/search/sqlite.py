@@ -47,7 +47,10 @@ _SEARCH = table(
     column("rank"),
     column("image_search"),  # the FTS5 table's own column: the left side of MATCH
 ).alias("s")
-_ROWS = table("image_search_rows", column("rowid"), column("image_id"))
+_ROWS = table(
+    "image_search_rows", column("rowid"), column("image_id"), column("user_id"),
+    column("created_at"), column("visible"),
+)  # fmt: skip
 _NEWLINE = literal_column("char(10)", String)
 LIKE = "like"
 
@@ -101,17 +104,15 @@ class SqliteSearchSql:
     search = _SEARCH
     ranks_by_index = True  # candidates in bm25 order
     text_index: ColumnElement[bool] | None = _SEARCH.c.image_search.match(bindparam("match"))
-    _by_index = _SEARCH.join(_ROWS, _ROWS.c.rowid == _SEARCH.c.rowid).join(
-        IMAGES, IMAGES.c.id == _ROWS.c.image_id
-    )
-    # No index condition on the text: start from the images (and their labels).
-    _by_image = IMAGES.join(_ROWS, _ROWS.c.image_id == IMAGES.c.id).join(
-        _SEARCH, _SEARCH.c.rowid == _ROWS.c.rowid
-    )
+    scoped = _ROWS  # the rowid table carries the scope (an FTS5 table takes no index)
+    _by_index = _SEARCH.join(_ROWS, _ROWS.c.rowid == _SEARCH.c.rowid)
+    # No index condition on the text: start from the scoped rows (and their labels).
+    _by_rows = _ROWS.join(_SEARCH, _SEARCH.c.rowid == _ROWS.c.rowid)
 
-    def rows(self, by_index: bool) -> FromClause:
-        """Images and their search rows, from the FTS5 table when it is queried."""
-        return self._by_index if by_index else self._by_image
+    def rows(self, by_index: bool, hashed: bool) -> FromClause:
+        """The search rows, from the FTS5 table when it is queried; images to filter by hash."""
+        rows = self._by_index if by_index else self._by_rows
+        return rows.join(IMAGES, IMAGES.c.id == _ROWS.c.image_id) if hashed else rows
 
     def contains(self, field: str, term: str) -> Term:
         """A phrase of the MATCH query; LIKE for terms under three characters (no trigram)."""
