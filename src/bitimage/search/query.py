@@ -56,8 +56,9 @@ IMAGES = table(
 ).alias("i")
 _LABELS = table("content_labels", column("id"), column("name")).alias("cl")
 _IMAGE_LABELS = table(
-    "image_content_labels", column("image_id"), column("label_id"), column("confidence")
-).alias("icl")
+    "image_content_labels", column("image_id"), column("label_id"), column("confidence"),
+    column("user_id"), column("visible"),
+).alias("icl")  # fmt: skip
 ONE: ColumnElement[Any] = literal_column("1")
 ZERO: ColumnElement[Any] = literal_column("0")
 
@@ -240,8 +241,8 @@ def _after(created_at: ColumnElement[Any], ident: ColumnElement[Any]) -> ColumnE
     return or_(created_at < moment, and_(created_at == moment, ident < image_id))
 
 
-def _label_scores() -> FromClause:
-    """Each image with a label containing the term: its best confidence `conf` and `exact`."""
+def _label_scores(public: bool) -> FromClause:
+    """Each image in scope with a label containing the term: its best `conf` and `exact`."""
     exact = case((_LABELS.c.name == bindparam("lc_exact"), ONE), else_=ZERO)
     return (
         select(
@@ -253,6 +254,8 @@ def _label_scores() -> FromClause:
         .where(
             _LABELS.c.name.like(bindparam("lc_like"), escape="\\"),
             _IMAGE_LABELS.c.confidence >= bindparam("lc_min"),
+            # The postings carry the scope: only those of the images that may be listed.
+            _IMAGE_LABELS.c.visible if public else _IMAGE_LABELS.c.user_id == bindparam("owner"),
         )
         .group_by(_IMAGE_LABELS.c.image_id)
         .subquery("lc")
@@ -278,7 +281,7 @@ def _strong(
     labels = None
     for name, form in shape:
         if form == LABEL:
-            labels = _label_scores()
+            labels = _label_scores(public)
             exact.append(labels.c.exact)
             continue
         if form != MATCH:

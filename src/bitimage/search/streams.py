@@ -81,6 +81,12 @@ class PostingSearch:
         strong = [Name(i, STRONG, value_score(term, name)) for i, name in rows]
         found: list[Position] = []
         if after is None or after.tier == STRONG:
+            # The exact name's images rank above every other name's: often a page by itself.
+            exact = [name for name in strong if name.value == EXACT]
+            if exact and len(strong) > 1:
+                found = self._tier(session, kind, exact, strong, scope, after, need)
+                if len(found) >= need:
+                    return found
             found = self._tier(session, kind, strong, strong, scope, after, need)
             if len(found) >= need:
                 return found
