@@ -15,7 +15,7 @@ from bitimage.analysis.ports import Label
 from bitimage.analysis.repository import AnalysisRepository
 from bitimage.bootstrap import Container
 from bitimage.images.repository import ImageRepository
-from bitimage.search.ports import SearchQuery
+from bitimage.search.ports import SearchEntry, SearchQuery
 from bitimage.search.ranking import value_score
 from bitimage.users.models import User
 from tests.support import add_image_row, set_tags
@@ -69,7 +69,11 @@ def _paged(session: Session, container: Container, query: SearchQuery) -> list[u
 
 
 def _build(
-    session: Session, owner: uuid.UUID, other: uuid.UUID, write: Callable[..., None]
+    session: Session,
+    owner: uuid.UUID,
+    other: uuid.UUID,
+    write: Callable[..., None],
+    count: int = IMAGES,
 ) -> tuple[Postings, Postings, dict[uuid.UUID, tuple[str, str]]]:
     """Images of two owners with random names: (owner's postings, public ones, time order)."""
     rng = random.Random(17)
@@ -77,7 +81,7 @@ def _build(
     public: Postings = {}
     order: dict[uuid.UUID, tuple[str, str]] = {}
     repo = ImageRepository(session)
-    for n in range(IMAGES):
+    for n in range(count):
         whose, private = (owner, n % 3 != 0) if n % 4 else (other, False)
         image_id = add_image_row(session, whose, f"img {n}", is_private=private)
         found = [(name, round(rng.choice([0.25, 0.5, 0.75, rng.random()]), 3))
@@ -125,3 +129,41 @@ def test_pages_follow_the_ranking(
                     query = SearchQuery(scope, limit=limit, min_confidence=floor, **{field: TERM})
                     got = _paged(session, container, query)
                     assert got == want, (scope, floor, limit)
+
+
+def test_a_tag_and_a_label_page_as_the_ranking_says(container: Container) -> None:
+    """Both filters strong: 2 per exact name plus the best containing label's confidence."""
+    with container.database.transaction() as session:
+        owner, other = uuid.uuid4(), uuid.uuid4()
+        session.add_all([User(id=user, image_upload_count=0) for user in (owner, other)])
+        session.flush()
+        rng = random.Random(5)
+        tags: dict[uuid.UUID, list[str]] = {}
+
+        def write(image_id: uuid.UUID, found: list[tuple[str, float]]) -> None:
+            AnalysisRepository(session).replace_labels(
+                image_id, "a1", "m", [Label(n, c) for n, c in found]
+            )
+            tags[image_id] = rng.sample(NAMES[:4], rng.randint(1, 2))
+            set_tags(session, image_id, sorted(tags[image_id]))
+            index_entry = SearchEntry(image_id, "img", tags[image_id], [n for n, _ in found])
+            container.search_index.index(session, [index_entry])
+
+        mine, public, order = _build(session, owner, other, write, 120)
+        for floor in (None, 0.5):
+            for scope, postings in ((owner, mine), (None, public)):
+                keys = []
+                for image, found in postings.items():
+                    labels = [(n, c) for n, c in found if c >= (floor or 0.0) and TERM in n]
+                    if not labels or not any(TERM in tag for tag in tags[image]):
+                        continue
+                    score = 2 * (TERM in tags[image]) + 2 * any(n == TERM for n, _ in labels)
+                    keys.append((score + max(c for _, c in labels), *order[image], image))
+                want = [key[-1] for key in sorted(keys, reverse=True)]
+                assert want, "the data should match something"
+                for limit in (1, 4, 100):
+                    query = SearchQuery(scope, tag=TERM, label=TERM, limit=limit,
+                                        min_confidence=floor)  # fmt: skip
+                    got = _paged(session, container, query)
+                    assert got[: len(want)] == want, (scope, floor, limit)
+                    assert not set(got[len(want) :]) & set(want)

@@ -15,17 +15,20 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Float,
     Select,
     TableClause,
     bindparam,
     case,
     column,
+    func,
+    literal_column,
     or_,
     select,
     table,
 )
 
-from bitimage.search.query import ONE, ZERO
+from bitimage.search.query import EXACT_WEIGHT, ONE, ZERO
 
 VOCABULARY_CANDIDATES = 200  # similar names read from the vocabulary, best first
 MAX_STREAMS = 24  # names read one by one; more (a short term) are read in one sorted query
@@ -155,3 +158,41 @@ def of_images(kind: Postings) -> Select[Any]:
         kind.entry.in_(bindparam("ids", expanding=True)),
         *_floor(kind),
     )
+
+
+@functools.lru_cache(maxsize=8)
+def both(public: bool, after: bool) -> Select[Any]:
+    """Images with a tag (:tags) and a label (:labels) containing their terms, in scope.
+
+    Read from the tag's postings in scope (owner's or visible), each joined to its image's
+    labels: score 2 per exact name (:exact_tag, :exact_label) plus the best confidence.
+    """
+    tags, labels = TAGS.postings, LABELS.postings
+    exact_tag = case((tags.c.tag_id == bindparam("exact_tag"), ONE), else_=ZERO)
+    exact_label = case((labels.c.label_id == bindparam("exact_label"), ONE), else_=ZERO)
+    score = (func.max(exact_tag) + func.max(exact_label)) * literal_column(
+        str(EXACT_WEIGHT)
+    ) + func.max(labels.c.confidence)
+    statement = (
+        select(tags.c.image_id.label("id"), tags.c.created_at, score.label("score"))
+        .select_from(tags.join(labels, labels.c.image_id == tags.c.image_id))
+        .where(
+            tags.c.tag_id.in_(bindparam("tags", expanding=True)),
+            *_scope(TAGS, public),
+            labels.c.label_id.in_(bindparam("labels", expanding=True)),
+            *_floor(LABELS),
+        )
+        .group_by(tags.c.image_id, tags.c.created_at)
+        .order_by(literal_column("score").desc(), tags.c.created_at.desc(), tags.c.image_id.desc())
+        .limit(bindparam("limit"))
+    )
+    if after:
+        above: ColumnElement[Any] = bindparam("s", type_=Float())
+        moment: ColumnElement[Any] = bindparam("c")
+        image_id: ColumnElement[Any] = bindparam("i")
+        newer = or_(
+            tags.c.created_at < moment,
+            (tags.c.created_at == moment) & (tags.c.image_id < image_id),
+        )
+        statement = statement.having(or_(score < above, (score == above) & newer))
+    return statement

@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 
 from bitimage.search import query as sql
 from bitimage.search.ports import SearchPage, SearchQuery
-from bitimage.search.postings import LABELS, TAGS, Postings
-from bitimage.search.query import SEPARATOR, SearchDialect
+from bitimage.search.postings import LABELS, TAGS, Postings, both, containing
+from bitimage.search.query import SEPARATOR, SearchDialect, like_pattern
 from bitimage.search.ranking import (
     Position,
     best_score,
@@ -94,7 +94,10 @@ class TieredSearchIndex:
         else:
             rows = []
             if after is None or after.tier == 2:
-                rows = self._strong(session, query, filters, after)
+                if set(filters) == {"tag", "label"} and not query.hash:
+                    rows = self._strong_postings(session, query, filters, after)
+                else:
+                    rows = self._strong(session, query, filters, after)
             if len(rows) <= query.limit:
                 fuzzy_after = after if after is not None and after.tier == 1 else None
                 candidates = self._fuzzy_candidates(session, query, filters)
@@ -131,6 +134,30 @@ class TieredSearchIndex:
         self, session: Session, query: SearchQuery, filters: dict[str, str], after: Position | None
     ) -> list[Position]:
         statement, params = sql.strong(self.dialect, query, filters, after)
+        position = self.dialect.position
+        return [position(2, float(s), c, i) for i, c, s in session.execute(statement, params)]
+
+    def _strong_postings(
+        self, session: Session, query: SearchQuery, filters: dict[str, str], after: Position | None
+    ) -> list[Position]:
+        """A tag and a label filter: strong matches from their postings in scope."""
+        ids: dict[str, Any] = {}
+        for kind in (TAGS, LABELS):
+            term = filters[kind.field]
+            rows = session.execute(containing(kind), {"like": like_pattern(term)}).all()
+            if not rows:
+                return []
+            ids[kind.field] = [entry for entry, _ in rows]
+            ids[f"exact_{kind.field}"] = next((e for e, name in rows if name == term), None)
+        params = {**self._posting_scope(query), **ids, "limit": query.limit + 1}
+        params["tags"], params["labels"] = params.pop("tag"), params.pop("label")
+        if after is not None:
+            params.update(
+                s=after.score,
+                c=self.dialect.time_value(after.created_at),
+                i=self.dialect.id_value(after.image_id),
+            )
+        statement = both(query.owner_id is None, after is not None)
         position = self.dialect.position
         return [position(2, float(s), c, i) for i, c, s in session.execute(statement, params)]
 
