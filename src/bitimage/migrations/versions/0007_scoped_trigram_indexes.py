@@ -1,4 +1,4 @@
-"""PostgreSQL: name and text trigram indexes keyed by owner, and over the visible rows only
+"""PostgreSQL: the search rows' trigram indexes keyed by owner, and over the visible rows only
 
 Revision ID: 0007
 Revises: 0006
@@ -12,7 +12,7 @@ down_revision = "0006"
 branch_labels = None
 depends_on = None
 
-COLUMNS = ("name", "text")
+COLUMNS = ("name", "text", "tags", "labels")
 
 
 def upgrade() -> None:
