@@ -190,6 +190,10 @@ class RecordingSearchIndex:
         for image_id in image_ids:
             self.entries.pop(image_id, None)
 
+    def rescope(self, session: Session, image_ids: Sequence[uuid.UUID]) -> None:
+        """Scope lives in the images table, which the fake does not read: recorded only."""
+        self.calls.append(("rescope", list(image_ids)))
+
     def search(self, session: Session, query: SearchQuery) -> SearchPage:
         """Matching ids in indexing order, paged by an offset cursor tied to the query."""
         self.calls.append(("search", query))

@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from PIL import Image
+from sqlalchemy import delete
 
 from bitimage.app import create_app
 from bitimage.bootstrap import Container, bootstrap
@@ -21,6 +22,8 @@ from bitimage.config import Settings, load_settings
 from bitimage.db.base import utcnow
 from bitimage.db.migrate import upgrade
 from bitimage.images.models import Image as ImageRow
+from bitimage.images.models import ImageTag
+from bitimage.images.repository import ImageRepository, scope_of
 
 PASSWORD = "correct horse battery"
 
@@ -88,6 +91,18 @@ def add_image_row(session: Any, owner: uuid.UUID, name: str, is_private: bool = 
     )
     session.flush()
     return image_id
+
+
+def set_tags(session: Any, image_id: uuid.UUID, names: list[str]) -> None:
+    """Make `names` the tags of an image row, as notify links them (with the image's scope)."""
+    repo = ImageRepository(session)
+    session.execute(delete(ImageTag).where(ImageTag.image_id == image_id))
+    image = repo.get(image_id)
+    assert image is not None
+    row = {"user_id": image.user_id, "created_at": image.created_at,
+           "is_private": image.is_private, "moderation": image.moderation}  # fmt: skip
+    ids = repo.ensure_tags(names)
+    repo.link_tags([(image_id, ids[name]) for name in names], {image_id: scope_of(row)})
 
 
 def md5(data: bytes) -> str:

@@ -40,24 +40,45 @@ def big_index(container: Container) -> uuid.UUID:
         )
         session.execute(
             text(
-                "INSERT INTO image_search (image_id, name, tags, labels, text) "
-                "SELECT id, lower(name), E'\\n' || substr(hash, 3, 7) || E'\\n', "
+                "INSERT INTO image_search (image_id, user_id, created_at, visible, name, tags, "
+                "labels, text) SELECT id, user_id, created_at, NOT is_private, lower(name), "
+                "E'\\n' || substr(hash, 3, 7) || E'\\n', "
                 "E'\\n' || substr(hash, 10, 8) || E'\\n', "
                 "E'\\n' || substr(hash, 18, 14) || E'\\n' FROM images"
+            )
+        )
+        # Each image has its own tag (its hash's letters 2 to 9); every image has "common".
+        session.execute(
+            text(
+                "INSERT INTO tags (id, name) SELECT md5('tag' || id::text)::uuid, "
+                "substr(hash, 3, 7) FROM images UNION ALL "
+                "SELECT md5('common')::uuid, 'common' ON CONFLICT (name) DO NOTHING"
+            )
+        )
+        session.execute(
+            text(
+                "INSERT INTO image_tags (image_id, tag_id, user_id, created_at, visible) "
+                "SELECT i.id, t.id, user_id, created_at, NOT is_private FROM images i "
+                "JOIN tags t ON t.name = substr(i.hash, 3, 7) UNION ALL "
+                "SELECT id, md5('common')::uuid, user_id, created_at, NOT is_private FROM images"
             )
         )
         # Each image has its own label (its hash's letters 9 to 17), with a confidence.
         session.execute(
             text(
                 "INSERT INTO content_labels (id, name) "
-                "SELECT md5('label' || id::text)::uuid, substr(hash, 10, 8) FROM images"
+                "SELECT md5('label' || id::text)::uuid, substr(hash, 10, 8) FROM images "
+                "UNION ALL SELECT md5('common')::uuid, 'common'"
             )
         )
         session.execute(
             text(
                 "INSERT INTO image_content_labels "
-                "(image_id, label_id, confidence, analyser, model) "
-                "SELECT id, md5('label' || id::text)::uuid, 0.5, 'test', 'm' FROM images"
+                "(image_id, label_id, confidence, analyser, model, user_id, created_at, visible) "
+                "SELECT id, md5('label' || id::text)::uuid, 0.5, 'test', 'm', user_id, "
+                "created_at, NOT is_private FROM images UNION ALL "
+                "SELECT id, md5('common')::uuid, (g % 97) / 97.0, 'test', 'm', user_id, "
+                "created_at, NOT is_private FROM (SELECT *, row_number() OVER () g FROM images) i"
             )
         )
     # VACUUM as autovacuum would: it also merges the GIN pending list the inserts filled.
@@ -67,15 +88,19 @@ def big_index(container: Container) -> uuid.UUID:
         conn.execute(text("VACUUM ANALYZE images"))
         conn.execute(text("VACUUM ANALYZE image_search"))
         conn.execute(text("VACUUM ANALYZE content_labels"))
+        conn.execute(text("VACUUM ANALYZE tags"))
+        conn.execute(text("VACUUM ANALYZE image_tags"))
         conn.execute(text("VACUUM ANALYZE image_content_labels"))
     return owner
 
 
 def _captured(container: Container, query: SearchQuery) -> list[tuple[str, Any]]:
+    """The SELECTs one search runs on the search rows, the vocabularies and the postings."""
     statements: list[tuple[str, Any]] = []
+    tables = ("image_search", "tags", "content_labels", "image_tags", "image_content_labels")
 
     def capture(_c: Connection, _cur: Any, sql: str, params: Any, *_: Any) -> None:
-        if "image_search" in sql and sql.lstrip().upper().startswith("SELECT"):
+        if any(name in sql for name in tables) and sql.lstrip().upper().startswith("SELECT"):
             statements.append((sql, params))
 
     engine = container.database.engine
@@ -91,16 +116,20 @@ def _captured(container: Container, query: SearchQuery) -> list[tuple[str, Any]]
 QUERIES = [
     ("name", _HASH[:6]),  # substring of one name
     ("name", "x" + _HASH[1:6]),  # the same with a typo
-    ("tag", _HASH[2:9]),
-    ("tag", _HASH[2:8] + "x"),
+    ("text", _HASH[20:28]),
+]
+POSTINGS = [
+    ("tag", _HASH[2:9]),  # one image's own tag
+    ("tag", _HASH[2:8] + "x"),  # a typo of it
+    ("tag", "common"),  # every image's: the index's order stops the scan after a page
     ("label", _HASH[9:17]),
     ("label", "x" + _HASH[10:17]),
-    ("text", _HASH[20:28]),
+    ("label", "common"),
 ]
 
 
-def _query(owner: uuid.UUID, field: str, term: str) -> SearchQuery:
-    """`owner`'s images filtered on one text field."""
+def _query(owner: uuid.UUID | None, field: str, term: str) -> SearchQuery:
+    """`owner`'s images (None: the public ones) filtered on one text field."""
     return SearchQuery(
         owner_id=owner,
         name=term if field == "name" else None,
@@ -110,25 +139,57 @@ def _query(owner: uuid.UUID, field: str, term: str) -> SearchQuery:
     )
 
 
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_filtered_queries_use_trigram_indexes(container: Container, big_index: uuid.UUID) -> None:
-    plans = {}
+def _plans(container: Container, query: SearchQuery) -> list[tuple[str, str]]:
+    """Each captured statement of the query and its plan."""
+    plans = []
     with container.database.engine.connect() as conn:
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', '0.3', false)")
+        for sql, params in _captured(container, query):
+            cursor.execute("EXPLAIN " + sql, params)
+            plans.append((sql, "\n".join(row[0] for row in cursor.fetchall())))
+    return plans
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_filtered_queries_use_trigram_indexes(container: Container, big_index: uuid.UUID) -> None:
+    """Names and text through the trigram index of the scope: the owner's, or the visible."""
+    wrong = {}
+    for owner, scope in ((big_index, "owner"), (None, "public")):
         for field, term in QUERIES:
-            statements = _captured(container, _query(big_index, field, term))
-            assert len(statements) == 2, "expected a strong and a fuzzy query"
-            # Strong label matches read content_labels' names, fuzzy ones the search rows.
-            index = {
-                "name": ["ix_image_search_name_trgm"],
-                "tag": ["ix_image_search_tags_trgm"],
-                "label": ["ix_content_labels_name_trgm", "ix_image_search_labels_trgm"],
-                "text": ["ix_image_search_text_trgm"],
-            }[field]
-            for sql, params in statements:
-                cursor.execute("EXPLAIN " + sql, params)
-                plan = "\n".join(row[0] for row in cursor.fetchall())
-                if not any(name in plan for name in index):
-                    plans[f"{field}={term}"] = plan
-    assert not plans, "\n\n".join(f"{query}:\n{plan}" for query, plan in plans.items())
+            plans = _plans(container, _query(owner, field, term))
+            assert len(plans) == 2, "expected a strong and a fuzzy query"
+            index = f"ix_image_search_{scope}_{field}_trgm"
+            for _sql, plan in plans:
+                if index not in plan:
+                    wrong[f"{scope} {field}={term}"] = plan
+    assert not wrong, "\n\n".join(f"{query}:\n{plan}" for query, plan in wrong.items())
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_tags_and_labels_read_the_vocabulary_then_the_scoped_postings(
+    container: Container, big_index: uuid.UUID
+) -> None:
+    """Names through the vocabulary's trigram index; postings through the scope's index."""
+    wrong = {}
+    for owner, scope in ((big_index, "owner"), (None, "public")):
+        for field, term in POSTINGS:
+            vocabulary, postings = {"tag": ("tags", "tags"), "label": ("content_labels",
+                                    "content_labels")}[field]  # fmt: skip
+            plans = _plans(container, _query(owner, field, term))
+            names = [plan for sql, plan in plans if "FROM image_" not in sql]
+            # A name's postings in order (LIMIT); then, for the images found in the fuzzy
+            # tier, their other postings: a few rows, by any index.
+            reads = [plan for sql, plan in plans if "FROM image_" in sql and "LIMIT" in sql]
+            checks = [plan for sql, plan in plans if "FROM image_" in sql and "LIMIT" not in sql]
+            assert names, "the vocabulary is read first"
+            assert reads, f"{field}={term}: no posting was read"
+            expected = [(f"ix_{vocabulary}_name_trgm", names),
+                        (f"ix_{postings}_{scope}_posting", reads)]  # fmt: skip
+            wrong.update({f"{scope} {field}={term} (check)": plan for plan in checks
+                          if "Seq Scan" in plan})  # fmt: skip
+            for index, found in expected:
+                for plan in found:
+                    if index not in plan:
+                        wrong[f"{scope} {field}={term} ({index})"] = plan
+    assert not wrong, "\n\n".join(f"{query}:\n{plan}" for query, plan in wrong.items())

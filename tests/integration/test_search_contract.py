@@ -16,7 +16,7 @@ from bitimage.search.ports import InvalidCursor, SearchEntry, SearchIndex, Searc
 from bitimage.users.models import User
 from tests.databases import empty_tables
 from tests.fakes import RecordingSearchIndex
-from tests.support import add_image_row, make_container, make_settings
+from tests.support import add_image_row, make_container, make_settings, set_tags
 
 
 @dataclass
@@ -27,8 +27,10 @@ class Backend:
     session: Session
     owner: uuid.UUID
     new_image: Callable[[str], uuid.UUID]
-    # The real index ranks labels from the analysis rows; the fake reads the entry's.
+    # The real index ranks labels from the analysis rows and finds tags from their links;
+    # the fake reads the entry's.
     label: Callable[[uuid.UUID, str], None]
+    tag: Callable[[uuid.UUID, list[str]], None]
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "fake"])
@@ -36,7 +38,14 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
     owner = uuid.uuid4()
     if request.param == "fake":
         fake = RecordingSearchIndex()
-        yield Backend(fake, Session(), owner, lambda _name: uuid.uuid4(), lambda _id, _label: None)
+        yield Backend(
+            fake,
+            Session(),
+            owner,
+            lambda _name: uuid.uuid4(),
+            lambda _i, _l: None,
+            lambda _i, _t: None,
+        )
         return
     url = f"sqlite:///{tmp_path / 'bitimage.db'}"
     if request.param == "postgresql":
@@ -55,6 +64,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
                 lambda image_id, name: AnalysisRepository(session).replace_labels(
                     image_id, "test", "m@1", [Label(name, 0.9)]
                 ),
+                lambda image_id, names: set_tags(session, image_id, names),
             )
     finally:
         container.close()
@@ -75,6 +85,8 @@ def _entries(backend: Backend) -> tuple[SearchEntry, SearchEntry]:
     a, b = backend.new_image("sunset beach"), backend.new_image("mountain lake")
     backend.label(a, "seashore")
     backend.label(b, "alp")
+    backend.tag(a, ["holiday"])
+    backend.tag(b, ["hiking"])
     return (
         SearchEntry(a, "sunset beach", ["holiday"], ["seashore"], "WELCOME HOME"),
         SearchEntry(b, "mountain lake", ["hiking"], ["alp"], "TRAIL CLOSED"),
@@ -95,6 +107,7 @@ def test_each_field_finds_its_image(backend: Backend) -> None:
 def test_indexing_again_replaces_and_remove_forgets(backend: Backend) -> None:
     a, b = _entries(backend)
     backend.index.index(backend.session, [a, b])
+    backend.tag(a.image_id, ["city"])
     backend.index.index(backend.session, [SearchEntry(a.image_id, a.name, ["city"])])
     assert _ids(backend, tag="holiday") == set()
     assert _ids(backend, tag="city") == {a.image_id}

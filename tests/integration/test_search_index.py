@@ -12,7 +12,7 @@ from bitimage.analysis.repository import AnalysisRepository
 from bitimage.bootstrap import Container
 from bitimage.search.ports import SearchEntry, SearchQuery
 from bitimage.users.models import User
-from tests.support import add_image_row
+from tests.support import add_image_row, set_tags
 
 
 def _owner(session: Session) -> uuid.UUID:
@@ -27,8 +27,10 @@ def test_reindex_replaces(container: Container) -> None:
     with container.database.transaction() as session:
         owner = _owner(session)
         image_id = add_image_row(session, owner, "cat")
+        set_tags(session, image_id, ["old"])
         index.index(session, [SearchEntry(image_id, "cat", ["old"])])
         AnalysisRepository(session).replace_labels(image_id, "test", "m@1", [Label("animal", 0.9)])
+        set_tags(session, image_id, ["new"])
         entry = SearchEntry(image_id, "cat", ["new"], ["animal"], "HELLO WORLD\nbit image")
         index.index(session, [entry])
         assert session.execute(text("SELECT count(*) FROM image_search")).scalar_one() == 1
@@ -53,6 +55,8 @@ def test_one_batch_mixes_new_and_indexed_images(container: Container) -> None:
     with container.database.transaction() as session:
         owner = _owner(session)
         cat, dog, owl = (add_image_row(session, owner, name) for name in ("cat", "dog", "owl"))
+        for image_id, tags in ((cat, ["old"]), (dog, ["new"]), (owl, ["new"])):
+            set_tags(session, image_id, tags)  # dog's "old" is replaced below
         index.index(session, [SearchEntry(cat, "cat", ["old"]), SearchEntry(dog, "dog", ["old"])])
         index.index(
             session,

@@ -62,10 +62,14 @@ def test_both_dialects_compile_one_shape(
         for statement, values in statements:
             text = _compiled(statement, values, compiler)
             assert HOSTILE not in text
-            assert ("i.is_private = " in text) == (query.owner_id is None)
-        assert "ORDER BY score DESC, i.created_at DESC, i.id DESC" in str(
-            strong.compile(dialect=compiler)
-        )
+        # Filtered statements read the scope from the search rows, the unfiltered from images.
+        scope = str(statements[0][0].compile(dialect=compiler))
+        rows = "s" if dialect is POSTGRESQL else "image_search_rows"
+        assert (f"WHERE {rows}.visible" in scope) == (query.owner_id is None)
+        assert (f"{rows}.user_id = " in scope) == (query.owner_id is not None)
+        unfiltered_text = str(unfiltered.compile(dialect=compiler))
+        assert ("i.is_private = " in unfiltered_text) == (query.owner_id is None)
+        assert f"ORDER BY score DESC, {rows}.created_at DESC, {rows}.image_id DESC" in scope
         shapes.append([list(s.selected_columns.keys()) for s, _ in statements[:2]])
         if built is not None:
             assert list(built[0].selected_columns.keys()) == [

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from bitimage.analysis.ports import Label
 from bitimage.db.base import utcnow
 from bitimage.images.models import ContentLabel, Image, ImageContentLabel
+from bitimage.images.repository import scope_of
 
 
 class AnalysisRepository:
@@ -69,7 +70,16 @@ class AnalysisRepository:
         for label in labels:
             best[label.name] = max(best.get(label.name, 0.0), label.confidence)
         ids = self.ensure_labels(best)
-        if best:
+        image = self.session.get(Image, image_id)
+        if best and image is not None:
+            scope = scope_of(
+                {
+                    "user_id": image.user_id,
+                    "created_at": image.created_at,
+                    "is_private": image.is_private,
+                    "moderation": image.moderation,
+                }
+            )
             self.session.execute(
                 insert(ImageContentLabel),
                 [
@@ -79,6 +89,7 @@ class AnalysisRepository:
                         "confidence": confidence,
                         "analyser": analyser,
                         "model": model,
+                        **scope,
                     }
                     for name, confidence in best.items()
                 ],

@@ -115,6 +115,7 @@ class AnalysisService:
         explicit = float(merged.get("moderation", {}).get("explicit_score", 0))
         if explicit >= self.moderation_threshold and image.moderation == "none":
             image.moderation = "flagged"  # hidden from the public until a person clears it
+            self.search.rescope(session, [image_id])
         tags = ImageRepository(session).tags_of([image_id]).get(image_id, [])
         entry = SearchEntry(
             image_id,

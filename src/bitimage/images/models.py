@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.expression import false
@@ -81,9 +82,20 @@ class Tag(Base):
 
 
 class ImageTag(Base):
-    """Links an image to one of its tags."""
+    """Links an image to one of its tags, with the image's search scope (owner, time, visible)."""
 
     __tablename__ = "image_tags"
+    __table_args__ = (
+        Index("ix_tags_owner_posting", "user_id", "tag_id", "created_at", "image_id"),
+        Index(
+            "ix_tags_public_posting",
+            "tag_id",
+            "created_at",
+            "image_id",
+            postgresql_where=text("visible"),
+            sqlite_where=text("visible"),
+        ),
+    )
 
     image_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("images.id", ondelete="CASCADE"), primary_key=True
@@ -91,6 +103,10 @@ class ImageTag(Base):
     tag_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+    # The image's scope, copied so that a tag's postings are read in scope and in order.
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    visible: Mapped[bool] = mapped_column(Boolean)
 
 
 class ContentLabel(Base):
@@ -106,6 +122,25 @@ class ImageContentLabel(Base):
     """Links an image to a content label with the analyser's confidence in [0, 1]."""
 
     __tablename__ = "image_content_labels"
+    __table_args__ = (
+        Index(
+            "ix_content_labels_owner_posting",
+            "user_id",
+            "label_id",
+            "confidence",
+            "created_at",
+            "image_id",
+        ),
+        Index(
+            "ix_content_labels_public_posting",
+            "label_id",
+            "confidence",
+            "created_at",
+            "image_id",
+            postgresql_where=text("visible"),
+            sqlite_where=text("visible"),
+        ),
+    )
 
     image_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("images.id", ondelete="CASCADE"), primary_key=True
@@ -116,6 +151,10 @@ class ImageContentLabel(Base):
     confidence: Mapped[float] = mapped_column(Float)
     analyser: Mapped[str] = mapped_column(String(32), primary_key=True)
     model: Mapped[str] = mapped_column(String(64), default="")
+    # The image's scope (owner, time, public and not flagged), kept by search/scope.py.
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    visible: Mapped[bool] = mapped_column(Boolean)
 
 
 class StoragePurge(Base):

@@ -82,6 +82,15 @@ _INSERT_IMAGES, _INSERT_TAGS = insert(_IMAGES), insert(_TAGS)
 _INSERT_IMAGE_TAGS = insert(_IMAGE_TAGS)
 
 
+Scopes = dict[uuid.UUID, dict[str, object]]  # image id -> user_id, created_at, visible
+
+
+def scope_of(row: dict[str, object]) -> dict[str, object]:
+    """The search scope of an image's row, as search/scope.py's VISIBLE computes it in SQL."""
+    visible = not row["is_private"] and row.get("moderation", "none") != "flagged"
+    return {"user_id": row["user_id"], "created_at": row["created_at"], "visible": visible}
+
+
 def _chunks(ids: Sequence[uuid.UUID]) -> Iterable[Sequence[uuid.UUID]]:
     for start in range(0, len(ids), _CHUNK):
         yield ids[start : start + _CHUNK]
@@ -249,10 +258,17 @@ class ImageRepository:
             tags.update(missing)
         return tags
 
-    def link_tags(self, links: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> None:
-        """Attach tags to images: (image id, tag id) pairs, in one statement."""
+    def link_tags(self, links: Sequence[tuple[uuid.UUID, uuid.UUID]], images: Scopes) -> None:
+        """Attach tags to images: (image id, tag id) pairs, in one statement.
+
+        Each link carries its image's scope (search/scope.py), given by image id in `images`:
+        the rows of images written in this transaction (new: never flagged yet).
+        """
         if links:
-            rows = [{"image_id": image_id, "tag_id": tag_id} for image_id, tag_id in links]
+            rows = [
+                {"image_id": image_id, "tag_id": tag_id, **images[image_id]}
+                for image_id, tag_id in links
+            ]
             self.session.execute(_INSERT_IMAGE_TAGS, rows)
 
     def tags_of(self, image_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Tag]]:

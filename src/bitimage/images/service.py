@@ -145,6 +145,7 @@ class ImageService:
         if image is None or (owner is not None and image.user_id != owner):
             raise NotFound(f"Image {image_id} was not found", image_id=image_id)
         image.moderation = "cleared"
+        self.search.rescope(session, [image_id])
 
 
 def _moderation(image: Image, facts: dict[str, Any]) -> ModerationOut:

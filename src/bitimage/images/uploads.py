@@ -34,7 +34,7 @@ from bitimage.errors import (
 )
 from bitimage.images.grants import GrantClaims
 from bitimage.images.models import Image
-from bitimage.images.repository import ImageRepository
+from bitimage.images.repository import ImageRepository, Scopes, scope_of
 from bitimage.images.schemas import NotifyImage, UploadUrl
 from bitimage.imaging import ImageInfo, UnsupportedImage, inspect_image
 from bitimage.queue.outbox import enqueue_analysis
@@ -364,10 +364,12 @@ class UploadService:
         rows: list[dict[str, object]] = []
         links: list[tuple[uuid.UUID, uuid.UUID]] = []
         entries: list[SearchEntry] = []
+        scopes: Scopes = {}
         for batch in batches:
             first = len(rows)
             for item in batch.items:
                 rows.append(self._image_row(batch.user_id, item, batch.verified[item.id], now))
+                scopes[item.id] = scope_of(rows[-1])
                 # Distinct times keep "newest first" stable within one batch.
                 now += timedelta(microseconds=1)
                 item_tags = sorted({tag.name.lower() for tag in item.tags})
@@ -375,7 +377,7 @@ class UploadService:
                 entries.append(SearchEntry(item.id, item.name, item_tags))
             batch.images = [Image(**row) for row in rows[first:]]  # for the answer only
         repo.insert_images(rows)
-        repo.link_tags(links)
+        repo.link_tags(links, scopes)
         self.search.index(session, entries)
         added = Counter(batch.user_id for batch in batches for _ in batch.items)
         users = UserRepository(session)

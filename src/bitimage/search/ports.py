@@ -64,6 +64,10 @@ class SearchIndex(Protocol):
         """Forget these images."""
         ...
 
+    def rescope(self, session: Session, image_ids: Sequence[uuid.UUID]) -> None:
+        """Copy these images' scope (owner, time, visible) again into every search row."""
+        ...
+
     def search(self, session: Session, query: SearchQuery) -> SearchPage:
         """The page of image ids matching `query`."""
         ...

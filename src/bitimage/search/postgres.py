@@ -19,6 +19,7 @@ from sqlalchemy import (
     ColumnElement,
     FromClause,
     Integer,
+    Select,
     bindparam,
     cast,
     column,
@@ -28,27 +29,40 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from bitimage.search import postings
 from bitimage.search.ports import SearchEntry
+from bitimage.search.postings import Postings
 from bitimage.search.query import COLUMNS, IMAGES, SEPARATOR, ZERO, Term, like_pattern
 from bitimage.search.ranking import MIN_SIMILARITY, Position, normalise
+from bitimage.search.scope import forget_postings, scope_table
 from bitimage.search.tiered import TieredSearchIndex
 
 _SEARCH = table(
     "image_search", column("image_id"), column("name"), column("tags"), column("labels"),
-    column("text"),
+    column("text"), column("user_id"), column("created_at"), column("visible"),
 ).alias("s")  # fmt: skip
 LIKE, SIMILAR = "like", "similar"
 
 # Built once: index() runs in the notify transaction, which holds the users' row locks.
+# The scope comes from the image's row, as rescope() copies it (search/scope.py).
 _UPSERT = text(
-    "INSERT INTO image_search (image_id, name, tags, labels, text) "
-    "VALUES (:i, :n, :t, :l, :x) ON CONFLICT (image_id) DO UPDATE SET "
-    "name = excluded.name, tags = excluded.tags, labels = excluded.labels, "
-    "text = excluded.text"
+    "INSERT INTO image_search (image_id, user_id, created_at, visible, name, tags, labels, text) "
+    "SELECT i.id, i.user_id, i.created_at, NOT i.is_private AND i.moderation <> 'flagged', "
+    ":n, :t, :l, :x FROM images i WHERE i.id = :i ON CONFLICT (image_id) DO UPDATE SET "
+    "user_id = excluded.user_id, created_at = excluded.created_at, visible = excluded.visible, "
+    "name = excluded.name, tags = excluded.tags, labels = excluded.labels, text = excluded.text"
 )
 _REMOVE = text("DELETE FROM image_search WHERE image_id = ANY(:ids)")
 # The operator `<%` compares with this threshold; the ranking's own floor is the same.
 _THRESHOLD = text("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)")
+
+
+@functools.lru_cache(maxsize=4)
+def _similar(kind: Postings) -> Select[Any]:
+    name: ColumnElement[Any] = kind.vocabulary.c.name
+    term: ColumnElement[Any] = bindparam("q")
+    predicate = term.op("<%", is_comparison=True)(name)
+    return postings.similar(kind, predicate, func.word_similarity(term, name).desc())
 
 
 def _framed(values: Sequence[str]) -> str:
@@ -61,11 +75,12 @@ class PostgresSearchSql:
     search = _SEARCH
     ranks_by_index = False  # candidates by word similarity, computed in the query
     text_index: ColumnElement[bool] | None = None  # every filter is a predicate
-    _rows = _SEARCH.join(IMAGES, IMAGES.c.id == _SEARCH.c.image_id)
+    scoped = _SEARCH  # the search rows carry the scope: no join with images
+    _hashed = _SEARCH.join(IMAGES, IMAGES.c.id == _SEARCH.c.image_id)
 
-    def rows(self, by_index: bool) -> FromClause:
-        """The search rows joined with their images (the planner picks the way in)."""
-        return self._rows
+    def rows(self, by_index: bool, hashed: bool) -> FromClause:
+        """The search rows; joined with their images to filter by hash."""
+        return self._hashed if hashed else _SEARCH
 
     def contains(self, field: str, term: str) -> Term:
         """LIKE through the trigram index (text is stored normalised)."""
@@ -124,11 +139,13 @@ class PostgresSearchIndex(TieredSearchIndex):
     """Search through the image_search table and its GIN trigram indexes."""
 
     dialect = POSTGRESQL
+    scope_rows = scope_table("image_search")
 
     def index(self, session: Session, entries: Sequence[SearchEntry]) -> None:
         """Add or replace these images' rows (one upsert, executed for the whole batch)."""
         if not entries:
             return
+        session.flush()  # the scope is read from the images' rows
         session.execute(
             _UPSERT,
             [
@@ -144,9 +161,15 @@ class PostgresSearchIndex(TieredSearchIndex):
         )
 
     def remove(self, session: Session, image_ids: Sequence[uuid.UUID]) -> None:
-        """Drop these images' rows from the index."""
+        """Drop these images' rows and their tag and label postings from the index."""
         if image_ids:
             session.execute(_REMOVE, {"ids": list(image_ids)})
+            forget_postings(session, list(image_ids))
+
+    def _similar_names(self, session: Session, kind: Postings, term: str) -> list[tuple[Any, str]]:
+        """Names with a word similar to the term, by word similarity (trigram index)."""
+        self._before_fuzzy(session)
+        return [tuple(row) for row in session.execute(_similar(kind), {"q": term})]
 
     def _before_fuzzy(self, session: Session) -> None:
         """Sets the `<%` threshold for this transaction."""

@@ -56,8 +56,9 @@ IMAGES = table(
 ).alias("i")
 _LABELS = table("content_labels", column("id"), column("name")).alias("cl")
 _IMAGE_LABELS = table(
-    "image_content_labels", column("image_id"), column("label_id"), column("confidence")
-).alias("icl")
+    "image_content_labels", column("image_id"), column("label_id"), column("confidence"),
+    column("user_id"), column("visible"),
+).alias("icl")  # fmt: skip
 ONE: ColumnElement[Any] = literal_column("1")
 ZERO: ColumnElement[Any] = literal_column("0")
 
@@ -96,8 +97,13 @@ class SearchDialect(Hashable, Protocol):
         """The text index's query, of the MATCH fragments bound as :match (None: no such form)."""
         ...
 
-    def rows(self, by_index: bool) -> FromClause:
-        """Images (IMAGES) joined with their search rows; `by_index`: the text index leads."""
+    @property
+    def scoped(self) -> FromClause:
+        """The search rows that carry the scope: image_id, user_id, created_at, visible."""
+        ...
+
+    def rows(self, by_index: bool, hashed: bool) -> FromClause:
+        """The search rows (and with `hashed` the images); `by_index`: the text index leads."""
         ...
 
     def contains(self, field: str, term: str) -> Term:
@@ -138,6 +144,8 @@ def unfiltered(
 ) -> tuple[Select[Any], dict[str, Any]]:
     """Newest first, in scope: the statement and its parameters."""
     params = _bind(dialect, query, after, {"limit": query.limit + 1})
+    if query.owner_id is None:
+        params["no"] = False
     return _unfiltered(dialect, *_scope_shape(query), after is not None), params
 
 
@@ -192,9 +200,7 @@ def _bind(
     dialect: SearchDialect, query: SearchQuery, after: Position | None, params: dict[str, Any]
 ) -> dict[str, Any]:
     """Adds the scope's and the cursor's values to `params`."""
-    if query.owner_id is None:
-        params["no"] = False
-    else:
+    if query.owner_id is not None:
         params["owner"] = dialect.id_value(query.owner_id.hex)
     if query.hash:
         params["hash"] = query.hash.lower()
@@ -217,18 +223,26 @@ def _scope(public: bool, hashed: bool) -> list[ColumnElement[bool]]:
     return where
 
 
-def _after() -> ColumnElement[bool]:
+def _row_scope(dialect: SearchDialect, public: bool, hashed: bool) -> list[ColumnElement[bool]]:
+    """The same scope, read from the search rows (whose indexes are keyed by it)."""
+    rows = dialect.scoped
+    # `visible` written bare: the condition of the public partial indexes, as they state it.
+    visible: ColumnElement[bool] = rows.c.visible
+    where = [visible] if public else [rows.c.user_id == bindparam("owner")]
+    if hashed:
+        where.append(IMAGES.c.hash == bindparam("hash"))
+    return where
+
+
+def _after(created_at: ColumnElement[Any], ident: ColumnElement[Any]) -> ColumnElement[bool]:
     """Rows after the cursor's position in newest-first order (same score)."""
     moment: ColumnElement[Any] = bindparam("c")
     image_id: ColumnElement[Any] = bindparam("i")
-    return or_(
-        IMAGES.c.created_at < moment,
-        and_(IMAGES.c.created_at == moment, IMAGES.c.id < image_id),
-    )
+    return or_(created_at < moment, and_(created_at == moment, ident < image_id))
 
 
-def _label_scores() -> FromClause:
-    """Each image with a label containing the term: its best confidence `conf` and `exact`."""
+def _label_scores(public: bool) -> FromClause:
+    """Each image in scope with a label containing the term: its best `conf` and `exact`."""
     exact = case((_LABELS.c.name == bindparam("lc_exact"), ONE), else_=ZERO)
     return (
         select(
@@ -240,6 +254,8 @@ def _label_scores() -> FromClause:
         .where(
             _LABELS.c.name.like(bindparam("lc_like"), escape="\\"),
             _IMAGE_LABELS.c.confidence >= bindparam("lc_min"),
+            # The postings carry the scope: only those of the images that may be listed.
+            _IMAGE_LABELS.c.visible if public else _IMAGE_LABELS.c.user_id == bindparam("owner"),
         )
         .group_by(_IMAGE_LABELS.c.image_id)
         .subquery("lc")
@@ -248,7 +264,7 @@ def _label_scores() -> FromClause:
 
 @functools.lru_cache(maxsize=16)
 def _unfiltered(dialect: SearchDialect, public: bool, hashed: bool, after: bool) -> Select[Any]:
-    where = _scope(public, hashed) + ([_after()] if after else [])
+    where = _scope(public, hashed) + ([_after(IMAGES.c.created_at, IMAGES.c.id)] if after else [])
     return (
         select(IMAGES.c.id, IMAGES.c.created_at)
         .where(*where)
@@ -261,11 +277,11 @@ def _unfiltered(dialect: SearchDialect, public: bool, hashed: bool, after: bool)
 def _strong(
     dialect: SearchDialect, public: bool, hashed: bool, shape: Shape, after: bool
 ) -> Select[Any]:
-    where, exact = _scope(public, hashed), list[ColumnElement[Any]]()
+    where, exact = _row_scope(dialect, public, hashed), list[ColumnElement[Any]]()
     labels = None
     for name, form in shape:
         if form == LABEL:
-            labels = _label_scores()
+            labels = _label_scores(public)
             exact.append(labels.c.exact)
             continue
         if form != MATCH:
@@ -277,32 +293,40 @@ def _strong(
     score: ColumnElement[Any] = literal_column(str(EXACT_WEIGHT)) * functools.reduce(
         operator.add, exact
     )
-    rows = dialect.rows(by_index)
+    scoped = dialect.scoped
+    rows = dialect.rows(by_index, hashed)
     if labels is not None:
         score = score + labels.c.conf
-        rows = rows.join(labels, labels.c.image_id == IMAGES.c.id)
+        rows = rows.join(labels, labels.c.image_id == scoped.c.image_id)
     if after:
         above: ColumnElement[Any] = bindparam("s", type_=Float())  # a score is not an integer
-        where.append(or_(score < above, and_(score == above, _after())))
+        newer = _after(scoped.c.created_at, scoped.c.image_id)
+        where.append(or_(score < above, and_(score == above, newer)))
     return (
-        select(IMAGES.c.id, IMAGES.c.created_at, score.label("score"))
+        select(scoped.c.image_id.label("id"), scoped.c.created_at, score.label("score"))
         .select_from(rows)
         .where(*where)
-        .order_by(literal_column("score").desc(), IMAGES.c.created_at.desc(), IMAGES.c.id.desc())
+        .order_by(
+            literal_column("score").desc(), scoped.c.created_at.desc(), scoped.c.image_id.desc()
+        )
         .limit(bindparam("limit"))
     )
 
 
+def _texts(s: FromClause) -> list[ColumnElement[Any]]:
+    return [s.c.name, s.c.tags, s.c.labels, s.c.text]
+
+
 @functools.lru_cache(maxsize=512)
 def _fuzzy(dialect: SearchDialect, public: bool, hashed: bool, shape: Shape) -> Select[Any]:
-    where = _scope(public, hashed)
+    where = _row_scope(dialect, public, hashed)
     where += [dialect.predicate(form, name) for name, form in shape if form != MATCH]
     if any(form == MATCH for _, form in shape) and dialect.text_index is not None:
         where.append(dialect.text_index)
-    s = dialect.search
+    s, scoped = dialect.search, dialect.scoped
     return (
-        select(IMAGES.c.id, IMAGES.c.created_at, s.c.name, s.c.tags, s.c.labels, s.c.text)
-        .select_from(dialect.rows(True))
+        select(scoped.c.image_id.label("id"), scoped.c.created_at, *_texts(s))
+        .select_from(dialect.rows(True, hashed))
         .where(*where)
         .order_by(dialect.candidate_order([name for name, _ in shape]))
         .limit(bindparam("limit"))

@@ -6,6 +6,8 @@ candidates are the images sharing trigrams with every filter, best bm25 first.
 
 from __future__ import annotations
 
+import functools
+import operator
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -14,6 +16,7 @@ from sqlalchemy import (
     ColumnElement,
     FromClause,
     Integer,
+    Select,
     String,
     bindparam,
     column,
@@ -26,9 +29,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.orm import Session
 
+from bitimage.search import postings
 from bitimage.search.ports import SearchEntry
+from bitimage.search.postings import Postings
 from bitimage.search.query import COLUMNS, IMAGES, MATCH, SEPARATOR, ZERO, Term, like_pattern
 from bitimage.search.ranking import Position, trigrams
+from bitimage.search.scope import forget_postings, rescope, rescope_statement, scope_table
 from bitimage.search.tiered import TieredSearchIndex
 
 _SEARCH = table(
@@ -41,7 +47,10 @@ _SEARCH = table(
     column("rank"),
     column("image_search"),  # the FTS5 table's own column: the left side of MATCH
 ).alias("s")
-_ROWS = table("image_search_rows", column("rowid"), column("image_id"))
+_ROWS = table(
+    "image_search_rows", column("rowid"), column("image_id"), column("user_id"),
+    column("created_at"), column("visible"),
+)  # fmt: skip
 _NEWLINE = literal_column("char(10)", String)
 LIKE = "like"
 
@@ -62,7 +71,8 @@ _REMOVE_TEXT = text(
 _REMOVE_ROWS = text("DELETE FROM image_search_rows WHERE image_id IN :ids").bindparams(
     bindparam("ids", expanding=True)
 )
-
+_SCOPE_ROWS = scope_table("image_search_rows")
+_RESCOPE_ROWS = rescope_statement(_SCOPE_ROWS)
 
 # One row's claim, executed for the whole batch: SQLAlchemy sends it as multi-row VALUES.
 _CLAIM_ROWS = (
@@ -71,6 +81,17 @@ _CLAIM_ROWS = (
     .on_conflict_do_nothing(index_elements=["image_id"])
     .returning(_ROWS.c.image_id, _ROWS.c.rowid)
 )
+
+
+@functools.lru_cache(maxsize=64)
+def _similar(kind: Postings, count: int) -> Select[Any]:
+    """Vocabulary names holding any of `count` trigrams (:g0...), those holding most first."""
+    name = func.lower(kind.vocabulary.c.name)
+    shared = [
+        type_coerce(func.instr(name, bindparam(f"g{n}")) > ZERO, Integer) for n in range(count)
+    ]
+    held = functools.reduce(operator.add, shared)
+    return postings.similar(kind, held > ZERO, held.desc())
 
 
 def _phrase(term: str) -> str:
@@ -83,17 +104,15 @@ class SqliteSearchSql:
     search = _SEARCH
     ranks_by_index = True  # candidates in bm25 order
     text_index: ColumnElement[bool] | None = _SEARCH.c.image_search.match(bindparam("match"))
-    _by_index = _SEARCH.join(_ROWS, _ROWS.c.rowid == _SEARCH.c.rowid).join(
-        IMAGES, IMAGES.c.id == _ROWS.c.image_id
-    )
-    # No index condition on the text: start from the images (and their labels).
-    _by_image = IMAGES.join(_ROWS, _ROWS.c.image_id == IMAGES.c.id).join(
-        _SEARCH, _SEARCH.c.rowid == _ROWS.c.rowid
-    )
+    scoped = _ROWS  # the rowid table carries the scope (an FTS5 table takes no index)
+    _by_index = _SEARCH.join(_ROWS, _ROWS.c.rowid == _SEARCH.c.rowid)
+    # No index condition on the text: start from the scoped rows (and their labels).
+    _by_rows = _ROWS.join(_SEARCH, _SEARCH.c.rowid == _ROWS.c.rowid)
 
-    def rows(self, by_index: bool) -> FromClause:
-        """Images and their search rows, from the FTS5 table when it is queried."""
-        return self._by_index if by_index else self._by_image
+    def rows(self, by_index: bool, hashed: bool) -> FromClause:
+        """The search rows, from the FTS5 table when it is queried; images to filter by hash."""
+        rows = self._by_index if by_index else self._by_rows
+        return rows.join(IMAGES, IMAGES.c.id == _ROWS.c.image_id) if hashed else rows
 
     def contains(self, field: str, term: str) -> Term:
         """A phrase of the MATCH query; LIKE for terms under three characters (no trigram)."""
@@ -150,6 +169,7 @@ class SqliteSearchIndex(TieredSearchIndex):
     """Search through an FTS5 table with the trigram tokenizer (SQLite 3.34 and later)."""
 
     dialect = SQLITE
+    scope_rows = _SCOPE_ROWS
 
     def index(self, session: Session, entries: Sequence[SearchEntry]) -> None:
         """Add or replace these images' rows: three statements for a whole batch."""
@@ -158,6 +178,7 @@ class SqliteSearchIndex(TieredSearchIndex):
         hexes = [entry.image_id.hex for entry in entries]
         # Returns the rowid of each image not indexed before.
         inserted = session.execute(_CLAIM_ROWS, [{"i": h} for h in hexes])
+        rescope(session, [_RESCOPE_ROWS], hexes)  # the scope, from the images' rows
         rowids: dict[str, int] = dict(inserted.all())  # dict(result) would call its keys()
         indexed = [h for h in hexes if h not in rowids]
         if indexed:  # indexed before: their text is replaced in place
@@ -177,9 +198,18 @@ class SqliteSearchIndex(TieredSearchIndex):
             ],
         )
 
+    def _similar_names(self, session: Session, kind: Postings, term: str) -> list[tuple[Any, str]]:
+        """Names sharing the most of the term's trigrams (none for a term under three letters)."""
+        grams = sorted(trigrams(term))
+        if not grams:
+            return []
+        params = {f"g{n}": gram for n, gram in enumerate(grams)}
+        return [tuple(row) for row in session.execute(_similar(kind, len(grams)), params)]
+
     def remove(self, session: Session, image_ids: Sequence[uuid.UUID]) -> None:
-        """Drop these images' rows from the index."""
+        """Drop these images' rows and their tag and label postings from the index."""
         for start in range(0, len(image_ids), 500):  # under SQLite's limit of bound values
             hexes = [i.hex for i in image_ids[start : start + 500]]
             session.execute(_REMOVE_TEXT, {"ids": hexes})
             session.execute(_REMOVE_ROWS, {"ids": hexes})
+            forget_postings(session, hexes)

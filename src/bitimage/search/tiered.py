@@ -14,16 +14,18 @@ in SQL, fuzzy candidates in one query for the page's candidates.
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import TableClause, Update, bindparam, text
 from sqlalchemy.orm import Session
 
 from bitimage.search import query as sql
 from bitimage.search.ports import SearchPage, SearchQuery
-from bitimage.search.query import SEPARATOR, SearchDialect
+from bitimage.search.postings import LABELS, TAGS, Postings, both, containing
+from bitimage.search.query import SEPARATOR, SearchDialect, like_pattern
 from bitimage.search.ranking import (
     Position,
     best_score,
@@ -32,6 +34,8 @@ from bitimage.search.ranking import (
     normalise,
     value_score,
 )
+from bitimage.search.scope import posting_statements, rescope, rescope_statement
+from bitimage.search.streams import PostingSearch
 
 Candidate = tuple[Any, Any, str, str, str, str]  # id, created_at, name, tags, labels, text
 
@@ -47,6 +51,14 @@ def query_filters(query: SearchQuery) -> dict[str, str]:
     return {field: normalise(value) for field, value in given if value and normalise(value)}
 
 
+def _posting_filter(query: SearchQuery, filters: dict[str, str]) -> tuple[Postings, str] | None:
+    """The tag or label filter when it is the only one: read from its postings."""
+    if query.hash or len(filters) != 1:
+        return None
+    ((field, term),) = filters.items()
+    return {"tag": (TAGS, term), "label": (LABELS, term)}.get(field)
+
+
 _LABELS_OF = text(
     "SELECT icl.image_id, cl.name, icl.confidence FROM image_content_labels icl "
     "JOIN content_labels cl ON cl.id = icl.label_id WHERE icl.image_id IN :ids"
@@ -57,17 +69,35 @@ class TieredSearchIndex:
     """search() for SQL indexes; subclasses bring their dialect and write their index rows."""
 
     dialect: SearchDialect
+    scope_rows: TableClause  # this database's search rows that carry the scope
+
+    @functools.cached_property
+    def _rescope(self) -> list[Update]:
+        return [*posting_statements(), rescope_statement(self.scope_rows)]
+
+    def rescope(self, session: Session, image_ids: Sequence[uuid.UUID]) -> None:
+        """Copy these images' scope (owner, time, visible) again into every search row."""
+        ids = [self.dialect.id_value(image_id.hex) for image_id in sorted(set(image_ids))]
+        rescope(session, self._rescope, ids)
 
     def search(self, session: Session, query: SearchQuery) -> SearchPage:
         """One page of matching image ids, best first."""
         after = decode_cursor(query)
         filters = query_filters(query)
-        if not filters:
+        by_postings = _posting_filter(query, filters)
+        if by_postings is not None:
+            kind, term = by_postings
+            scope = self._posting_scope(query)
+            rows = self._postings.page(session, kind, term, scope, after, query.limit + 1)
+        elif not filters:
             rows = self._unfiltered(session, query, after)
         else:
             rows = []
             if after is None or after.tier == 2:
-                rows = self._strong(session, query, filters, after)
+                if set(filters) == {"tag", "label"} and not query.hash:
+                    rows = self._strong_postings(session, query, filters, after)
+                else:
+                    rows = self._strong(session, query, filters, after)
             if len(rows) <= query.limit:
                 fuzzy_after = after if after is not None and after.tier == 1 else None
                 candidates = self._fuzzy_candidates(session, query, filters)
@@ -78,6 +108,20 @@ class TieredSearchIndex:
         page = rows[: query.limit]
         cursor = encode_cursor(query, page[-1]) if len(rows) > query.limit else None
         return SearchPage([uuid.UUID(hex=p.image_id) for p in page], cursor)
+
+    @functools.cached_property
+    def _postings(self) -> PostingSearch:
+        return PostingSearch(self.dialect, self._similar_names)
+
+    def _posting_scope(self, query: SearchQuery) -> dict[str, Any]:
+        scope: dict[str, Any] = {"floor": query.min_confidence or 0.0}
+        if query.owner_id is not None:
+            scope["owner"] = self.dialect.id_value(query.owner_id.hex)
+        return scope
+
+    def _similar_names(self, session: Session, kind: Postings, term: str) -> list[tuple[Any, str]]:
+        """The vocabulary's names most similar to the term, at most VOCABULARY_CANDIDATES."""
+        raise NotImplementedError
 
     def _unfiltered(
         self, session: Session, query: SearchQuery, after: Position | None
@@ -90,6 +134,30 @@ class TieredSearchIndex:
         self, session: Session, query: SearchQuery, filters: dict[str, str], after: Position | None
     ) -> list[Position]:
         statement, params = sql.strong(self.dialect, query, filters, after)
+        position = self.dialect.position
+        return [position(2, float(s), c, i) for i, c, s in session.execute(statement, params)]
+
+    def _strong_postings(
+        self, session: Session, query: SearchQuery, filters: dict[str, str], after: Position | None
+    ) -> list[Position]:
+        """A tag and a label filter: strong matches from their postings in scope."""
+        ids: dict[str, Any] = {}
+        for kind in (TAGS, LABELS):
+            term = filters[kind.field]
+            rows = session.execute(containing(kind), {"like": like_pattern(term)}).all()
+            if not rows:
+                return []
+            ids[kind.field] = [entry for entry, _ in rows]
+            ids[f"exact_{kind.field}"] = next((e for e, name in rows if name == term), None)
+        params = {**self._posting_scope(query), **ids, "limit": query.limit + 1}
+        params["tags"], params["labels"] = params.pop("tag"), params.pop("label")
+        if after is not None:
+            params.update(
+                s=after.score,
+                c=self.dialect.time_value(after.created_at),
+                i=self.dialect.id_value(after.image_id),
+            )
+        statement = both(query.owner_id is None, after is not None)
         position = self.dialect.position
         return [position(2, float(s), c, i) for i, c, s in session.execute(statement, params)]
 

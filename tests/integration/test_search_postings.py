@@ -1,0 +1,169 @@
+"""A tag or label filter read through the vocabulary and the scoped postings pages exactly as
+the ranking says: strong (exact first, then by confidence for labels, then newest), then
+similar names; every image once, whatever the page size, the scope or the confidence floor."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy.orm import Session
+
+from bitimage.analysis.ports import Label
+from bitimage.analysis.repository import AnalysisRepository
+from bitimage.bootstrap import Container
+from bitimage.images.repository import ImageRepository
+from bitimage.search.ports import SearchEntry, SearchQuery
+from bitimage.search.ranking import value_score
+from bitimage.users.models import User
+from tests.support import add_image_row, set_tags
+
+TERM = "tiger"
+NAMES = ["tiger", "tigers", "white tiger", "tigor", "tigex", "lion", "tig"]
+IMAGES = 36
+
+Postings = dict[uuid.UUID, list[tuple[str, float]]]  # image -> (name, confidence)
+
+
+def _expected(
+    postings: Postings,
+    order: dict[uuid.UUID, tuple[str, str]],
+    ranked: bool,
+    floor: float,
+    streams: int,
+) -> list[uuid.UUID]:
+    """The ranking of README's search section, by brute force (`streams` similar names)."""
+    values = {name: value_score(TERM, name) for name in NAMES if TERM not in name}
+    kept_names = sorted((n for n in values if values[n] > 0), key=values.__getitem__)[-streams:]
+    keys = []
+    for image, found in postings.items():
+        kept = [(name, conf) for name, conf in found if conf >= floor]
+        exact = [conf for name, conf in kept if name == TERM]
+        contains = [conf for name, conf in kept if TERM in name]
+        similar = [(value_score(TERM, n), c) for n, c in kept if n in kept_names]
+        if exact:
+            key: tuple[int, float] = (2, 2 + max(exact) if ranked else 2.0)
+        elif contains:
+            key = (2, max(contains) if ranked else 0.0)
+        elif similar:
+            scores = [
+                round(round(v, 4) + c / 1000, 7) if ranked else round(v, 4) for v, c in similar
+            ]
+            key = (1, max(scores))
+        else:
+            continue
+        keys.append((*key, *order[image], image))
+    return [key[-1] for key in sorted(keys, reverse=True)]
+
+
+def _paged(session: Session, container: Container, query: SearchQuery) -> list[uuid.UUID]:
+    seen: list[uuid.UUID] = []
+    while True:
+        page = container.search_index.search(session, query)
+        seen += page.image_ids
+        if page.next_cursor is None:
+            return seen
+        query = SearchQuery(**{**query.__dict__, "cursor": page.next_cursor})
+
+
+def _build(
+    session: Session,
+    owner: uuid.UUID,
+    other: uuid.UUID,
+    write: Callable[..., None],
+    count: int = IMAGES,
+) -> tuple[Postings, Postings, dict[uuid.UUID, tuple[str, str]]]:
+    """Images of two owners with random names: (owner's postings, public ones, time order)."""
+    rng = random.Random(17)
+    mine: Postings = {}
+    public: Postings = {}
+    order: dict[uuid.UUID, tuple[str, str]] = {}
+    repo = ImageRepository(session)
+    for n in range(count):
+        whose, private = (owner, n % 3 != 0) if n % 4 else (other, False)
+        image_id = add_image_row(session, whose, f"img {n}", is_private=private)
+        found = [(name, round(rng.choice([0.25, 0.5, 0.75, rng.random()]), 3))
+                 for name in rng.sample(NAMES, rng.randint(0, 3))]  # fmt: skip
+        write(image_id, found)
+        image = repo.get(image_id)
+        assert image is not None
+        order[image_id] = (image.created_at.isoformat(), image_id.hex)
+        if whose == owner:
+            mine[image_id] = found
+        if not private:
+            public[image_id] = found
+    return mine, public, order
+
+
+@pytest.mark.parametrize("streams", [24, 2])  # 2: the strong names in one merged query
+@pytest.mark.parametrize("field", ["label", "tag"])
+def test_pages_follow_the_ranking(
+    container: Container, field: str, streams: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bitimage.search.streams.MAX_STREAMS", streams)
+    with container.database.transaction() as session:
+        owner, other = uuid.uuid4(), uuid.uuid4()
+        session.add_all([User(id=user, image_upload_count=0) for user in (owner, other)])
+        session.flush()
+        labels = AnalysisRepository(session)
+
+        def write(image_id: uuid.UUID, found: list[tuple[str, float]]) -> None:
+            if field == "tag":
+                set_tags(session, image_id, sorted({name for name, _ in found}))
+                return
+            # A second analyser sometimes finds the same name, less or more confident.
+            labels.replace_labels(image_id, "a1", "m", [Label(n, c) for n, c in found])
+            twice = [Label(n, round(c / 2 + 0.3, 3)) for n, c in found[:1]]
+            labels.replace_labels(image_id, "a2", "m", twice)
+            found.extend((label.name, label.confidence) for label in twice)
+
+        mine, public, order = _build(session, owner, other, write)
+        ranked = field == "label"
+        for floor in [None, 0.5] if ranked else [None]:
+            for scope, postings in ((owner, mine), (None, public)):
+                want = _expected(postings, order, ranked, floor or 0.0, streams)
+                assert want, "the data should match something"
+                for limit in (1, 3, 100):
+                    query = SearchQuery(scope, limit=limit, min_confidence=floor, **{field: TERM})
+                    got = _paged(session, container, query)
+                    assert got == want, (scope, floor, limit)
+
+
+def test_a_tag_and_a_label_page_as_the_ranking_says(container: Container) -> None:
+    """Both filters strong: 2 per exact name plus the best containing label's confidence."""
+    with container.database.transaction() as session:
+        owner, other = uuid.uuid4(), uuid.uuid4()
+        session.add_all([User(id=user, image_upload_count=0) for user in (owner, other)])
+        session.flush()
+        rng = random.Random(5)
+        tags: dict[uuid.UUID, list[str]] = {}
+
+        def write(image_id: uuid.UUID, found: list[tuple[str, float]]) -> None:
+            AnalysisRepository(session).replace_labels(
+                image_id, "a1", "m", [Label(n, c) for n, c in found]
+            )
+            tags[image_id] = rng.sample(NAMES[:4], rng.randint(1, 2))
+            set_tags(session, image_id, sorted(tags[image_id]))
+            index_entry = SearchEntry(image_id, "img", tags[image_id], [n for n, _ in found])
+            container.search_index.index(session, [index_entry])
+
+        mine, public, order = _build(session, owner, other, write, 120)
+        for floor in (None, 0.5):
+            for scope, postings in ((owner, mine), (None, public)):
+                keys = []
+                for image, found in postings.items():
+                    labels = [(n, c) for n, c in found if c >= (floor or 0.0) and TERM in n]
+                    if not labels or not any(TERM in tag for tag in tags[image]):
+                        continue
+                    score = 2 * (TERM in tags[image]) + 2 * any(n == TERM for n, _ in labels)
+                    keys.append((score + max(c for _, c in labels), *order[image], image))
+                want = [key[-1] for key in sorted(keys, reverse=True)]
+                assert want, "the data should match something"
+                for limit in (1, 4, 100):
+                    query = SearchQuery(scope, tag=TERM, label=TERM, limit=limit,
+                                        min_confidence=floor)  # fmt: skip
+                    got = _paged(session, container, query)
+                    assert got[: len(want)] == want, (scope, floor, limit)
+                    assert not set(got[len(want) :]) & set(want)
