@@ -32,6 +32,8 @@ from bitimage.queue.ports import JobQueue
 from bitimage.queue.registry import JobRegistry
 from bitimage.queue.relay import OutboxRelay
 from bitimage.queue.worker import Worker, WorkerPool
+from bitimage.renditions.service import RenditionService
+from bitimage.renditions.tasks import RenditionTasks
 from bitimage.search.ports import SearchIndex
 from bitimage.search.postgres import PostgresSearchIndex
 from bitimage.search.sqlite import SqliteSearchIndex
@@ -60,6 +62,7 @@ class Container:
     sweeper: StagingSweeper
     analysis: AnalysisService
     analysis_tasks: AnalysisTasks
+    rendition_tasks: RenditionTasks
     purger: Purger
     jobs: JobRegistry
     relay: OutboxRelay | None = None
@@ -207,8 +210,20 @@ def bootstrap(settings: Settings) -> Container:
         RateLimiter(settings.signup_attempts_per_minute, 60.0),
     )
     purger = Purger(database, store)
-    images = ImageService(settings, store, search_index, purger.run)
     queue, relay, jobs_queued = build_queue(settings, database)
+    rendition_tasks = RenditionTasks(
+        database,
+        RenditionService(store, settings.max_image_pixels, settings.view_url_ttl_seconds),
+        jobs_queued,
+    )
+    images = ImageService(
+        settings,
+        store,
+        search_index,
+        purger.run,
+        public_copies=rendition_tasks.public_copies,
+        request_renditions=rendition_tasks.request_renditions,
+    )
     analysis = AnalysisService(
         store,
         search_index,
@@ -216,9 +231,11 @@ def bootstrap(settings: Settings) -> Container:
         settings.max_image_pixels,
         settings.moderation_threshold,
     )
-    analysis_tasks = AnalysisTasks(database, analysis)
+    # Renditions come first in every analyze job: see README, Renditions.
+    analysis_tasks = AnalysisTasks(database, analysis, [rendition_tasks.first_step])
     jobs = JobRegistry()
     analysis_tasks.register(jobs)  # each feature declares its job kinds in its tasks.py
+    rendition_tasks.register(jobs)
     closers = [queue.close] if hasattr(queue, "close") else []
     return Container(
         settings=settings,
@@ -236,6 +253,7 @@ def bootstrap(settings: Settings) -> Container:
         sweeper=StagingSweeper(database, store, purger, settings.upload_url_ttl_seconds),
         analysis=analysis,
         analysis_tasks=analysis_tasks,
+        rendition_tasks=rendition_tasks,
         purger=purger,
         jobs=jobs,
         relay=relay,

@@ -9,13 +9,13 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import quote
 
-from bitimage.storage.keys import is_valid_key
+from bitimage.storage.keys import family_of, is_valid_key
 from bitimage.storage.ports import ObjectInfo, StoreUnavailable
 from bitimage.storage.signing import UrlSigner
 
@@ -125,10 +125,41 @@ class LocalSignedStore:
         """A signed GET URL for `key`."""
         return self._sign("GET", key, ttl_seconds)
 
+    def presign_gets(self, keys: Sequence[str], ttl_seconds: int) -> list[str]:
+        """GET URLs of one image's keys under one signature whose scope lists exactly them.
+
+        A summary signs a view, a thumbnail and a preview URL per image: one HMAC instead of
+        three. Keys that are not all of one confirmed image are signed one by one.
+        """
+        families = [family_of(key) for key in keys]
+        bases = {family[0] for family in families if family is not None}
+        if len(keys) < 2 or None in families or len(bases) != 1:
+            return [self.presign_get(key, ttl_seconds) for key in keys]
+        scope = "".join(sorted({family[1] for family in families if family is not None}))
+        expires = int(time.time()) + ttl_seconds
+        signature = self.signer.scoped_signature(bases.pop(), scope, expires)
+        # Keys are generated (checked by family_of): nothing in them needs quoting.
+        query = f"?expires={expires}&signature={signature}&scope={scope}"
+        return [f"{self.base_url}/storage/{key}{query}" for key in keys]
+
     def open_writer(self, key: str) -> UploadWriter:
         """Start receiving an upload for `key` (no file is made until the first write)."""
         self.path_for(key)
         return UploadWriter(self, key)
+
+    def put(
+        self, key: str, data: bytes, content_type: str, cache_control: str | None = None
+    ) -> None:
+        """Write `data` to `key` as an upload is written: synced, renamed into place, MD5 on it.
+
+        Type and caching are not kept: the GET route sniffs the one and derives the other.
+        """
+        writer = self.open_writer(key)
+        try:
+            writer.commit(data)
+        except BaseException:
+            writer.abort()
+            raise
 
     def tag(self, file: int | Path, md5: str, size: int) -> bool:
         """Record MD5 and size on the file itself; False where the filesystem cannot."""
