@@ -14,7 +14,7 @@ from bitimage.analysis.colours import ColourAnalyser
 from bitimage.analysis.metadata import MetadataAnalyser
 from bitimage.analysis.ports import Analyser
 from bitimage.analysis.service import AnalysisService
-from bitimage.analysis.tasks import AnalysisTasks
+from bitimage.analysis.tasks import ANALYZE, AnalysisTasks
 from bitimage.cas.keys import load_or_create_key
 from bitimage.cas.passwords import PasswordHashing
 from bitimage.cas.ratelimit import RateLimiter
@@ -33,7 +33,7 @@ from bitimage.queue.registry import JobRegistry
 from bitimage.queue.relay import OutboxRelay
 from bitimage.queue.worker import Worker, WorkerPool
 from bitimage.renditions.service import RenditionService
-from bitimage.renditions.tasks import RenditionTasks
+from bitimage.renditions.tasks import RENDER, RenditionTasks
 from bitimage.search.ports import SearchIndex
 from bitimage.search.postgres import PostgresSearchIndex
 from bitimage.search.sqlite import SqliteSearchIndex
@@ -41,6 +41,8 @@ from bitimage.storage.local import LocalSignedStore
 from bitimage.storage.ports import ObjectStore
 from bitimage.storage.signing import UrlSigner
 from bitimage.users.service import UserService
+
+JOB_KINDS = (ANALYZE, RENDER)
 
 
 @dataclass
@@ -125,7 +127,8 @@ def build_queue(
     that table is the queue; on beanstalk:// it is an outbox the relay empties into the tube.
     """
     if urlsplit(settings.queue_url).scheme == "db":
-        queue = DbJobQueue(database, ttr_seconds=settings.job_ttr_seconds)
+        # Every kind a feature registers (the registry is filled after the queue is built).
+        queue = DbJobQueue(database, ttr_seconds=settings.job_ttr_seconds, kinds=JOB_KINDS)
         return queue, None, queue.notify
     from bitimage.queue.beanstalk import BeanstalkJobQueue  # an optional dependency
 
@@ -236,6 +239,8 @@ def bootstrap(settings: Settings) -> Container:
     jobs = JobRegistry()
     analysis_tasks.register(jobs)  # each feature declares its job kinds in its tasks.py
     rendition_tasks.register(jobs)
+    if tuple(jobs.kinds) != JOB_KINDS:  # the db:// queue takes only the kinds it was given
+        raise RuntimeError(f"job kinds {jobs.kinds} differ from JOB_KINDS {JOB_KINDS}")
     closers = [queue.close] if hasattr(queue, "close") else []
     return Container(
         settings=settings,
