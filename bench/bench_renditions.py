@@ -21,6 +21,7 @@ import math
 import tempfile
 import uuid
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from PIL import Image
@@ -78,6 +79,10 @@ def bare(jpeg: bytes) -> None:
         picture.save(io.BytesIO(), "WEBP", quality=WEBP_QUALITY, method=WEBP_METHOD)
 
 
+def _render(jpeg: bytes) -> object:
+    return render(io.BytesIO(jpeg), MAX_PIXELS)
+
+
 def throughput(rounds: int, calls: int) -> None:
     """images/s of the bare baseline, render() and the whole step with the store."""
     inputs = {
@@ -92,11 +97,9 @@ def throughput(rounds: int, calls: int) -> None:
         for label, jpeg in inputs.items():
             key = permanent_key(uuid.uuid4(), uuid.uuid4())
             store.put(key, jpeg, "image/jpeg")
-            baseline = best_rate(lambda jpeg=jpeg: bare(jpeg), calls, rounds)
-            step = best_rate(lambda jpeg=jpeg: render(io.BytesIO(jpeg), MAX_PIXELS), calls, rounds)
-            stored = best_rate(
-                lambda key=key: service.make(key, "jpeg", True, False), calls, rounds
-            )
+            baseline = best_rate(partial(bare, jpeg), calls, rounds)
+            step = best_rate(partial(_render, jpeg), calls, rounds)
+            stored = best_rate(partial(service.make, key, "jpeg", True, False), calls, rounds)
             size = f"{len(jpeg) / 1e6:.2f} MB"
             rows += [
                 (f"{label} ({size}): bare Pillow (baseline)", f"{baseline:.1f}", "1.00"),
