@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import quote
 
-from bitimage.storage.keys import family_of, is_valid_key
+from bitimage.storage.keys import MEMBERS, family_of, is_valid_key
 from bitimage.storage.ports import ObjectInfo, StoreUnavailable
 from bitimage.storage.signing import UrlSigner
 
@@ -131,13 +131,19 @@ class LocalSignedStore:
         A summary signs a view, a thumbnail and a preview URL per image: one HMAC instead of
         three. Keys that are not all of one confirmed image are signed one by one.
         """
-        families = [family_of(key) for key in keys]
-        bases = {family[0] for family in families if family is not None}
-        if len(keys) < 2 or None in families or len(bases) != 1:
+        first = family_of(keys[0]) if len(keys) > 1 else None
+        if first is None:
             return [self.presign_get(key, ttl_seconds) for key in keys]
-        scope = "".join(sorted({family[1] for family in families if family is not None}))
+        base = first[0]
+        letters = set()
+        for key in keys:
+            member = MEMBERS.get(key[len(base) :]) if key.startswith(base) else None
+            if member is None:  # not a key of that image
+                return [self.presign_get(key, ttl_seconds) for key in keys]
+            letters.add(member)
+        scope = "".join(sorted(letters))
         expires = int(time.time()) + ttl_seconds
-        signature = self.signer.scoped_signature(bases.pop(), scope, expires)
+        signature = self.signer.scoped_signature(base, scope, expires)
         # Keys are generated (checked by family_of): nothing in them needs quoting.
         query = f"?expires={expires}&signature={signature}&scope={scope}"
         return [f"{self.base_url}/storage/{key}{query}" for key in keys]
