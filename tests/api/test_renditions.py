@@ -236,3 +236,22 @@ def test_a_rendition_url_reaches_no_original(
     original = public["thumbnail_url"].replace(".thumb.webp", "", 1)
     assert _get(client, original).status_code == 403
     assert _get(client, public["preview_url"]).status_code == 200
+
+
+def test_reanalysis_backfills_renditions(built: tuple[Container, TestClient]) -> None:
+    container, client = built
+    headers = auth(client, "backfill@example.com")
+    image_id = _upload(client, headers, _photo_with_gps(), public=True)
+    _run_worker(container)
+    with container.database.transaction() as session:  # as a row of an older version reads
+        session.execute(
+            update(ImageRow).values(rendered_at=None, placeholder=None, public_copy=False)
+        )
+    with container.database.transaction() as session:  # what `bitimage reanalyze --all` does
+        assert container.analysis.reanalyze(session, None) == 1
+    _run_worker(container)
+    with container.database.transaction(write=False) as session:
+        row = session.get(ImageRow, uuid.UUID(image_id))
+        assert row is not None
+        assert row.placeholder is not None
+        assert row.public_copy  # public: its stripped copy was made by the step too
