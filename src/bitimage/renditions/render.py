@@ -48,17 +48,14 @@ def _srgb() -> ImageCms.ImageCmsProfile:
 @functools.lru_cache(maxsize=32)
 def _to_srgb(icc: bytes, mode: str) -> ImageCms.ImageCmsTransform | None:
     """A transform from an embedded profile to sRGB (built once per profile); None if sRGB."""
-    try:
-        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-    except (OSError, ImageCms.PyCMSError):
-        return None  # an unreadable profile: the pixels are taken as they are
-    if mode == "RGB" and "srgb" in (ImageCms.getProfileDescription(profile) or "").lower():
-        return None  # already sRGB: no transform to pay for
     out = "RGBA" if mode == "RGBA" else "RGB"
     try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if mode == "RGB" and "srgb" in (ImageCms.getProfileDescription(profile) or "").lower():
+            return None  # already sRGB: no transform to pay for
         return ImageCms.buildTransform(profile, _srgb(), mode, out)
-    except ImageCms.PyCMSError:
-        return None
+    except (OSError, ImageCms.PyCMSError):
+        return None  # an unreadable profile: the pixels are taken as they are
 
 
 def _draft_size(width: int, height: int) -> tuple[int, int]:
