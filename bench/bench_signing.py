@@ -1,7 +1,9 @@
-"""Signing view URLs: URLs/s per core of LocalSignedStore.presign_get, and a 100-URL summary.
+"""Signing view URLs: URLs/s per core of LocalSignedStore.presign_get, and a 100-image summary.
 
 Baseline, same run: a bare hmac.new(...).hexdigest() of the same message (the floor of any
-signer). Target: signing the 100 URLs of one summary page takes under 1 ms.
+signer). Target: signing the URLs of one 100-image summary page takes under 1 ms: since
+renditions, three per image (view, thumbnail, preview), which presign_gets signs with one
+HMAC per image; signing the 300 URLs one by one is printed beside it.
 Run: python bench/bench_signing.py [--quick]
 """
 
@@ -14,7 +16,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bitimage.storage.keys import permanent_key
+from bitimage.storage.keys import permanent_key, preview_key, thumbnail_key
 from bitimage.storage.local import LocalSignedStore
 from bitimage.storage.signing import UrlSigner
 
@@ -45,7 +47,8 @@ def main() -> None:
         signer = best_rate(lambda: store.presign_get(key, 3600), calls, rounds)
 
         keys = [permanent_key(uuid.uuid4(), uuid.uuid4()) for _ in range(100)]
-        page_ms, bare_ms = [], []
+        families = [[k, thumbnail_key(k), preview_key(k)] for k in keys]
+        page_ms, bare_ms, three_ms, each_ms = [], [], [], []
         for _ in range(pages):
             start = time.perf_counter()
             for k in keys:
@@ -55,8 +58,17 @@ def main() -> None:
             for _ in keys:
                 bare()
             bare_ms.append((time.perf_counter() - start) * 1000)
-    page_ms.sort()
-    bare_ms.sort()
+            start = time.perf_counter()
+            for family in families:
+                store.presign_gets(family, 3600)
+            three_ms.append((time.perf_counter() - start) * 1000)
+            start = time.perf_counter()
+            for family in families:
+                for k in family:
+                    store.presign_get(k, 3600)
+            each_ms.append((time.perf_counter() - start) * 1000)
+    for values in (page_ms, bare_ms, three_ms, each_ms):
+        values.sort()
     print(f"URL signing, one thread ({calls:,} calls x {rounds} rounds, best round)")
     print(
         table(
@@ -68,15 +80,23 @@ def main() -> None:
         )
     )
     print()
-    print(f"one summary page = 100 signed view URLs ({pages:,} pages)")
+    print(f"one summary page = 100 images ({pages:,} pages)")
     rows = []
-    for label, values in (("bare HMAC x100 (baseline)", bare_ms), ("presign_get x100", page_ms)):
+    for label, values in (
+        ("bare HMAC x100 (baseline)", bare_ms),
+        ("view URLs only: presign_get x100", page_ms),
+        ("view+thumbnail+preview: presign_gets x100", three_ms),
+        ("the same 300 URLs signed one by one", each_ms),
+    ):
         p50, p99 = percentile(values, 0.5), percentile(values, 0.99)
         ratio = p50 / percentile(bare_ms, 0.5)
         rows.append((label, f"{p50:.3f}", f"{p99:.3f}", f"{ratio:.2f}"))
     print(table(rows, ("what", "p50 ms", "p99 ms", "p50 ratio")))
-    verdict = "met" if percentile(page_ms, 0.99) < 1.0 else "MISSED"
-    print(f"target: a 100-URL summary signs in under 1 ms -> {verdict} (p99)")
+    p50, p99 = percentile(three_ms, 0.5), percentile(three_ms, 0.99)
+    print(
+        "target: a 100-image summary (300 URLs) signs in under 1 ms -> "
+        f"p50 {'met' if p50 < 1.0 else 'MISSED'}, p99 {'met' if p99 < 1.0 else 'MISSED'}"
+    )
 
 
 if __name__ == "__main__":

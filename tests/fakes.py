@@ -51,6 +51,8 @@ class MemoryStore:
         self.objects: dict[str, _Stored] = {}
         self.unavailable = False
         self.synced: list[str] = []
+        # What put() was given for each key: S3 keeps both on the object.
+        self.headers: dict[str, tuple[str, str | None]] = {}
         self._clock = clock
         self._grants: dict[str, tuple[str, str, float]] = {}
 
@@ -69,11 +71,18 @@ class MemoryStore:
             raise ObjectChanged(key)
         return stored
 
-    def put(self, key: str, data: bytes) -> None:
-        """Store `data` at `key`, as a finished upload does."""
+    def put(
+        self,
+        key: str,
+        data: bytes,
+        content_type: str = "application/octet-stream",
+        cache_control: str | None = None,
+    ) -> None:
+        """Store `data` at `key`, as a finished upload (or the service's own write) does."""
         digest = hashlib.md5(data, usedforsecurity=False).hexdigest()
         stored = _Stored(data, digest, datetime.now(UTC), secrets.token_hex(8))
         self.objects[self._key(key)] = stored
+        self.headers[key] = (content_type, cache_control)
 
     def _presign(self, method: str, key: str, ttl_seconds: int) -> str:
         token = secrets.token_urlsafe(16)
@@ -100,6 +109,10 @@ class MemoryStore:
     def presign_get(self, key: str, ttl_seconds: int) -> str:
         """A URL `grant()` accepts for a GET of `key` until it expires."""
         return self._presign("GET", key, ttl_seconds)
+
+    def presign_gets(self, keys: Sequence[str], ttl_seconds: int) -> list[str]:
+        """One URL per key, as presign_get gives."""
+        return [self._presign("GET", key, ttl_seconds) for key in keys]
 
     def stat(self, key: str) -> ObjectInfo | None:
         """Size, MD5, time and version of the object, or None."""

@@ -14,7 +14,7 @@ from bitimage.analysis.colours import ColourAnalyser
 from bitimage.analysis.metadata import MetadataAnalyser
 from bitimage.analysis.ports import Analyser
 from bitimage.analysis.service import AnalysisService
-from bitimage.analysis.tasks import AnalysisTasks
+from bitimage.analysis.tasks import ANALYZE, AnalysisTasks
 from bitimage.cas.keys import load_or_create_key
 from bitimage.cas.passwords import PasswordHashing
 from bitimage.cas.ratelimit import RateLimiter
@@ -32,6 +32,8 @@ from bitimage.queue.ports import JobQueue
 from bitimage.queue.registry import JobRegistry
 from bitimage.queue.relay import OutboxRelay
 from bitimage.queue.worker import Worker, WorkerPool
+from bitimage.renditions.service import RenditionService
+from bitimage.renditions.tasks import RENDER, RenditionTasks
 from bitimage.search.ports import SearchIndex
 from bitimage.search.postgres import PostgresSearchIndex
 from bitimage.search.sqlite import SqliteSearchIndex
@@ -39,6 +41,8 @@ from bitimage.storage.local import LocalSignedStore
 from bitimage.storage.ports import ObjectStore
 from bitimage.storage.signing import UrlSigner
 from bitimage.users.service import UserService
+
+JOB_KINDS = (ANALYZE, RENDER)
 
 
 @dataclass
@@ -60,6 +64,7 @@ class Container:
     sweeper: StagingSweeper
     analysis: AnalysisService
     analysis_tasks: AnalysisTasks
+    rendition_tasks: RenditionTasks
     purger: Purger
     jobs: JobRegistry
     relay: OutboxRelay | None = None
@@ -122,7 +127,8 @@ def build_queue(
     that table is the queue; on beanstalk:// it is an outbox the relay empties into the tube.
     """
     if urlsplit(settings.queue_url).scheme == "db":
-        queue = DbJobQueue(database, ttr_seconds=settings.job_ttr_seconds)
+        # Every kind a feature registers (the registry is filled after the queue is built).
+        queue = DbJobQueue(database, ttr_seconds=settings.job_ttr_seconds, kinds=JOB_KINDS)
         return queue, None, queue.notify
     from bitimage.queue.beanstalk import BeanstalkJobQueue  # an optional dependency
 
@@ -207,8 +213,20 @@ def bootstrap(settings: Settings) -> Container:
         RateLimiter(settings.signup_attempts_per_minute, 60.0),
     )
     purger = Purger(database, store)
-    images = ImageService(settings, store, search_index, purger.run)
     queue, relay, jobs_queued = build_queue(settings, database)
+    rendition_tasks = RenditionTasks(
+        database,
+        RenditionService(store, settings.max_image_pixels, settings.view_url_ttl_seconds),
+        jobs_queued,
+    )
+    images = ImageService(
+        settings,
+        store,
+        search_index,
+        purger.run,
+        public_copies=rendition_tasks.public_copies,
+        request_renditions=rendition_tasks.request_renditions,
+    )
     analysis = AnalysisService(
         store,
         search_index,
@@ -216,9 +234,13 @@ def bootstrap(settings: Settings) -> Container:
         settings.max_image_pixels,
         settings.moderation_threshold,
     )
-    analysis_tasks = AnalysisTasks(database, analysis)
+    # Renditions come first in every analyze job: see README, Renditions.
+    analysis_tasks = AnalysisTasks(database, analysis, [rendition_tasks.first_step])
     jobs = JobRegistry()
     analysis_tasks.register(jobs)  # each feature declares its job kinds in its tasks.py
+    rendition_tasks.register(jobs)
+    if tuple(jobs.kinds) != JOB_KINDS:  # the db:// queue takes only the kinds it was given
+        raise RuntimeError(f"job kinds {jobs.kinds} differ from JOB_KINDS {JOB_KINDS}")
     closers = [queue.close] if hasattr(queue, "close") else []
     return Container(
         settings=settings,
@@ -236,6 +258,7 @@ def bootstrap(settings: Settings) -> Container:
         sweeper=StagingSweeper(database, store, purger, settings.upload_url_ttl_seconds),
         analysis=analysis,
         analysis_tasks=analysis_tasks,
+        rendition_tasks=rendition_tasks,
         purger=purger,
         jobs=jobs,
         relay=relay,

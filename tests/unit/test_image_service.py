@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from bitimage.errors import InvalidRequest, NotFound
 from bitimage.images.models import Image, StoragePurge
 from bitimage.queue.models import Job
-from bitimage.storage.keys import permanent_key
+from bitimage.storage.keys import derived_keys, permanent_key
 from tests.unit.services import Services, jpeg
 
 
@@ -37,7 +37,9 @@ def test_delete_removes_rows_index_and_jobs_then_purges_the_recorded_keys(
     assert ("remove", [gone]) in services.search.calls
     assert gone not in services.search.entries
     assert services.count(user) == 1
-    assert services.purged == [(permanent_key(user, gone), False)]
+    # The original and everything made from it: renditions and the stripped copy.
+    original = permanent_key(user, gone)
+    assert services.purged == [(key, False) for key in (original, *derived_keys(original))]
     assert permanent_key(user, gone) not in services.store.objects
     assert permanent_key(user, kept) in services.store.objects
     # The purge row is done with once the store deleted the object.

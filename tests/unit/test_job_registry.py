@@ -42,9 +42,9 @@ def test_a_kind_has_one_handler() -> None:
         registry.register("a", lambda job: None)
 
 
-def test_bootstrap_registers_the_analysis_job(tmp_path: Path) -> None:
+def test_bootstrap_registers_the_analysis_and_render_jobs(tmp_path: Path) -> None:
     container = bootstrap(Settings(data_dir=tmp_path, analysers=""))
     try:
-        assert container.jobs.kinds == ["analyze"]
+        assert container.jobs.kinds == ["analyze", "render"]
     finally:
         container.close()

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import bitimage
 
-FEATURES = ("cas", "users", "images", "analysis")
+FEATURES = ("cas", "users", "images", "renditions", "analysis")
 # Entrypoints inside features, and why each may open a transaction of its own.
 ENTRYPOINTS = {
     "images/uploads.py",  # notify's batcher: claims, releases and group commit
     "images/purges.py",  # runs after a commit, or from the sweeper: the store works between
     "images/sweeper.py",  # the periodic runner, one unit of work per step
     "analysis/tasks.py",  # the analysis job: load, analyse outside any transaction, store
+    "renditions/tasks.py",  # the rendition step: read, render outside any transaction, record
 }
 OPENERS = {"transaction", "run"}
 

@@ -8,7 +8,7 @@ of work that `Database.run` re-runs whole should it lose a deadlock to a delete.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from bitimage.analysis.service import AnalysisService
 from bitimage.db.session import Database
@@ -22,12 +22,23 @@ ANALYZE = "analyze"
 class AnalysisTasks:
     """The entrypoints of the analysis worker: each opens its own unit of work."""
 
-    def __init__(self, database: Database, analysis: AnalysisService) -> None:
+    def __init__(
+        self,
+        database: Database,
+        analysis: AnalysisService,
+        first_steps: Sequence[Callable[[uuid.UUID], None]] = (),
+    ) -> None:
         self.database = database
         self.analysis = analysis
+        # Steps of other features run before the models, each its own units of work (the
+        # renditions: pages fill before labels arrive). Wired in bootstrap: analysis imports
+        # no feature above it.
+        self.first_steps = tuple(first_steps)
 
     def analyse_image(self, image_id: uuid.UUID, only: Sequence[str] | None = None) -> bool:
-        """Load, analyse (no transaction held), store; False if the image is gone."""
+        """First steps, then load, analyse (no transaction held), store; False if gone."""
+        for step in self.first_steps:
+            step(image_id)
         with self.database.transaction(write=False) as session:
             key = self.analysis.storage_key(session, image_id)
         if key is None:

@@ -84,13 +84,16 @@ class NotifyImage(_Model):
 
 
 class ImageSummary(_Model):
-    """An image in a list, with a pre-signed view URL that expires."""
+    """An image in a list, with pre-signed URLs that expire (renditions: None until made)."""
 
     id: uuid.UUID
     name: str
     is_private: bool
     file_format: str
     view_url: str
+    thumbnail_url: str | None
+    preview_url: str | None
+    placeholder: str | None  # a ThumbHash, base64
     created_at: datetime
     width: int
     height: int
@@ -146,6 +149,9 @@ class ExpandedImage(_Model):
     width: int
     height: int
     view_url: str
+    thumbnail_url: str | None
+    preview_url: str | None
+    placeholder: str | None
     created_at: datetime
     analysis_status: str
     tags: list[Tag]

@@ -69,6 +69,12 @@ class Image(Base):
     analysis_error: Mapped[str | None] = mapped_column(Text, default=None)
     analysis_facts: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     analysed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Renditions (thumbnail and preview, at keys derived from storage_key): when they were
+    # made, and the ThumbHash painted before the thumbnail arrives; None until then.
+    rendered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    placeholder: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The copy strangers are served (location and camera metadata removed) exists.
+    public_copy: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

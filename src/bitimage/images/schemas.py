@@ -83,7 +83,19 @@ class ImageSummary(BaseModel):
     name: str
     is_private: bool
     file_format: str
-    view_url: str
+    view_url: str = Field(
+        description="pre-signed GET of the original: as uploaded for its owner, without "
+        "location or camera metadata for anyone else"
+    )
+    thumbnail_url: str | None = Field(
+        description="pre-signed GET of a WebP, short edge 250 px; null until made"
+    )
+    preview_url: str | None = Field(
+        description="pre-signed GET of a WebP, long edge 1440 px; null until made"
+    )
+    placeholder: str | None = Field(
+        description="ThumbHash (base64, about 25 bytes) to paint before the thumbnail arrives"
+    )
     created_at: datetime
     width: int
     height: int
@@ -141,6 +153,9 @@ class ExpandedImage(BaseModel):
     width: int
     height: int
     view_url: str
+    thumbnail_url: str | None
+    preview_url: str | None
+    placeholder: str | None
     created_at: datetime
     analysis_status: str
     tags: list[TagOut]

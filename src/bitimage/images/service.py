@@ -16,9 +16,18 @@ from bitimage.images.repository import ImageRepository
 from bitimage.images.schemas import ExpandedImage, ImageSummary, LabelOut, ModerationOut, TagOut
 from bitimage.queue.outbox import drop_jobs_for
 from bitimage.search.ports import SearchIndex
-from bitimage.storage.keys import user_prefixes
+from bitimage.storage.keys import (
+    derived_keys,
+    preview_key,
+    public_key,
+    thumbnail_key,
+    user_prefixes,
+)
 from bitimage.storage.ports import ObjectStore
 from bitimage.users.repository import UserRepository
+
+# (image id, storage key, file format) of an image whose stripped copy is to be made.
+PublicCopy = tuple[uuid.UUID, str, str]
 
 
 class ImageService:
@@ -30,25 +39,74 @@ class ImageService:
         store: ObjectStore,
         search: SearchIndex,
         purge: Callable[[Sequence[int]], object],
+        public_copies: Callable[[Sequence[PublicCopy]], None] = lambda _: None,
+        request_renditions: Callable[[Sequence[uuid.UUID]], None] = lambda _: None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.search = search
         self.purge = purge
+        # Entrypoints of the renditions feature (wired in bootstrap: images imports none
+        # above it): make stripped copies now; queue renditions an old image never got.
+        self.public_copies = public_copies
+        self.request_renditions = request_renditions
 
-    def summary(self, image: Image) -> ImageSummary:
-        """The summary of an image, with a fresh pre-signed view URL."""
+    def summary(self, image: Image, owner: bool = True) -> ImageSummary:
+        """The summary of an image, with fresh pre-signed URLs (call prepare() first).
+
+        The owner's view_url is the upload as it came; anyone else's is the stripped copy.
+        """
+        key = image.storage_key
+        view = key if owner else public_key(key)
+        ttl = self.settings.view_url_ttl_seconds
+        if image.placeholder is None:
+            (view_url,) = self.store.presign_gets([view], ttl)
+            thumbnail_url = preview_url = None
+        else:
+            view_url, thumbnail_url, preview_url = self.store.presign_gets(
+                [view, thumbnail_key(key), preview_key(key)], ttl
+            )
         return ImageSummary(
             id=image.id,
             name=image.name,
             is_private=image.is_private,
             file_format=image.file_format,
-            view_url=self.store.presign_get(image.storage_key, self.settings.view_url_ttl_seconds),
+            view_url=view_url,
+            thumbnail_url=thumbnail_url,
+            preview_url=preview_url,
+            placeholder=image.placeholder,
             created_at=image.created_at,
             width=image.width,
             height=image.height,
             analysis_status=image.analysis_status,
         )
+
+    def summaries(self, images: Sequence[Image], viewer: uuid.UUID | None) -> list[ImageSummary]:
+        """Summaries of `images` as `viewer` (None: a stranger to all of them) sees them."""
+        self.prepare(images, viewer)
+        return [self.summary(image, image.user_id == viewer) for image in images]
+
+    def prepare(self, images: Sequence[Image], viewer: uuid.UUID | None) -> None:
+        """Make what `viewer` is about to be sent URLs of, and queue what can wait.
+
+        A stranger's view_url must point at a stripped copy: those missing are made now
+        (once; the rendition step makes them ahead for images public when confirmed).
+        Renditions of an image confirmed before they existed are queued, null until made.
+        """
+        missing = [
+            (image.id, image.storage_key, image.file_format)
+            for image in images
+            if image.user_id != viewer and not image.public_copy
+        ]
+        if missing:
+            self.public_copies(missing)
+        old = [
+            image.id
+            for image in images
+            if image.rendered_at is None and image.analysis_status != "pending"
+        ]
+        if old:
+            self.request_renditions(old)
 
     def visible_image(
         self, session: Session, viewer: uuid.UUID | None, image_id: uuid.UUID
@@ -68,9 +126,10 @@ class ImageService:
         repo = ImageRepository(session)
         tags = repo.tags_of([image.id]).get(image.id, [])
         labels = repo.labels_of(image.id)
-        base = self.summary(image)
-        facts = image.analysis_facts or {}
         owner = viewer == image.user_id
+        self.prepare([image], viewer)
+        base = self.summary(image, owner)
+        facts = image.analysis_facts or {}
         return ExpandedImage(
             **base.model_dump(),
             hash=image.hash,
@@ -114,7 +173,11 @@ class ImageService:
                 )
         self._delete_rows(session, repo, ids)
         UserRepository(session).add_uploads(owner, -len(ids))
-        purges = [repo.add_purge(found[i].storage_key) for i in ids]
+        purges = [
+            repo.add_purge(key)
+            for i in ids
+            for key in (found[i].storage_key, *derived_keys(found[i].storage_key))
+        ]
         self._purge_after_commit(session, [p.id for p in purges])
 
     def delete_all_of_user(self, session: Session, user_id: uuid.UUID) -> None:

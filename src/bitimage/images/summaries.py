@@ -47,7 +47,7 @@ class SearchService:
         found = ImageRepository(session).get_many(page.image_ids)
         ordered = [found[i] for i in page.image_ids if i in found]
         return SummaryPage(
-            images=[self.images.summary(image) for image in ordered], next_cursor=page.next_cursor
+            images=self.images.summaries(ordered, query.owner_id), next_cursor=page.next_cursor
         )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, delete, insert
 from sqlalchemy.orm import Session
@@ -21,12 +21,23 @@ def enqueue_analysis(
     session: Session, image_ids: Iterable[uuid.UUID], analysers: list[str] | None = None
 ) -> None:
     """Queue one analysis job per image (all analysers, or just these), in the transaction."""
+    extra: dict[str, Any] = {} if analysers is None else {"analysers": analysers}
+    enqueue_jobs(session, "analyze", image_ids, extra)
+
+
+def enqueue_jobs(
+    session: Session,
+    kind: str,
+    image_ids: Iterable[uuid.UUID],
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Queue one job of `kind` per image, in the caller's transaction."""
     now = utcnow()
-    extra = {} if analysers is None else {"analysers": analysers}
+    extra = extra or {}
     rows = [
         {
             "id": uuid.uuid4(),
-            "kind": "analyze",
+            "kind": kind,
             "image_id": image_id,
             "payload": {"v": JOB_SCHEMA_VERSION, "image_id": str(image_id), **extra},
             "state": "queued",

@@ -9,13 +9,13 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import quote
 
-from bitimage.storage.keys import is_valid_key
+from bitimage.storage.keys import MEMBERS, family_of, is_valid_key
 from bitimage.storage.ports import ObjectInfo, StoreUnavailable
 from bitimage.storage.signing import UrlSigner
 
@@ -125,10 +125,47 @@ class LocalSignedStore:
         """A signed GET URL for `key`."""
         return self._sign("GET", key, ttl_seconds)
 
+    def presign_gets(self, keys: Sequence[str], ttl_seconds: int) -> list[str]:
+        """GET URLs of one image's keys under one signature whose scope lists exactly them.
+
+        A summary signs a view, a thumbnail and a preview URL per image: one HMAC instead of
+        three. Keys that are not all of one confirmed image are signed one by one.
+        """
+        first = family_of(keys[0]) if len(keys) > 1 else None
+        if first is None:
+            return [self.presign_get(key, ttl_seconds) for key in keys]
+        base = first[0]
+        letters = set()
+        for key in keys:
+            member = MEMBERS.get(key[len(base) :]) if key.startswith(base) else None
+            if member is None:  # not a key of that image
+                return [self.presign_get(key, ttl_seconds) for key in keys]
+            letters.add(member)
+        scope = "".join(sorted(letters))
+        expires = int(time.time()) + ttl_seconds
+        signature = self.signer.scoped_signature(base, scope, expires)
+        # Keys are generated (checked by family_of): nothing in them needs quoting.
+        query = f"?expires={expires}&signature={signature}&scope={scope}"
+        return [f"{self.base_url}/storage/{key}{query}" for key in keys]
+
     def open_writer(self, key: str) -> UploadWriter:
         """Start receiving an upload for `key` (no file is made until the first write)."""
         self.path_for(key)
         return UploadWriter(self, key)
+
+    def put(
+        self, key: str, data: bytes, content_type: str, cache_control: str | None = None
+    ) -> None:
+        """Write `data` to `key` as an upload is written: synced, renamed into place, MD5 on it.
+
+        Type and caching are not kept: the GET route sniffs the one and derives the other.
+        """
+        writer = self.open_writer(key)
+        try:
+            writer.commit(data)
+        except BaseException:
+            writer.abort()
+            raise
 
     def tag(self, file: int | Path, md5: str, size: int) -> bool:
         """Record MD5 and size on the file itself; False where the filesystem cannot."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO, Protocol
@@ -38,6 +38,24 @@ class ObjectStore(Protocol):
 
     def presign_get(self, key: str, ttl_seconds: int) -> str:
         """A URL anyone holding it may GET the object from until it expires."""
+        ...
+
+    def put(
+        self, key: str, data: bytes, content_type: str, cache_control: str | None = None
+    ) -> None:
+        """Store bytes the service made (a rendition, a stripped copy) at `key`, durably.
+
+        S3 keeps `content_type` and `cache_control` on the object and answers them on GETs;
+        the local store's GET route derives both itself.
+        """
+        ...
+
+    def presign_gets(self, keys: Sequence[str], ttl_seconds: int) -> list[str]:
+        """GET URLs of `keys`, in order: one image's key and keys derived from it.
+
+        The local store signs them once together, each URL reaching only the keys given;
+        other stores sign each URL on its own.
+        """
         ...
 
     def stat(self, key: str) -> ObjectInfo | None:

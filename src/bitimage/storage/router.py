@@ -18,7 +18,13 @@ from bitimage.config import describe_size
 from bitimage.db.session import Database
 from bitimage.errors import AccessDenied, AppError, Conflict, NotFound, TooLarge, responses
 from bitimage.imaging import content_type
-from bitimage.storage.keys import STAGING_PREFIX, image_id_of, is_valid_key, user_id_of
+from bitimage.storage.keys import (
+    STAGING_PREFIX,
+    family_of,
+    image_id_of,
+    is_valid_key,
+    user_id_of,
+)
 from bitimage.storage.local import LocalSignedStore
 
 # Raises unless the upload URL of (user, image) may still be written to (the grant's owner,
@@ -62,10 +68,36 @@ SignatureQ = Annotated[
 ]
 
 
-def _check(store: LocalSignedStore, method: str, key: str, expires: int, signature: str) -> None:
+ScopeQ = Annotated[
+    str | None,
+    Query(
+        pattern="^[opst]{1,4}$",
+        description="the keys of one image one signature reaches (o: original, t: thumbnail, "
+        "p: preview, s: the copy without metadata)",
+    ),
+]
+
+
+def _check(
+    store: LocalSignedStore,
+    method: str,
+    key: str,
+    expires: int,
+    signature: str,
+    scope: str | None = None,
+) -> None:
     if not is_valid_key(key):
         raise NotFound(f"No object at {key[:200]}")
-    if not store.signer.verify(method, key, expires, signature, time.time()):
+    if scope is None:
+        valid = store.signer.verify(method, key, expires, signature, time.time())
+    else:
+        family = family_of(key)
+        valid = (
+            family is not None
+            and family[1] in scope
+            and store.signer.verify(method, f"{family[0]}|{scope}", expires, signature, time.time())
+        )
+    if not valid:
         raise AccessDenied(
             "The signed URL is invalid or has expired", "Ask the API for a fresh URL"
         )
@@ -158,10 +190,18 @@ def _checked(check: Callable[[], None] | None, step: Callable[..., T], *chunks: 
     summary="Download an object from a signed URL",
 )
 def get_object(
-    key: str, expires: ExpiresQ, signature: SignatureQ, request: Request, routes: StorageDep
+    key: str,
+    expires: ExpiresQ,
+    signature: SignatureQ,
+    request: Request,
+    routes: StorageDep,
+    scope: ScopeQ = None,
 ) -> Response:
-    """The bytes with their sniffed Content-Type, an ETag (the MD5) and nosniff."""
-    return _serve(key, expires, signature, request, routes)
+    """The bytes with their sniffed Content-Type, a strong ETag (the MD5) and nosniff.
+
+    Cacheable privately for as long as the URL lives; `If-None-Match` answers 304.
+    """
+    return _serve(key, expires, signature, request, routes, scope)
 
 
 @router.head(
@@ -173,28 +213,49 @@ def get_object(
     summary="Headers of an object, from a signed GET URL",
 )
 def head_object(
-    key: str, expires: ExpiresQ, signature: SignatureQ, request: Request, routes: StorageDep
+    key: str,
+    expires: ExpiresQ,
+    signature: SignatureQ,
+    request: Request,
+    routes: StorageDep,
+    scope: ScopeQ = None,
 ) -> Response:
     """What GET answers, without the body; the URL is checked as a GET URL."""
-    return _serve(key, expires, signature, request, routes)
+    return _serve(key, expires, signature, request, routes, scope)
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    """If-None-Match's weak comparison (RFC 9110 13.1.2): any listed tag, or `*`."""
+    if if_none_match is None:
+        return False
+    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    return "*" in tags or etag in tags
 
 
 def _serve(
-    key: str, expires: int, signature: str, request: Request, routes: StorageDep
+    key: str,
+    expires: int,
+    signature: str,
+    request: Request,
+    routes: StorageDep,
+    scope: str | None = None,
 ) -> Response:
     store = routes.store
-    _check(store, "GET", key, expires, signature)
+    _check(store, "GET", key, expires, signature, scope)
     info = store.stat(key)
     if info is None:
         raise NotFound(f"No object at {key}")
     etag = f'"{info.md5 or store.md5(key)}"'
+    # An object never changes under its key (a confirmed image, its renditions, its stripped
+    # copy): a browser may keep it as long as the URL that fetched it lives.
+    max_age = max(0, expires - int(time.time()))
     headers = {
         "ETag": etag,
         "X-Content-Type-Options": "nosniff",
-        "Cache-Control": "private, max-age=300",
+        "Cache-Control": f"private, max-age={max_age}",
         "Content-Security-Policy": "default-src 'none'; sandbox",
     }
-    if request.headers.get("if-none-match") == etag:
+    if _matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
     media_type = content_type(store.read_range(key, 0, 64))
     return FileResponse(store.path_for(key), media_type=media_type, headers=headers)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import builtins
 import hashlib
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
         CopySourceTypeDef,
         GetObjectRequestTypeDef,
         ObjectIdentifierTypeDef,
+        PutObjectRequestTypeDef,
     )
 
 _CHUNK = 256 * 1024
@@ -163,6 +165,29 @@ class S3Store:
     def presign_get(self, key: str, ttl_seconds: int) -> str:
         """A presigned GET URL."""
         return self._signer().presign("GET", self.locate(key), key, ttl_seconds)
+
+    def put(
+        self, key: str, data: bytes, content_type: str, cache_control: str | None = None
+    ) -> None:
+        """PutObject with its type, caching and MD5 (S3 refuses bytes damaged on the way)."""
+        bucket = self.locate(key)
+        digest = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
+        request: PutObjectRequestTypeDef = {
+            "Bucket": bucket,
+            "Key": key,
+            "Body": data,
+            "ContentType": content_type,
+            "ContentMD5": digest,
+        }
+        if cache_control is not None:
+            request["CacheControl"] = cache_control
+        with _translated("PutObject", bucket, key):
+            self.client.put_object(**request)
+
+    def presign_gets(self, keys: Sequence[str], ttl_seconds: int) -> builtins.list[str]:
+        """One presigned GET URL per key (SigV4 signs each URL on its own)."""
+        signer = self._signer()
+        return [signer.presign("GET", self.locate(key), key, ttl_seconds) for key in keys]
 
     def stat(self, key: str) -> ObjectInfo | None:
         """HEAD the object; the ETag is the MD5 if single-part and not KMS or SSE-C encrypted."""

@@ -1,0 +1,1 @@
+"""Renditions: thumbnails, previews, placeholders and the copy of an original strangers get."""
