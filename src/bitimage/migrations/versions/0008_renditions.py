@@ -1,15 +1,15 @@
 """images record their renditions (when made, the ThumbHash placeholder) and the stripped copy
 
-Revision ID: 0007
-Revises: 0005 (to be rebased onto 0006 when the search-scope branch lands)
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-06 20:30:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0005"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
