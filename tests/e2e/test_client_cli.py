@@ -151,6 +151,18 @@ def test_batch_upload_walkthrough(cli: Cli, tmp_path: Path) -> None:
     assert cli("get", sunset, "--output", "copy.bin").returncode == 0
     assert (tmp_path / "copy.bin").read_bytes() == good["photos/trip/sunset.jpg"]
 
+    edited = cli("edit", sunset, "--name", "Sunset over the bay", "--tag", "bay", "--public",
+                 "--json")  # fmt: skip
+    assert edited.returncode == 0, edited.stderr
+    assert json.loads(edited.stdout)["name"] == "Sunset over the bay"
+    assert [t["name"] for t in json.loads(edited.stdout)["tags"]] == ["bay"]
+    public = json.loads(cli("search", "--public", "--tag", "bay", "--json").stdout)
+    assert [image["id"] for image in public] == [sunset]
+    assert cli("edit", sunset).returncode == 2  # nothing to change
+    assert cli("edit", sunset, "--tag", "x", "--no-tags").returncode == 2
+    assert cli("edit", sunset, "--private", "--no-tags").returncode == 0
+    assert json.loads(cli("search", "--public", "--json").stdout) == []
+
     deleted = cli("delete", sunset)
     assert deleted.returncode == 0
     missing = cli("show", sunset)
@@ -304,6 +316,12 @@ def test_sdk_uploads_file_objects_and_reports_progress(server: str) -> None:
         assert shown.hash == md5(payloads[2])
         again = bit.upload([io.BytesIO(p) for p in payloads])
         assert [f.status for f in again.files] == ["skipped"] * 3
+        me = bit.me()
+        assert (me.email, me.image_upload_count) == ("sdk@example.com", 3)
+        edited = bit.edit(public[0].id, name="renamed", tags=["a", "b"], is_private=True)
+        assert (edited.name, [t.name for t in edited.tags]) == ("renamed", ["a", "b"])
+        assert list(bit.search(public=True)) == []
+        assert [i.name for i in bit.search(tag="b")] == ["renamed"]
         bit.delete_images([public[0].id])
         with pytest.raises(NotFound) as caught:
             bit.expanded(public[0].id)

@@ -33,13 +33,17 @@ PARSED: dict[type[BaseModel], list[tuple[str, str, str]]] = {
     sdk.Jwks: [("get", "/cas/.well-known/jwks.json", "200")],
     sdk.AccountCreated: [("post", "/api/v1/users", "201")],
     sdk.Account: [("get", "/api/v1/users/{user_id}", "200")],
+    sdk.CallerAccount: [("get", "/api/v1/users/me", "200")],
     sdk.UploadUrls: [("get", "/api/v1/images/upload_urls", "200")],
     sdk.ConfirmedImages: [("post", "/api/v1/images", "201")],
     sdk.SummaryPage: [
         ("get", "/api/v1/images/private/summary", "200"),
         ("get", "/api/v1/images/public/summary", "200"),
     ],
-    sdk.ExpandedImage: [("get", "/api/v1/images/{image_id}/expanded", "200")],
+    sdk.ExpandedImage: [
+        ("get", "/api/v1/images/{image_id}/expanded", "200"),
+        ("patch", "/api/v1/images/{image_id}", "200"),
+    ],
 }
 _NOTES = ("title", "description", "examples")  # documentation only: not part of the contract
 

@@ -134,11 +134,11 @@ def whoami(server: ServerOpt = DEFAULT_SERVER, as_json: JsonOpt = False) -> None
     """Show who the token belongs to and the account's image count."""
     with _handled(), _client(server) as bit:
         claims = bit.claims()
-        account = bit.account(claims.user_id)
+        account = bit.me()
         expires = datetime.fromtimestamp(claims.exp, UTC).isoformat() if claims.exp else None
         info = {
             "server": bit.server,
-            "email": claims.email,
+            "email": account.email or claims.email,
             "user_id": str(account.id),
             "image_upload_count": account.image_upload_count,
             "image_upload_limit": account.image_upload_limit,
@@ -148,7 +148,7 @@ def whoami(server: ServerOpt = DEFAULT_SERVER, as_json: JsonOpt = False) -> None
         _print_json(info)
         return
     limit = account.image_upload_limit
-    typer.echo(f"{claims.email or '(no email)'} (user {account.id}) on {bit.server}")
+    typer.echo(f"{info['email'] or '(no email)'} (user {account.id}) on {bit.server}")
     typer.echo(
         f"images: {account.image_upload_count} of {limit if limit is not None else 'unlimited'}"
     )
@@ -339,6 +339,34 @@ def get(
     typer.echo(f"Saved {output} ({output.stat().st_size} bytes)", err=True)
 
 
+def edit(
+    image_id: Annotated[str, typer.Argument(metavar="ID", help="image id")],
+    name: Annotated[str | None, typer.Option("--name", help="the new name")] = None,
+    tags: Annotated[
+        list[str] | None,
+        typer.Option("--tag", "-t", help="repeat; replaces every tag (--no-tags: remove all)"),
+    ] = None,
+    no_tags: Annotated[bool, typer.Option("--no-tags", help="remove every tag")] = False,
+    public: Annotated[
+        bool | None, typer.Option("--public/--private", help="who may see it", show_default=False)
+    ] = None,
+    as_json: JsonOpt = False,
+    server: ServerOpt = DEFAULT_SERVER,
+) -> None:
+    """Rename your image, replace its tags, or make it public or private."""
+    wanted = _image_id(image_id)
+    if tags and no_tags:
+        raise _fail("give --tag or --no-tags, not both", code=2)
+    new_tags = [] if no_tags else tags
+    if name is None and new_tags is None and public is None:
+        raise _fail("nothing to change: give --name, --tag, --no-tags, --public or --private", 2)
+    with _handled(), _client(server) as bit:
+        image = bit.edit(
+            wanted, name=name, tags=new_tags, is_private=None if public is None else not public
+        )
+    typer.echo(json.dumps(image.model_dump(mode="json"), indent=2) if as_json else _describe(image))
+
+
 def delete(
     image_ids: Annotated[list[str], typer.Argument(metavar="ID", help="image ids")],
     server: ServerOpt = DEFAULT_SERVER,
@@ -368,7 +396,7 @@ def account_delete(
 
 def register(app: typer.Typer) -> None:
     """Add the client commands (and the `account` group) to the `bitimage` app."""
-    for command in (signup, login, logout, whoami, upload, search, show, get, delete):
+    for command in (signup, login, logout, whoami, upload, search, show, get, edit, delete):
         app.command()(command)
     account = typer.Typer(help="Your Bit-image account.", no_args_is_help=True)
     account.command("delete")(account_delete)

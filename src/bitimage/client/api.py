@@ -17,6 +17,7 @@ from bitimage.client.models import (
     Account,
     AccountCreated,
     Authorization,
+    CallerAccount,
     ConfirmedImages,
     ExpandedImage,
     ImageSummary,
@@ -91,6 +92,10 @@ class Client(BaseClient):
         """The caller's account with its image count and limit."""
         user = user_id or self.claims().user_id
         return self._parse(Account, self.request("GET", f"/api/v1/users/{user}", expect=200))
+
+    def me(self) -> CallerAccount:
+        """The token's user's account (GET /users/me), with the token's email."""
+        return self._parse(CallerAccount, self.request("GET", "/api/v1/users/me", expect=200))
 
     def delete_account(self, user_id: uuid.UUID | None = None) -> None:
         """Delete the caller's account, every image and every stored byte."""
@@ -208,6 +213,25 @@ class Client(BaseClient):
                 os.unlink(temp)
             raise
         return image
+
+    def edit(
+        self,
+        image_id: uuid.UUID | str,
+        *,
+        name: str | None = None,
+        is_private: bool | None = None,
+        tags: Sequence[str] | None = None,
+    ) -> ExpandedImage:
+        """Change your image: the arguments given (tags replace the old set); the rest stays."""
+        body: dict[str, object] = {}
+        if name is not None:
+            body["name"] = name
+        if is_private is not None:
+            body["is_private"] = is_private
+        if tags is not None:
+            body["tags"] = [{"name": tag} for tag in tags]
+        answer = self.request("PATCH", f"/api/v1/images/{image_id}", expect=200, json=body)
+        return self._parse(ExpandedImage, answer)
 
     def delete_images(self, image_ids: Iterable[uuid.UUID | str]) -> None:
         """Delete your images (all or nothing per 1000 ids); their bytes leave storage too."""

@@ -53,6 +53,12 @@ class Account(AccountCreated):
     image_upload_limit: int | None
 
 
+class CallerAccount(Account):
+    """GET /api/v1/users/me: the caller's account, with the token's email when it has one."""
+
+    email: str | None = None
+
+
 class UploadUrl(_Model):
     """One pre-signed PUT URL and the image id it is for."""
 

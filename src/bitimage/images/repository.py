@@ -271,6 +271,14 @@ class ImageRepository:
             ]
             self.session.execute(_INSERT_IMAGE_TAGS, rows)
 
+    def replace_tags(
+        self, image_id: uuid.UUID, names: Sequence[str], scope: dict[str, object]
+    ) -> None:
+        """Give an image exactly these tags (lower-cased names), links carrying its scope."""
+        self.session.execute(delete(_IMAGE_TAGS).where(_IMAGE_TAGS.c.image_id == image_id))
+        tag_ids = self.ensure_tags(names)
+        self.link_tags([(image_id, tag_ids[name]) for name in names], {image_id: scope})
+
     def tags_of(self, image_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Tag]]:
         """Each image's tags, by image id, sorted by name."""
         found: dict[uuid.UUID, list[Tag]] = defaultdict(list)

@@ -25,6 +25,7 @@ from bitimage.images.filters import PrivateSummaryFilters, SummaryFilters
 from bitimage.images.schemas import (
     ConfirmedImages,
     ExpandedImage,
+    ImageEdit,
     NotifyRequest,
     SummaryPage,
     UploadUrls,
@@ -142,6 +143,22 @@ def expanded(
     """Your image, or anyone's public image; a token is needed only for private ones."""
     viewer = caller.user_id if caller else None
     return images.expanded(session, viewer, image_id)
+
+
+@router.patch(
+    "/{image_id}",
+    responses=responses(AuthorizationFailed, NotFound, ServiceUnavailable),
+    summary="Rename your image, make it public or private, or replace its tags",
+)
+def edit_image(
+    image_id: uuid.UUID,
+    body: ImageEdit,
+    caller: CurrentUser,
+    session: WriteSessionDep,
+    images: ImageServiceDep,
+) -> ExpandedImage:
+    """Change the fields given (others stay); search finds the new name and tags at once."""
+    return images.edit(session, caller.user_id, image_id, body)
 
 
 @router.post(

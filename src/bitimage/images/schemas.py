@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from bitimage.textrules import RULE, VISIBLE_TEXT
 
@@ -60,6 +60,27 @@ class NotifyImage(BaseModel):
     hash: str = Field(pattern=r"^[0-9a-fA-F]{32}$", description="hex MD5 of the uploaded bytes")
     is_private: bool = True
     tags: list[TagIn] = Field(default_factory=list, max_length=50)
+
+
+class ImageEdit(BaseModel):
+    """The body of PATCH /images/{id}: the fields to change; those left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = Field(default=None, description="the new name (null is refused)")
+    is_private: bool | None = Field(default=None, description="false: public (null is refused)")
+    tags: list[TagIn] | None = Field(
+        default=None,
+        max_length=50,
+        description="replaces every tag of the image; [] removes them (null is refused)",
+    )
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> ImageEdit:
+        nulls = sorted(f for f in self.model_fields_set if getattr(self, f) is None)
+        if nulls:
+            raise ValueError(f"leave out what stays as it is, instead of null: {', '.join(nulls)}")
+        return self
 
 
 class NotifyRequest(BaseModel):

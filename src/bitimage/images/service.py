@@ -12,10 +12,17 @@ from bitimage.config import MIB, Settings
 from bitimage.db.session import after_commit
 from bitimage.errors import InvalidRequest, NotFound
 from bitimage.images.models import Image
-from bitimage.images.repository import ImageRepository
-from bitimage.images.schemas import ExpandedImage, ImageSummary, LabelOut, ModerationOut, TagOut
+from bitimage.images.repository import ImageRepository, scope_of
+from bitimage.images.schemas import (
+    ExpandedImage,
+    ImageEdit,
+    ImageSummary,
+    LabelOut,
+    ModerationOut,
+    TagOut,
+)
 from bitimage.queue.outbox import drop_jobs_for
-from bitimage.search.ports import SearchIndex
+from bitimage.search.ports import SearchEntry, SearchIndex
 from bitimage.storage.keys import (
     derived_keys,
     preview_key,
@@ -119,15 +126,24 @@ class ImageService:
         return image
 
     def expanded(
-        self, session: Session, viewer: uuid.UUID | None, image_id: uuid.UUID
+        self,
+        session: Session,
+        viewer: uuid.UUID | None,
+        image_id: uuid.UUID,
+        prepare: bool = True,
     ) -> ExpandedImage:
-        """Everything about one image its viewer may see."""
+        """Everything about one image its viewer may see.
+
+        `prepare=False` where the caller holds a write transaction: prepare() may write in
+        transactions of its own, which would wait for this one (the next view does it).
+        """
         image = self.visible_image(session, viewer, image_id)
         repo = ImageRepository(session)
         tags = repo.tags_of([image.id]).get(image.id, [])
         labels = repo.labels_of(image.id)
         owner = viewer == image.user_id
-        self.prepare([image], viewer)
+        if prepare:
+            self.prepare([image], viewer)
         base = self.summary(image, owner)
         facts = image.analysis_facts or {}
         return ExpandedImage(
@@ -150,6 +166,37 @@ class ImageService:
             moderation=_moderation(image, facts) if owner else None,
             analysis_error=image.analysis_error if owner else None,
         )
+
+    def edit(
+        self, session: Session, owner: uuid.UUID, image_id: uuid.UUID, change: ImageEdit
+    ) -> ExpandedImage:
+        """Change the owner's image (name, privacy, tags replaced); search sees it at once."""
+        repo = ImageRepository(session)
+        # The lock order of every writer: the owner's row, then the image's.
+        UserRepository(session).quotas([owner], for_update=True)
+        image = repo.lock([image_id]).get(image_id)
+        if image is None or image.user_id != owner:
+            raise NotFound(f"Image {image_id} was not found among your images", image_id=image_id)
+        given = change.model_fields_set
+        if change.name is not None:
+            image.name = change.name
+        moved = change.is_private is not None and change.is_private != image.is_private
+        if change.is_private is not None:
+            image.is_private = change.is_private
+        session.flush()
+        if change.tags is not None:
+            names = sorted({tag.name.lower() for tag in change.tags})
+            scope = {"user_id": image.user_id, "created_at": image.created_at,
+                     "is_private": image.is_private, "moderation": image.moderation}  # fmt: skip
+            repo.replace_tags(image.id, names, scope_of(scope))
+        if moved:  # into or out of the public summary: every copy of its scope follows
+            self.search.rescope(session, [image.id])
+        if given & {"name", "tags"}:
+            tags = [tag.name for tag in repo.tags_of([image.id]).get(image.id, [])]
+            labels = sorted(label.name for label, _ in repo.labels_of(image.id))  # as analysis
+            text = (image.analysis_facts or {}).get("text") or ""
+            self.search.index(session, [SearchEntry(image.id, image.name, tags, labels, text)])
+        return self.expanded(session, owner, image.id, prepare=False)
 
     def delete_images(
         self, session: Session, owner: uuid.UUID, image_ids: Sequence[uuid.UUID]

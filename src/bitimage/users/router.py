@@ -17,7 +17,7 @@ from bitimage.errors import (
     ServiceUnavailable,
     responses,
 )
-from bitimage.users.schemas import UserAccount, UserCreated
+from bitimage.users.schemas import CallerAccount, UserAccount, UserCreated
 from bitimage.users.service import UserService
 
 UserServiceDep = Annotated[UserService, Depends(provide("users", UserService))]
@@ -37,6 +37,22 @@ def create_user(
     """Create the account of the token's user."""
     user = users.create(session, caller.user_id)
     return UserCreated(id=user.id, image_upload_count=user.image_upload_count)
+
+
+@router.get(
+    "/me",
+    responses=responses(AuthorizationFailed, NotFound, ServiceUnavailable),
+    summary="Read the account of the token's user",
+)
+def get_me(caller: CurrentUser, session: ReadSessionDep, users: UserServiceDep) -> CallerAccount:
+    """Your account, as GET /users/{id} answers it, plus the token's email if it has one."""
+    user = users.get(session, caller.user_id, caller.user_id)
+    return CallerAccount(
+        id=user.id,
+        image_upload_count=user.image_upload_count,
+        image_upload_limit=user.image_upload_limit,
+        email=caller.email,
+    )
 
 
 @router.get(

@@ -18,3 +18,9 @@ class UserAccount(UserCreated):
     """An account with its limit (null: unlimited)."""
 
     image_upload_limit: int | None
+
+
+class CallerAccount(UserAccount):
+    """The caller's own account, with the email the built-in CAS put in the token."""
+
+    email: str | None = None
