@@ -91,14 +91,16 @@ def test_only_the_owner_may_edit(client: TestClient) -> None:
 def test_bad_bodies_are_refused_and_change_nothing(client: TestClient) -> None:
     headers = auth(client, "bad-edit@example.com")
     image_id = _image(client, headers)
-    for body in [{"name": None}, {"tags": None}, {"name": " "}, {"owner": "me"},
-                 {"is_private": "maybe"}, {"tags": [{"name": "x"}] * 51}]:  # fmt: skip
+    for body in [{"name": " "}, {"owner": "me"}, {"is_private": "maybe"},
+                 {"tags": [{"name": "x"}] * 51}, {"tags": [{"name": "a\u0000b"}]}]:  # fmt: skip
         answer = _patch(client, headers, image_id, body)
         assert answer.status_code == 400, (body, answer.text)
         assert set(answer.json()) == {"error", "message", "detail"}
-    unchanged = _patch(client, headers, image_id, {})
-    assert unchanged.status_code == 200
-    assert [t["name"] for t in unchanged.json()["tags"]] == ["sea", "sky"]
+    for same in [{}, {"name": None, "tags": None, "is_private": None}]:  # null: unchanged
+        unchanged = _patch(client, headers, image_id, same)
+        assert unchanged.status_code == 200
+        assert [t["name"] for t in unchanged.json()["tags"]] == ["sea", "sky"]
+        assert unchanged.json()["name"] == "img0"
 
 
 def test_racing_edits_leave_search_rows_in_step_with_the_image(

@@ -146,7 +146,7 @@ def expanded(
 
 
 @router.patch(
-    "/{image_id}",
+    "/{image_id:uuid}",  # only ids: PATCH /upload_urls is a 405, not a malformed id
     responses=responses(AuthorizationFailed, NotFound, ServiceUnavailable),
     summary="Rename your image, make it public or private, or replace its tags",
 )

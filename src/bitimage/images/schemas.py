@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from bitimage.textrules import RULE, VISIBLE_TEXT
 
@@ -67,20 +67,13 @@ class ImageEdit(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Name | None = Field(default=None, description="the new name (null is refused)")
-    is_private: bool | None = Field(default=None, description="false: public (null is refused)")
+    name: Name | None = Field(default=None, description="the new name (null: unchanged)")
+    is_private: bool | None = Field(default=None, description="false: public (null: unchanged)")
     tags: list[TagIn] | None = Field(
         default=None,
         max_length=50,
-        description="replaces every tag of the image; [] removes them (null is refused)",
+        description="replaces every tag of the image; [] removes them (null: unchanged)",
     )
-
-    @model_validator(mode="after")
-    def _no_nulls(self) -> ImageEdit:
-        nulls = sorted(f for f in self.model_fields_set if getattr(self, f) is None)
-        if nulls:
-            raise ValueError(f"leave out what stays as it is, instead of null: {', '.join(nulls)}")
-        return self
 
 
 class NotifyRequest(BaseModel):

@@ -177,7 +177,6 @@ class ImageService:
         image = repo.lock([image_id]).get(image_id)
         if image is None or image.user_id != owner:
             raise NotFound(f"Image {image_id} was not found among your images", image_id=image_id)
-        given = change.model_fields_set
         if change.name is not None:
             image.name = change.name
         moved = change.is_private is not None and change.is_private != image.is_private
@@ -191,7 +190,7 @@ class ImageService:
             repo.replace_tags(image.id, names, scope_of(scope))
         if moved:  # into or out of the public summary: every copy of its scope follows
             self.search.rescope(session, [image.id])
-        if given & {"name", "tags"}:
+        if change.name is not None or change.tags is not None:
             tags = [tag.name for tag in repo.tags_of([image.id]).get(image.id, [])]
             labels = sorted(label.name for label, _ in repo.labels_of(image.id))  # as analysis
             text = (image.analysis_facts or {}).get("text") or ""

@@ -56,7 +56,7 @@ def get_me(caller: CurrentUser, session: ReadSessionDep, users: UserServiceDep) 
 
 
 @router.get(
-    "/{user_id}",
+    "/{user_id:uuid}",  # only ids: DELETE /me is a 405, not a malformed id
     responses=responses(AuthorizationFailed, AccessDenied, NotFound, ServiceUnavailable),
     summary="Read your account",
 )
@@ -73,7 +73,7 @@ def get_user(
 
 
 @router.delete(
-    "/{user_id}",
+    "/{user_id:uuid}",  # only ids: DELETE /me is a 405, not a malformed id
     status_code=status.HTTP_204_NO_CONTENT,
     responses=responses(AuthorizationFailed, AccessDenied, NotFound, ServiceUnavailable),
     summary="Delete your account and every image",
