@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from psycopg.types.json import Json
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
@@ -151,6 +150,8 @@ class CopyWriter:
 
 
 def _copy_value(value: object) -> object:
+    from psycopg.types.json import Json  # an optional dependency, there with PostgreSQL
+
     return Json(value) if isinstance(value, dict | list) else value
 
 
