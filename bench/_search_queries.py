@@ -110,6 +110,7 @@ class Kinds:
         }
         for s in samples:
             self.names.setdefault(s.user_id, []).append(s.name)
+        self.every_name = [s.name for s in samples]  # for an owner none of whose photos is kept
         self.common_tag = self.tags.values[0]
         self.cursors: dict[tuple[uuid.UUID | None, str, str], list[SearchQuery]] = {}
 
@@ -123,7 +124,7 @@ class Kinds:
         return {
             UNFILTERED: lambda o: [q(o)],
             "name word": lambda o: [q(o, name=self.draw(self.words))],
-            "name exact": lambda o: [q(o, name=rng.choice(self.names[o]))],
+            "name exact": lambda o: [q(o, name=rng.choice(self.names.get(o) or self.every_name))],
             "name one typo": lambda o: [q(o, name=typo(rng, self.draw(self.words)))],
             "tag exact": lambda o: [q(o, tag=self.draw(self.tags))],
             "tag one typo": lambda o: [q(o, tag=typo(rng, self.draw(self.tags)))],
