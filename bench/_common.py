@@ -38,6 +38,14 @@ def option(name: str, default: int) -> int:
     return default
 
 
+def text_option(name: str, default: str) -> str:
+    """A text command-line option given as `--name VALUE` (default when absent)."""
+    args = sys.argv[1:]
+    if name in args:
+        return args[args.index(name) + 1]
+    return default
+
+
 def child_report(script: str, *args: str) -> dict[str, Any]:
     """Run `script --child ARGS` in a fresh interpreter; its last output line, read as JSON."""
     command = [sys.executable, str(Path(script).resolve()), "--child", *args]

@@ -1,146 +1,335 @@
-"""Search latency on SQLite: p50/p99 of name and tag queries (limit 100) over one user's images.
+"""Search latency at a million images and a hundred users, on SQLite and PostgreSQL (issue 17).
 
-100,000 images by default (--quick: 5,000; --images N), built in-process (no HTTP): names of
-two words from a 2,000-word vocabulary plus a number, 1 to 4 tags from 500 tag words, indexed
-through container.search_index. Queries go through container.search.summaries (the index plus
-loading and signing the page), as the API does.
-Baseline, same run: the unfiltered newest-first page. Target: p99 under 50 ms.
-Run: python bench/bench_search.py [--quick]
+Builds each database in-process (no HTTP) at N images over U users (default 1,000,000 / 100:
+10,000 each, 40% public), with 10,000 tags (0-5 an image, Zipf), about 6 content labels an
+image shaped like the analysers' output (ImageNet classes and their categories from the
+classifier's vocabulary, colours, faces; confidences and analyser/model as stored), OCR text
+on 5%, camera and word file names, seven years of creation times, a few images flagged by
+moderation (bench/_search_data.py). Rows go in through a bulk path (Core executemany on SQLite,
+COPY on PostgreSQL; search rows through the project's own SearchIndex.index), first checked
+equal, row for row, to rows the service's own code writes for 300 photos (upload confirm, then
+AnalysisService.save): any difference stops the run (bench/_search_check.py).
+
+Then p50 / p99 (ms, limit 100) of `container.search.summaries`, the call both summary routes
+make, per kind of query, private (one user's images) and public (everyone's public ones):
+unfiltered newest first (the same-run baseline), name word / exact / one typo, tag exact /
+one typo, content_label exact / one typo, text word, tag + content_label, and pages 2-3 of
+content_label `animal` and of the most common tag. Terms come from the generated data, 50 per
+kind, Zipf-weighted. Each kind runs --queries times per scope (default 100) or until --budget
+seconds (default 30) have gone, whichever is first, and never fewer than 3: `n` says how many.
+On SQLite it also measures one user with 100,000 images (--single-user N; 0 skips it;
+--database none runs that part alone).
+
+Targets (issue 17): PostgreSQL at 1M / 100 users, every filtered kind p99 < 30 ms private and
+< 50 ms public, unfiltered < 15 ms; SQLite at 1M / 100 users p99 < 50 ms private; SQLite with
+one user of 100,000 images, p99 < 30 ms.
+
+Run: python -m bench.bench_search [--quick] [--images N] [--users U] [--database sqlite|
+postgresql|both|none] [--queries N] [--budget S] [--single-user N] [--json FILE]
+--quick: 20,000 images (single user 5,000), 10 queries a kind, 100 photos checked.
+PostgreSQL databases are made as bitimage_bench_<random> on BITIMAGE_BENCH_POSTGRES_URL
+(default the local server) and dropped at the end. A full run takes about an hour
+(population ~10-15 minutes a database).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import random
+import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import replace
-from datetime import timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import insert
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from bitimage.bootstrap import Container, bootstrap
 from bitimage.config import load_settings
-from bitimage.db.base import utcnow
 from bitimage.db.migrate import upgrade
-from bitimage.images.models import Image, ImageTag, Tag
-from bitimage.search.ports import SearchEntry, SearchQuery
-from bitimage.users.models import User
 
 try:
-    from bench._common import option, percentile, quick, table
+    from bench._common import option, percentile, quick, table, text_option
+    from bench._search_bulk import USERS, read_ids, user_rows, write_photos, write_vocabulary
+    from bench._search_check import check_bulk_path, with_real_bytes
+    from bench._search_data import START, PhotoMaker, Vocabulary
+    from bench._search_queries import LIMIT, UNFILTERED, Kinds, Samples, Timings, run_kind, timed
 except ModuleNotFoundError:  # run as `python bench/bench_search.py`
-    from _common import option, percentile, quick, table  # type: ignore[import-not-found,no-redef]
+    from _common import (  # type: ignore[import-not-found,no-redef]
+        option,
+        percentile,
+        quick,
+        table,
+        text_option,
+    )
+    from _search_bulk import (  # type: ignore[import-not-found,no-redef]
+        USERS,
+        read_ids,
+        user_rows,
+        write_photos,
+        write_vocabulary,
+    )
+    from _search_check import (  # type: ignore[import-not-found,no-redef]
+        check_bulk_path,
+        with_real_bytes,
+    )
+    from _search_data import START, PhotoMaker, Vocabulary  # type: ignore[import-not-found,no-redef]
+    from _search_queries import (  # type: ignore[import-not-found,no-redef]
+        LIMIT,
+        UNFILTERED,
+        Kinds,
+        Samples,
+        Timings,
+        run_kind,
+        timed,
+    )
 
-rng = random.Random(7)
-LETTERS = "abcdefghijklmnopqrstuvwxyz"
-CHUNK = 5_000  # images per transaction while populating
-
-
-def vocabulary(size: int, low: int, high: int) -> list[str]:
-    """`size` distinct random lower-case words of `low` to `high` letters."""
-    words: set[str] = set()
-    while len(words) < size:
-        words.add("".join(rng.choice(LETTERS) for _ in range(rng.randint(low, high))))
-    return sorted(words)
-
-
-def populate(container: Container, count: int, words: list[str], tag_words: list[str]) -> uuid.UUID:
-    """One user with `count` images, their tags, and their rows in the search index."""
-    owner = uuid.uuid4()
-    now = utcnow() - timedelta(seconds=count)
-    tag_ids = {name: uuid.uuid4() for name in tag_words}
-    with container.database.transaction() as session:
-        session.add(User(id=owner, image_upload_count=count))
-        session.flush()
-        session.execute(insert(Tag), [{"id": i, "name": n} for n, i in tag_ids.items()])
-    for first in range(0, count, CHUNK):
-        rows, links, texts = [], [], []
-        for n in range(first, min(first + CHUNK, count)):
-            image_id = uuid.uuid4()
-            name = f"{rng.choice(words)} {rng.choice(words)} {n}"
-            tags = sorted({rng.choice(tag_words) for _ in range(rng.randint(1, 4))})
-            rows.append(
-                {
-                    "id": image_id, "user_id": owner, "name": name, "hash": f"{n:032x}",
-                    "size_bytes": 1, "file_format": "jpeg", "width": 1, "height": 1,
-                    "is_private": True, "storage_key": f"users/{owner}/{image_id}",
-                    "analysis_status": "done", "created_at": now + timedelta(milliseconds=n),
-                }
-            )  # fmt: skip
-            links += [{"image_id": image_id, "tag_id": tag_ids[t]} for t in tags]
-            texts.append((image_id, name, tags))
-        with container.database.transaction() as session:
-            session.execute(insert(Image), rows)
-            session.execute(insert(ImageTag), links)
-            container.search_index.index(
-                session, [SearchEntry(image_id, name, tags) for image_id, name, tags in texts]
-            )
-    return owner
+SEED = 17
+CHUNK = 20_000  # photos a transaction while populating
+CHECKED = 100 if quick() else 300  # photos written both ways and compared
+SAMPLES = 5_000  # photos kept for drawing query terms
+PAGING_OWNERS = 5  # private cursor pages: owners whose cursors are fetched (untimed)
+ADMIN_URL = os.environ.get(
+    "BITIMAGE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+Results = dict[str, dict[str, Timings]]  # scope -> kind -> timings
 
 
-def typo(word: str) -> str:
-    """The word with one letter changed."""
-    at = rng.randrange(len(word))
-    return word[:at] + rng.choice([c for c in LETTERS if c != word[at]]) + word[at + 1 :]
+@dataclass(frozen=True)
+class Built:
+    """What populating a database took."""
+
+    seconds: float
+    check_seconds: float
+    compared_rows: int
+    samples: Samples
+
+
+@contextmanager
+def opened(database: str, folder: Path) -> Iterator[Container]:
+    """A migrated container on a fresh database (PostgreSQL: made here, dropped after)."""
+    url, admin = None, None
+    if database == "postgresql":
+        name = f"bitimage_bench_{uuid.uuid4().hex[:10]}"
+        admin = create_engine(
+            "postgresql+psycopg://" + ADMIN_URL.removeprefix("postgresql://"),
+            isolation_level="AUTOCOMMIT",
+        )
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    settings = load_settings(
+        data_dir=folder, database_url=url, argon2_memory_kib=8192, run_worker=False
+    )
+    container = bootstrap(settings)
+    try:
+        upgrade(container.database.engine)
+        yield container
+    finally:
+        container.close()
+        if admin is not None:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+
+def progress(message: str) -> None:
+    """A line on stderr, for whoever watches a long run."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def populate(container: Container, users: list[uuid.UUID], per_user: int) -> Built:
+    """Users, tags and labels; the equality check; then every photo through the bulk path."""
+    database, index = container.database, container.search_index
+    threshold = container.settings.moderation_threshold
+    vocabulary = Vocabulary(SEED)
+    maker = PhotoMaker(vocabulary, SEED + 1)
+    with database.transaction() as session:
+        session.execute(USERS.insert(), user_rows(dict.fromkeys(users, per_user), START))
+        write_vocabulary(
+            session,
+            {name: maker.new_id() for name in vocabulary.tag_names()},
+            {name: maker.new_id() for name in vocabulary.label_names()},
+        )
+    with database.transaction(write=False) as session:
+        ids = read_ids(session)
+    began = time.perf_counter()
+    checked = [maker.photo(users[n % len(users)]) for n in range(CHECKED)]
+    compared = check_bulk_path(container, checked, with_real_bytes(checked, SEED), ids)
+    check_seconds = time.perf_counter() - began
+    progress(f"{database.dialect}: bulk rows equal to the service's ({compared} rows compared)")
+    total = len(users) * per_user
+    samples = Samples(every=max(1, total // SAMPLES))
+    began = time.perf_counter()
+    batch = []
+    for photo in maker.photos(users, per_user):
+        samples.add(photo, photo.explicit >= threshold)
+        batch.append(photo)
+        if len(batch) == CHUNK:
+            with database.transaction() as session:
+                write_photos(session, index, batch, ids, threshold)
+            batch = []
+            if samples.seen % 100_000 == 0:
+                rate = samples.seen / (time.perf_counter() - began)
+                progress(f"{database.dialect}: {samples.seen:,} images ({rate:,.0f}/s)")
+    with database.transaction() as session:
+        write_photos(session, index, batch, ids, threshold)
+    if database.dialect == "postgresql":  # what autovacuum would soon do: fresh statistics
+        with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
+    return Built(time.perf_counter() - began, check_seconds, compared, samples)
+
+
+def measure(
+    container: Container, built: Built, users: list[uuid.UUID], runs: int, budget: float,
+    scopes: tuple[str, ...] = ("private", "public"),
+) -> Results:  # fmt: skip
+    """Every kind in every scope."""
+
+    def next_cursor(query: object) -> str | None:
+        return timed(container, query)[2]  # type: ignore[arg-type]
+
+    kinds = Kinds(built.samples.kept, SEED + 2, next_cursor)
+    owners: dict[str, list[uuid.UUID | None]] = {"private": list(users), "public": [None]}
+    random.Random(SEED).shuffle(owners["private"])
+    results: Results = {}
+    for scope in scopes:
+        results[scope] = {}
+        for kind, make in kinds.kinds().items():
+            who = owners[scope][:PAGING_OWNERS] if kind.startswith("pages") else owners[scope]
+            found = run_kind(container, make, who, runs, budget)
+            results[scope][kind] = found
+            p99 = percentile(sorted(found.times), 0.99) if found.times else 0.0
+            n, dialect = len(found.times), container.database.dialect
+            progress(f"{dialect} {scope} {kind}: n={n} p99={p99:.1f} ms")
+    return results
+
+
+def summary(found: Timings) -> dict[str, float]:
+    """n, p50 and p99 of one kind."""
+    times = sorted(found.times)
+    if not times:
+        return {"n": 0, "p50_ms": 0.0, "p99_ms": 0.0}
+    return {
+        "n": len(times),
+        "p50_ms": round(percentile(times, 0.5), 2),
+        "p99_ms": round(percentile(times, 0.99), 2),
+    }
+
+
+def report(title: str, results: Results) -> str:
+    """The figures of one database as a table, with ratios to the same-run unfiltered page."""
+    scopes = list(results)
+    header = ["kind"]
+    for scope in scopes:
+        header += [f"{scope} p50", "p99", "x base", "n", "hits"]
+    rows = []
+    for kind in results[scopes[0]]:
+        row: list[object] = [kind]
+        for scope in scopes:
+            got, base = summary(results[scope][kind]), summary(results[scope][UNFILTERED])
+            hits = results[scope][kind].hits
+            ratio = got["p99_ms"] / base["p99_ms"] if base["p99_ms"] else 0.0
+            row += [f"{got['p50_ms']:.1f}", f"{got['p99_ms']:.1f}", f"{ratio:.1f}", int(got["n"])]
+            row.append(f"{sum(hits) / len(hits):.0f}" if hits else "-")
+        rows.append(row)
+    return f"{title}\n{table(rows, header)}"
+
+
+def verdict(name: str, results: Results, scope: str, limit: float, unfiltered: bool) -> str:
+    """Whether every kind (or the unfiltered one) of a scope is under `limit` ms at p99."""
+    worst = max(
+        (summary(t)["p99_ms"], kind)
+        for kind, t in results[scope].items()
+        if (kind == UNFILTERED) == unfiltered
+    )
+    what = "unfiltered" if unfiltered else "every filtered kind"
+    state = "met" if worst[0] < limit else f"MISSED (worst {worst[1]}: {worst[0]:.0f} ms)"
+    return f"target {name} {scope}, {what} p99 < {limit:.0f} ms: {state}"
+
+
+def user_ids(count: int, seed: int = 0) -> list[uuid.UUID]:
+    """`count` seeded user ids."""
+    return [
+        uuid.UUID(int=random.Random(seed + n).getrandbits(128), version=4) for n in range(count)
+    ]
+
+
+def run_database(
+    database: str, users: int, per_user: int, runs: int, budget: float
+) -> tuple[str, Results, float]:
+    """Build one database, measure every kind: the printed section, the figures, the build time."""
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-search-") as folder,
+        opened(database, Path(folder)) as container,
+    ):
+        owners = user_ids(users)
+        built = populate(container, owners, per_user)
+        results = measure(container, built, owners, runs, budget)
+    title = (
+        f"{database}: {per_user * users:,} images over {users} users, populated in "
+        f"{built.seconds:.0f} s (equality check of {CHECKED} photos: {built.compared_rows} "
+        f"rows equal, {built.check_seconds:.0f} s)"
+    )
+    lines = [report(title, results)]
+    if database == "postgresql":
+        lines += [verdict("postgresql", results, "private", 30, False)]
+        lines += [verdict("postgresql", results, "public", 50, False)]
+        lines += [verdict("postgresql", results, s, 15, True) for s in ("private", "public")]
+    else:
+        lines += [verdict("sqlite", results, "private", 50, False)]
+    return "\n".join(lines), results, built.seconds
+
+
+def run_single_user(images: int, runs: int, budget: float) -> tuple[str, Results, float]:
+    """SQLite with one user holding every image, private scope."""
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-search-") as folder,
+        opened("sqlite", Path(folder)) as container,
+    ):
+        owner = user_ids(1, seed=-1)
+        built = populate(container, owner, images)
+        results = measure(container, built, owner, runs, budget, ("private",))
+    title = f"sqlite: one user with {images:,} images, populated in {built.seconds:.0f} s"
+    lines = [report(title, results), verdict("sqlite one user", results, "private", 30, False)]
+    return "\n".join(lines), results, built.seconds
+
+
+def figures(results: Results) -> dict[str, dict[str, dict[str, float]]]:
+    """The JSON form: scope -> kind -> n, p50_ms, p99_ms."""
+    return {scope: {k: summary(t) for k, t in kinds.items()} for scope, kinds in results.items()}
 
 
 def main() -> None:
-    count = option("--images", 5_000 if quick() else 100_000)
-    runs = option("--queries", 40 if quick() else 200)
-    words = vocabulary(2000, 4, 9)
-    tag_words = vocabulary(500, 3, 8)
-    with tempfile.TemporaryDirectory(prefix="bench-search-") as folder:
-        container = bootstrap(load_settings(data_dir=Path(folder), argon2_memory_kib=8192))
-        try:
-            upgrade(container.database.engine)
-            start = time.perf_counter()
-            owner = populate(container, count, words, tag_words)
-            built = time.perf_counter() - start
-            every = SearchQuery(owner_id=owner, limit=100)
-            kinds: dict[str, Callable[[], SearchQuery]] = {
-                "unfiltered newest first (baseline)": lambda: every,
-                "name: exact word": lambda: replace(every, name=rng.choice(words)),
-                "name: substring (3 letters)": lambda: replace(every, name=rng.choice(words)[1:4]),
-                "name: one typo": lambda: replace(every, name=typo(rng.choice(words))),
-                "tag: exact tag": lambda: replace(every, tag=rng.choice(tag_words)),
-                "tag: one typo": lambda: replace(every, tag=typo(rng.choice(tag_words))),
-            }
-            results: dict[str, tuple[float, float, float]] = {}
-            for kind, make in kinds.items():
-                times, hits = [], 0
-                for n in range(runs + 5):  # the first 5 warm caches and are not counted
-                    query = make()
-                    with container.database.transaction(write=False) as session:
-                        began = time.perf_counter()
-                        page = container.search.summaries(session, query)
-                        elapsed = (time.perf_counter() - began) * 1000
-                    if n >= 5:
-                        times.append(elapsed)
-                        hits += len(page.images)
-                times.sort()
-                results[kind] = (percentile(times, 0.5), percentile(times, 0.99), hits / runs)
-        finally:
-            container.close()
-    print(f"{count:,} images of one user built and indexed in {built:.1f} s (not timed below)")
-    print(f"{runs} queries per kind, limit 100, through SearchService.summaries")
-    base50, base99, _ = next(iter(results.values()))
-    rows = [
-        (
-            kind,
-            f"{p50:.2f}",
-            f"{p99:.2f}",
-            f"{p50 / base50:.1f}",
-            f"{p99 / base99:.1f}",
-            f"{mean_hits:.0f}",
-        )
-        for kind, (p50, p99, mean_hits) in results.items()
-    ]
-    print(table(rows, ("query", "p50 ms", "p99 ms", "p50 ratio", "p99 ratio", "mean hits")))
-    worst = max(p99 for p99 in (r[1] for r in results.values()))
-    print(f"target: p99 < 50 ms for every kind -> {'met' if worst < 50 else 'MISSED'}")
+    images = option("--images", 20_000 if quick() else 1_000_000)
+    users = option("--users", 100)
+    runs = option("--queries", 10 if quick() else 100)
+    budget = float(option("--budget", 30))
+    single = option("--single-user", 5_000 if quick() else 100_000)
+    chosen = text_option("--database", "both")
+    databases = {"both": ["sqlite", "postgresql"], "none": []}.get(chosen, [chosen])
+    per_user = images // users
+    out: dict[str, object] = {"images": per_user * users, "users": users}
+    sections, population = [], {}
+    for database in databases:
+        section, results, seconds = run_database(database, users, per_user, runs, budget)
+        sections.append(section)
+        out[database], population[database] = figures(results), round(seconds, 1)
+    if single and chosen != "postgresql":
+        section, results, seconds = run_single_user(single, runs, budget)
+        sections.append(section)
+        out["sqlite_one_user"], population["sqlite_one_user"] = figures(results), round(seconds, 1)
+    out["population_s"] = population
+    print(f"limit {LIMIT}, through container.search.summaries; hits: mean page size\n")
+    print("\n\n".join(sections))
+    json_file = text_option("--json", "")
+    if json_file:
+        Path(json_file).write_text(json.dumps(out, indent=2) + "\n")
 
 
 if __name__ == "__main__":
