@@ -86,13 +86,22 @@ def image_row(photo: Photo, moderation_threshold: float) -> Row:
     }  # fmt: skip
 
 
-def image_tag_rows(photo: Photo, ids: Ids) -> list[Row]:
-    """The photo's links to its tags."""
-    return [{"image_id": photo.id, "tag_id": ids.tags[name]} for name in photo.tags]
+def scope(photo: Photo, moderation_threshold: float) -> Row:
+    """The image's search scope, copied into its postings (search/scope.py)."""
+    flagged = photo.explicit >= moderation_threshold
+    visible = not photo.is_private and not flagged
+    return {"user_id": photo.user_id, "created_at": photo.created_at, "visible": visible}
 
 
-def image_content_label_rows(photo: Photo, ids: Ids) -> list[Row]:
-    """Each analyser's labels of the photo, each name once at its best confidence."""
+def image_tag_rows(photo: Photo, ids: Ids, threshold: float) -> list[Row]:
+    """The photo's links to its tags, with its scope."""
+    where = scope(photo, threshold)
+    return [{"image_id": photo.id, "tag_id": ids.tags[name], **where} for name in photo.tags]
+
+
+def image_content_label_rows(photo: Photo, ids: Ids, threshold: float) -> list[Row]:
+    """Each analyser's labels of the photo, each name once at its best confidence, its scope."""
+    where = scope(photo, threshold)
     rows = []
     for analyser, result in photo.analysis.results.items():
         best: dict[str, float] = {}
@@ -101,7 +110,7 @@ def image_content_label_rows(photo: Photo, ids: Ids) -> list[Row]:
         model = photo.analysis.models[analyser]
         rows += [
             {"image_id": photo.id, "label_id": ids.labels[name], "confidence": confidence,
-             "analyser": analyser, "model": model}
+             "analyser": analyser, "model": model, **where}
             for name, confidence in best.items()
         ]  # fmt: skip
     return rows
@@ -182,8 +191,8 @@ def write_photos(
     """The photos' rows in every table, then their search rows through the project's index."""
     writer = writer_for(session)
     writer.write(session, IMAGES, [image_row(p, threshold) for p in photos])
-    writer.write(session, IMAGE_TAGS, [r for p in photos for r in image_tag_rows(p, ids)])
-    writer.write(
-        session, IMAGE_LABELS, [r for p in photos for r in image_content_label_rows(p, ids)]
-    )
+    tag_links = [r for p in photos for r in image_tag_rows(p, ids, threshold)]
+    writer.write(session, IMAGE_TAGS, tag_links)
+    labels = [r for p in photos for r in image_content_label_rows(p, ids, threshold)]
+    writer.write(session, IMAGE_LABELS, labels)
     index.index(session, [search_entry(p, ids) for p in photos])
