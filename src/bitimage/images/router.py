@@ -12,6 +12,7 @@ from bitimage.deps import ReadSessionDep, WriteSessionDep, provide
 from bitimage.errors import (
     AccessDenied,
     AuthorizationFailed,
+    BodyTooLarge,
     Conflict,
     HashMismatch,
     NotFound,
@@ -147,7 +148,7 @@ def expanded(
 
 @router.patch(
     "/{image_id:uuid}",  # only ids: PATCH /upload_urls is a 405, not a malformed id
-    responses=responses(AuthorizationFailed, NotFound, ServiceUnavailable),
+    responses=responses(AuthorizationFailed, NotFound, BodyTooLarge, ServiceUnavailable),
     summary="Rename your image, make it public or private, or replace its tags",
 )
 def edit_image(
