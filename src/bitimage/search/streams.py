@@ -203,9 +203,13 @@ class PostingSearch:
         after: Position,
     ) -> list[Position]:
         """The positions whose image has no better posting at or before the cursor."""
-        if not found:
+        # Only a name that can score at or above the cursor can have shown an image before.
+        limit = after.sort_key()[:2]
+        by_id = {
+            name.id: name for name in every if (name.tier, name.score(kind.ranked, 1.0)) >= limit
+        }
+        if not found or not by_id:
             return found
-        by_id = {name.id: name for name in every}
         params = {
             "images": [self.dialect.id_value(p.image_id) for p in found],
             "ids": list(by_id),
