@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Float,
     Select,
     TableClause,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     or_,
     select,
     table,
+    union_all,
 )
 
 from bitimage.search.query import EXACT_WEIGHT, ONE, ZERO
@@ -111,14 +113,13 @@ def _floor(kind: Postings) -> list[ColumnElement[bool]]:
     return [kind.postings.c.confidence >= bindparam("floor")] if kind.ranked else []
 
 
-@functools.lru_cache(maxsize=32)
-def stream(kind: Postings, public: bool, after: str | None) -> Select[Any]:
-    """One name's postings in scope (id :e), best then newest, at most :window of them."""
+def _stream(kind: Postings, public: bool, after: str | None, n: int) -> Select[Any]:
+    """One name's postings in scope (id :e<n>), best then newest, at most :window of them."""
     postings = kind.postings
-    where = [kind.entry == bindparam("e"), *_scope(kind, public), *_floor(kind)]
+    where = [kind.entry == bindparam(f"e{n}"), *_scope(kind, public), *_floor(kind)]
     if after == KEYSET:  # the same score: newer rows came before
-        moment: ColumnElement[Any] = bindparam("c")
-        image_id: ColumnElement[Any] = bindparam("i")
+        moment: ColumnElement[Any] = bindparam(f"c{n}")
+        image_id: ColumnElement[Any] = bindparam(f"i{n}")
         where.append(
             or_(
                 postings.c.created_at < moment,
@@ -126,13 +127,32 @@ def stream(kind: Postings, public: bool, after: str | None) -> Select[Any]:
             )
         )
     elif after == BOUND:  # an index range up to the cursor's confidence; the rest in Python
-        where.append(postings.c.confidence <= bindparam("top"))
+        where.append(postings.c.confidence <= bindparam(f"top{n}"))
     return (
-        select(postings.c.image_id, postings.c.created_at, kind.confidence, kind.entry)
+        select(
+            postings.c.image_id,
+            postings.c.created_at,
+            kind.confidence.label("confidence"),
+            kind.entry,
+        )
         .where(*where)
         .order_by(*_order(kind))
         .limit(bindparam("window"))
     )
+
+
+@functools.lru_cache(maxsize=256)
+def streams(kind: Postings, public: bool, afters: tuple[str | None, ...]) -> CompoundSelect[Any]:
+    """Several names' postings, each read as by itself (`_stream`), in one statement.
+
+    One statement for up to MAX_STREAMS names: each name's window is its own ordered index
+    range (a LIMIT each), so the rows come back grouped by name, not merged.
+    """
+    members = []
+    for n, after in enumerate(afters):
+        one = _stream(kind, public, after, n).subquery(f"p{n}")
+        members.append(select(*one.c))  # SQLite orders and limits a compound's member so
+    return union_all(*members)
 
 
 @functools.lru_cache(maxsize=16)
