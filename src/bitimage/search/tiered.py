@@ -163,17 +163,19 @@ class TieredSearchIndex:
 
     def _confidences(
         self, session: Session, query: SearchQuery, candidates: list[Candidate]
-    ) -> dict[str, dict[str, float]] | None:
-        """Each candidate's labels at or above min_confidence (None: no label filter)."""
+    ) -> dict[Any, dict[str, float]] | None:
+        """The candidates' labels matching the term, at or above the floor (None: no filter)."""
         if not query.label or not candidates:
             return None
         floor = query.min_confidence or 0.0
-        found: dict[str, dict[str, float]] = {}
+        term = normalise(query.label)
+        found: dict[Any, dict[str, float]] = {}  # by the id as the driver returns it
         for image_id, name, confidence in session.execute(
             _LABELS_OF, {"ids": [c[0] for c in candidates]}
         ):
-            if confidence >= floor:
-                labels = found.setdefault(str(image_id), {})
+            # A label that does not match the term changes no score: it is left out.
+            if confidence >= floor and value_score(term, name):
+                labels = found.setdefault(image_id, {})
                 labels[name] = max(labels.get(name, 0.0), confidence)
         return found
 
@@ -181,13 +183,13 @@ class TieredSearchIndex:
         self,
         candidates: Iterable[Candidate],
         filters: dict[str, str],
-        confidences: dict[str, dict[str, float]] | None,
+        confidences: dict[Any, dict[str, float]] | None,
         after: Position | None,
         wanted: int,
     ) -> list[Position]:
         found = []
         for image_id, created_at, name, tags, labels, words in candidates:
-            label_conf = None if confidences is None else confidences.get(str(image_id), {})
+            label_conf = None if confidences is None else confidences.get(image_id, {})
             values = {
                 "name": [name],
                 "tag": tags.strip(SEPARATOR).split(SEPARATOR),
