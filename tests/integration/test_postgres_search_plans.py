@@ -193,3 +193,25 @@ def test_tags_and_labels_read_the_vocabulary_then_the_scoped_postings(
                     if index not in plan:
                         wrong[f"{scope} {field}={term} ({index})"] = plan
     assert not wrong, "\n\n".join(f"{query}:\n{plan}" for query, plan in wrong.items())
+
+
+COMBINED = [
+    ("common", "ix_content_labels_{scope}_posting"),  # every image's: the labels lead
+    (_HASH[2:9], "ix_tags_{scope}_posting"),  # one image's: its postings, joined
+]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_tag_and_a_label_read_the_fewer_postings_in_order(
+    container: Container, big_index: uuid.UUID
+) -> None:
+    """The strong tier of a tag and a label reads the tag's postings or the label's, in scope."""
+    wrong = {}
+    for owner, scope in ((big_index, "owner"), (None, "public")):
+        for tag, index in COMBINED:
+            query = SearchQuery(owner_id=owner, tag=tag, label="common")
+            strong = [plan for sql, plan in _plans(container, query) if " AS score" in sql]
+            assert strong, f"{scope} tag={tag}: no strong statement"
+            wrong.update({f"{scope} tag={tag}": plan for plan in strong
+                          if index.format(scope=scope) not in plan})  # fmt: skip
+    assert not wrong, "\n\n".join(f"{query}:\n{plan}" for query, plan in wrong.items())

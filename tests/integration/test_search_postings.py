@@ -131,8 +131,12 @@ def test_pages_follow_the_ranking(
                     assert got == want, (scope, floor, limit)
 
 
-def test_a_tag_and_a_label_page_as_the_ranking_says(container: Container) -> None:
+@pytest.mark.parametrize("few_tags", [3000, 0])  # 0: every class read from the labels
+def test_a_tag_and_a_label_page_as_the_ranking_says(
+    container: Container, few_tags: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Both filters strong: 2 per exact name plus the best containing label's confidence."""
+    monkeypatch.setattr("bitimage.search.combined.FEW_TAGS", few_tags)
     with container.database.transaction() as session:
         owner, other = uuid.uuid4(), uuid.uuid4()
         session.add_all([User(id=user, image_upload_count=0) for user in (owner, other)])

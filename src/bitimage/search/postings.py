@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Float,
     Select,
     TableClause,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     or_,
     select,
     table,
+    union_all,
 )
 
 from bitimage.search.query import EXACT_WEIGHT, ONE, ZERO
@@ -58,7 +60,7 @@ class Postings:
 
 def _postings(name: str, key: str, ranked: bool) -> TableClause:
     columns = ["image_id", key, "user_id", "created_at", "visible"]
-    return table(name, *map(column, [*columns, *(["confidence"] if ranked else [])]))
+    return table(name, *map(column, [*columns, *(["confidence", "analyser"] if ranked else [])]))
 
 
 TAGS = Postings(
@@ -111,14 +113,13 @@ def _floor(kind: Postings) -> list[ColumnElement[bool]]:
     return [kind.postings.c.confidence >= bindparam("floor")] if kind.ranked else []
 
 
-@functools.lru_cache(maxsize=32)
-def stream(kind: Postings, public: bool, after: str | None) -> Select[Any]:
-    """One name's postings in scope (id :e), best then newest, at most :window of them."""
+def _stream(kind: Postings, public: bool, after: str | None, n: int) -> Select[Any]:
+    """One name's postings in scope (id :e<n>), best then newest, at most :window of them."""
     postings = kind.postings
-    where = [kind.entry == bindparam("e"), *_scope(kind, public), *_floor(kind)]
+    where = [kind.entry == bindparam(f"e{n}"), *_scope(kind, public), *_floor(kind)]
     if after == KEYSET:  # the same score: newer rows came before
-        moment: ColumnElement[Any] = bindparam("c")
-        image_id: ColumnElement[Any] = bindparam("i")
+        moment: ColumnElement[Any] = bindparam(f"c{n}")
+        image_id: ColumnElement[Any] = bindparam(f"i{n}")
         where.append(
             or_(
                 postings.c.created_at < moment,
@@ -126,13 +127,32 @@ def stream(kind: Postings, public: bool, after: str | None) -> Select[Any]:
             )
         )
     elif after == BOUND:  # an index range up to the cursor's confidence; the rest in Python
-        where.append(postings.c.confidence <= bindparam("top"))
+        where.append(postings.c.confidence <= bindparam(f"top{n}"))
     return (
-        select(postings.c.image_id, postings.c.created_at, kind.confidence, kind.entry)
+        select(
+            postings.c.image_id,
+            postings.c.created_at,
+            kind.confidence.label("confidence"),
+            kind.entry,
+        )
         .where(*where)
         .order_by(*_order(kind))
         .limit(bindparam("window"))
     )
+
+
+@functools.lru_cache(maxsize=256)
+def streams(kind: Postings, public: bool, afters: tuple[str | None, ...]) -> CompoundSelect[Any]:
+    """Several names' postings, each read as by itself (`_stream`), in one statement.
+
+    One statement for up to MAX_STREAMS names: each name's window is its own ordered index
+    range (a LIMIT each), so the rows come back grouped by name, not merged.
+    """
+    members = []
+    for n, after in enumerate(afters):
+        one = _stream(kind, public, after, n).subquery(f"p{n}")
+        members.append(select(*one.c))  # SQLite orders and limits a compound's member so
+    return union_all(*members)
 
 
 @functools.lru_cache(maxsize=16)
@@ -160,39 +180,141 @@ def of_images(kind: Postings) -> Select[Any]:
     )
 
 
-@functools.lru_cache(maxsize=8)
-def both(public: bool, after: bool) -> Select[Any]:
-    """Images with a tag (:tags) and a label (:labels) containing their terms, in scope.
+def _newer(created_at: ColumnElement[Any], ident: ColumnElement[Any]) -> ColumnElement[bool]:
+    moment: ColumnElement[Any] = bindparam("c")
+    image_id: ColumnElement[Any] = bindparam("i")
+    return or_(created_at < moment, (created_at == moment) & (ident < image_id))
+
+
+def _below(score: ColumnElement[Any], newer: ColumnElement[bool]) -> ColumnElement[bool]:
+    above: ColumnElement[Any] = bindparam("s", type_=Float())  # a score is not an integer
+    return or_(score < above, (score == above) & newer)
+
+
+@functools.lru_cache(maxsize=4)
+def tag_count(public: bool) -> Select[Any]:
+    """How many postings in scope the tags (:tags) have, counted up to :cap."""
+    tags = TAGS.postings
+    some = select(ONE).where(tags.c.tag_id.in_(bindparam("tags", expanding=True)))
+    some = some.where(*_scope(TAGS, public)).limit(bindparam("cap"))
+    return select(func.count()).select_from(some.subquery())
+
+
+@functools.lru_cache(maxsize=4)
+def label_count(public: bool) -> Select[Any]:
+    """How many postings in scope the labels (:first) have at or above :floor, up to :cap."""
+    labels = LABELS.postings
+    some = select(ONE).where(labels.c.label_id.in_(bindparam("first", expanding=True)))
+    some = some.where(*_scope(LABELS, public), *_floor(LABELS)).limit(bindparam("cap"))
+    return select(func.count()).select_from(some.subquery())
+
+
+def _has_tag(image_id: ColumnElement[Any], key: str, many: bool) -> ColumnElement[bool]:
+    other = TAGS.postings.alias("t2")
+    tag: ColumnElement[Any] = other.c.tag_id
+    which = tag.in_(bindparam(key, expanding=True)) if many else tag == bindparam(key)
+    return select(ONE).where(other.c.image_id == image_id, which).exists()
+
+
+def _has_exact_label(image_id: ColumnElement[Any]) -> ColumnElement[bool]:
+    other = LABELS.postings.alias("l2")
+    return (
+        select(ONE)
+        .where(
+            other.c.image_id == image_id,
+            other.c.label_id == bindparam("exact_label"),
+            other.c.confidence >= bindparam("floor"),
+        )
+        .exists()
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def both(public: bool, after: bool, exact_tag: bool, exact_label: bool) -> Select[Any]:
+    """One class of images with a tag (:tags) and a label (:labels) containing their terms.
 
     Read from the tag's postings in scope (owner's or visible), each joined to its image's
-    labels: score 2 per exact name (:exact_tag, :exact_label) plus the best confidence.
+    labels: score 2 per exact name (:exact_tag, :exact_label) plus the best confidence. The
+    class: the exact tag or only others (:tags hold the exact one, or only others), and the
+    exact label or not; ranked by score, then newest.
     """
     tags, labels = TAGS.postings, LABELS.postings
-    exact_tag = case((tags.c.tag_id == bindparam("exact_tag"), ONE), else_=ZERO)
-    exact_label = case((labels.c.label_id == bindparam("exact_label"), ONE), else_=ZERO)
-    score = (func.max(exact_tag) + func.max(exact_label)) * literal_column(
-        str(EXACT_WEIGHT)
-    ) + func.max(labels.c.confidence)
+    exact_label_case = case((labels.c.label_id == bindparam("exact_label"), ONE), else_=ZERO)
+    weight: ColumnElement[Any] = literal_column(
+        str(EXACT_WEIGHT * (int(exact_tag) + int(exact_label)))
+    )
+    score = weight + func.max(labels.c.confidence)
+    where = [
+        tags.c.tag_id.in_(bindparam("tags", expanding=True)),
+        *_scope(TAGS, public),
+        labels.c.label_id.in_(bindparam("labels", expanding=True)),
+        *_floor(LABELS),
+    ]
+    if not exact_tag:  # an image with the exact tag belongs to the class above
+        where.append(~_has_tag(tags.c.image_id, "exact_tag", False))
     statement = (
         select(tags.c.image_id.label("id"), tags.c.created_at, score.label("score"))
         .select_from(tags.join(labels, labels.c.image_id == tags.c.image_id))
-        .where(
-            tags.c.tag_id.in_(bindparam("tags", expanding=True)),
-            *_scope(TAGS, public),
-            labels.c.label_id.in_(bindparam("labels", expanding=True)),
-            *_floor(LABELS),
-        )
+        .where(*where)
         .group_by(tags.c.image_id, tags.c.created_at)
+        .having(func.max(exact_label_case) == (ONE if exact_label else ZERO))
         .order_by(literal_column("score").desc(), tags.c.created_at.desc(), tags.c.image_id.desc())
         .limit(bindparam("limit"))
     )
     if after:
-        above: ColumnElement[Any] = bindparam("s", type_=Float())
-        moment: ColumnElement[Any] = bindparam("c")
-        image_id: ColumnElement[Any] = bindparam("i")
-        newer = or_(
-            tags.c.created_at < moment,
-            (tags.c.created_at == moment) & (tags.c.image_id < image_id),
-        )
-        statement = statement.having(or_(score < above, (score == above) & newer))
+        statement = statement.having(_below(score, _newer(tags.c.created_at, tags.c.image_id)))
     return statement
+
+
+@functools.lru_cache(maxsize=32)
+def both_by_label(public: bool, after: bool, exact_tag: bool, exact_label: bool) -> Select[Any]:
+    """The same class read from the labels' postings in scope, most confident first.
+
+    Each image at its best label (:labels, at or above :floor) only, those of :first leading
+    the scan; kept when it has a tag of :tags (and, without the exact tag, not that one) and
+    the exact label or not: a LIMIT stops after a page when the tags are common.
+    """
+    labels = LABELS.postings
+    better = labels.alias("l3")
+    same = better.c.confidence == labels.c.confidence
+    higher = or_(
+        better.c.confidence > labels.c.confidence,
+        same & (better.c.label_id > labels.c.label_id),
+        same & (better.c.label_id == labels.c.label_id) & (better.c.analyser > labels.c.analyser),
+    )
+    best = (
+        select(ONE)
+        .where(
+            better.c.image_id == labels.c.image_id,
+            better.c.label_id.in_(bindparam("labels", expanding=True)),
+            better.c.confidence >= bindparam("floor"),
+            higher,
+        )
+        .exists()
+    )
+    has_exact_label = _has_exact_label(labels.c.image_id)
+    where = [
+        labels.c.label_id.in_(bindparam("first", expanding=True)),
+        *_scope(LABELS, public),
+        *_floor(LABELS),
+        _has_tag(labels.c.image_id, "tags", True),
+        has_exact_label if exact_label else ~has_exact_label,
+        ~best,
+    ]
+    if not exact_tag:
+        where.append(~_has_tag(labels.c.image_id, "exact_tag", False))
+    weight: ColumnElement[Any] = literal_column(
+        str(EXACT_WEIGHT * (int(exact_tag) + int(exact_label)))
+    )
+    score = weight + labels.c.confidence
+    if after:  # an index range up to the cursor's confidence, then the exact test
+        where += [
+            labels.c.confidence <= bindparam("top"),
+            _below(score, _newer(labels.c.created_at, labels.c.image_id)),
+        ]
+    return (
+        select(labels.c.image_id.label("id"), labels.c.created_at, score.label("score"))
+        .where(*where)
+        .order_by(*_order(LABELS))
+        .limit(bindparam("limit"))
+    )

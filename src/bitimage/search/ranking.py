@@ -9,6 +9,7 @@ a longer name). Case is ignored.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 from collections.abc import Iterable
@@ -33,6 +34,14 @@ def trigrams(text: str) -> set[str]:
     return {text[i : i + 3] for i in range(len(text) - 2)}
 
 
+@functools.lru_cache(maxsize=1024)
+def _query_trigrams(query: str) -> tuple[frozenset[str], frozenset[str]]:
+    """A query's padded trigrams and its own: computed once per query, not once per value."""
+    return frozenset(trigrams(f"  {query} ")), frozenset(trigrams(query))
+
+
+# Typo candidates repeat the same tags and labels: each pair is scored once (a pure function).
+@functools.lru_cache(maxsize=65536)
 def value_score(query: str, value: str) -> float:
     """How well one value matches a normalised query: 0 when it does not."""
     value = normalise(value)
@@ -40,9 +49,9 @@ def value_score(query: str, value: str) -> float:
         return EXACT
     if query in value:
         return SUBSTRING
-    padded_query, padded_value = trigrams(f"  {query} "), trigrams(f"  {value} ")
+    padded_query, wanted = _query_trigrams(query)
+    padded_value = trigrams(f"  {value} ")
     similarity = len(padded_query & padded_value) / len(padded_query | padded_value)
-    wanted = trigrams(query)
     if wanted:
         contained = len(wanted & trigrams(value)) / len(wanted)
         if contained >= MIN_SHARED_TRIGRAMS:

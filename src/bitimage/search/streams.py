@@ -31,6 +31,7 @@ from bitimage.search.ranking import EXACT, SUBSTRING, Position, value_score
 
 STRONG, FUZZY = 2, 1
 _SLACK = 1e-9  # the confidence bound is an index range; the exact test is done here
+_SHAPES = (1, 2, 4, 8, 16, 24)  # how many streams one statement reads
 _FUZZY_START = Position(FUZZY, float("inf"), "", "")  # before every fuzzy position
 
 
@@ -148,27 +149,43 @@ class PostingSearch:
         if len(names) > MAX_STREAMS:  # strong names only: their order is the query's
             exact = next((n.id for n in names if n.value == EXACT), None)
             params = {**scope, "ids": list(by_id), "exact": exact, "window": window}
-            batches = [session.execute(sql.merged(kind, public), params).all()]
+            batches: list[Sequence[Any]] = [session.execute(sql.merged(kind, public), params).all()]
         else:
-            batches = []
+            afters: list[str | None] = []
+            params = {**scope, "window": window}
             for name in names:
-                form, params = self._after(kind, name, after)
+                form, values = self._after(kind, name, after)
                 if form == "skip":
                     continue
-                statement = sql.stream(kind, public, form)
-                params.update(scope, e=name.id, window=window)
-                batches.append(session.execute(statement, params).all())
+                n = len(afters)
+                afters.append(form)
+                params.update(
+                    {f"{key}{n}": value for key, value in values.items()}, **{f"e{n}": name.id}
+                )
+            # Padded with empty streams (no name): a few statement shapes, each compiled once.
+            size = next((size for size in _SHAPES if size >= len(afters)), len(afters))
+            for n in range(len(afters), size if afters else 0):
+                afters.append(None)
+                params[f"e{n}"] = None
+            batches = []
+            if afters:  # one statement, each name's window its own index range
+                statement = sql.streams(kind, public, tuple(afters))
+                grouped: dict[Any, list[Any]] = {}
+                for row in session.execute(statement, params):
+                    grouped.setdefault(row[3], []).append(row)
+                batches = list(grouped.values())
         for rows in batches:
-            last = None
+            last: Position | None = None  # the stream's lowest row (its order is the ranking's)
             for image_id, created_at, confidence, entry in rows:
                 name = by_id[entry]
                 score = name.score(kind.ranked, float(confidence))
-                last = self.dialect.position(name.tier, score, created_at, image_id)
-                if after is not None and last.sort_key() >= after.sort_key():
+                here = self.dialect.position(name.tier, score, created_at, image_id)
+                last = here if last is None or here.sort_key() < last.sort_key() else last
+                if after is not None and here.sort_key() >= after.sort_key():
                     continue
-                seen = best.get(last.image_id)
-                if seen is None or last.sort_key() > seen.sort_key():
-                    best[last.image_id] = last
+                seen = best.get(here.image_id)
+                if seen is None or here.sort_key() > seen.sort_key():
+                    best[here.image_id] = here
             if len(rows) == window and last is not None:
                 cut = last if cut is None or last.sort_key() > cut.sort_key() else cut
         return best, cut
@@ -203,9 +220,13 @@ class PostingSearch:
         after: Position,
     ) -> list[Position]:
         """The positions whose image has no better posting at or before the cursor."""
-        if not found:
+        # Only a name that can score at or above the cursor can have shown an image before.
+        limit = after.sort_key()[:2]
+        by_id = {
+            name.id: name for name in every if (name.tier, name.score(kind.ranked, 1.0)) >= limit
+        }
+        if not found or not by_id:
             return found
-        by_id = {name.id: name for name in every}
         params = {
             "images": [self.dialect.id_value(p.image_id) for p in found],
             "ids": list(by_id),

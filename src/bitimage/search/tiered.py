@@ -23,9 +23,10 @@ from sqlalchemy import TableClause, Update, bindparam, text
 from sqlalchemy.orm import Session
 
 from bitimage.search import query as sql
+from bitimage.search.combined import CombinedSearch
 from bitimage.search.ports import SearchPage, SearchQuery
-from bitimage.search.postings import LABELS, TAGS, Postings, both, containing
-from bitimage.search.query import SEPARATOR, SearchDialect, like_pattern
+from bitimage.search.postings import LABELS, TAGS, Postings
+from bitimage.search.query import SEPARATOR, SearchDialect
 from bitimage.search.ranking import (
     Position,
     best_score,
@@ -137,29 +138,16 @@ class TieredSearchIndex:
         position = self.dialect.position
         return [position(2, float(s), c, i) for i, c, s in session.execute(statement, params)]
 
+    @functools.cached_property
+    def _combined(self) -> CombinedSearch:
+        return CombinedSearch(self.dialect)
+
     def _strong_postings(
         self, session: Session, query: SearchQuery, filters: dict[str, str], after: Position | None
     ) -> list[Position]:
         """A tag and a label filter: strong matches from their postings in scope."""
-        ids: dict[str, Any] = {}
-        for kind in (TAGS, LABELS):
-            term = filters[kind.field]
-            rows = session.execute(containing(kind), {"like": like_pattern(term)}).all()
-            if not rows:
-                return []
-            ids[kind.field] = [entry for entry, _ in rows]
-            ids[f"exact_{kind.field}"] = next((e for e, name in rows if name == term), None)
-        params = {**self._posting_scope(query), **ids, "limit": query.limit + 1}
-        params["tags"], params["labels"] = params.pop("tag"), params.pop("label")
-        if after is not None:
-            params.update(
-                s=after.score,
-                c=self.dialect.time_value(after.created_at),
-                i=self.dialect.id_value(after.image_id),
-            )
-        statement = both(query.owner_id is None, after is not None)
-        position = self.dialect.position
-        return [position(2, float(s), c, i) for i, c, s in session.execute(statement, params)]
+        scope = self._posting_scope(query)
+        return self._combined.page(session, filters, scope, after, query.limit + 1)
 
     def _fuzzy_candidates(
         self, session: Session, query: SearchQuery, filters: dict[str, str]
@@ -175,17 +163,19 @@ class TieredSearchIndex:
 
     def _confidences(
         self, session: Session, query: SearchQuery, candidates: list[Candidate]
-    ) -> dict[str, dict[str, float]] | None:
-        """Each candidate's labels at or above min_confidence (None: no label filter)."""
+    ) -> dict[Any, dict[str, float]] | None:
+        """The candidates' labels matching the term, at or above the floor (None: no filter)."""
         if not query.label or not candidates:
             return None
         floor = query.min_confidence or 0.0
-        found: dict[str, dict[str, float]] = {}
+        term = normalise(query.label)
+        found: dict[Any, dict[str, float]] = {}  # by the id as the driver returns it
         for image_id, name, confidence in session.execute(
             _LABELS_OF, {"ids": [c[0] for c in candidates]}
         ):
-            if confidence >= floor:
-                labels = found.setdefault(str(image_id), {})
+            # A label that does not match the term changes no score: it is left out.
+            if confidence >= floor and value_score(term, name):
+                labels = found.setdefault(image_id, {})
                 labels[name] = max(labels.get(name, 0.0), confidence)
         return found
 
@@ -193,13 +183,13 @@ class TieredSearchIndex:
         self,
         candidates: Iterable[Candidate],
         filters: dict[str, str],
-        confidences: dict[str, dict[str, float]] | None,
+        confidences: dict[Any, dict[str, float]] | None,
         after: Position | None,
         wanted: int,
     ) -> list[Position]:
         found = []
         for image_id, created_at, name, tags, labels, words in candidates:
-            label_conf = None if confidences is None else confidences.get(str(image_id), {})
+            label_conf = None if confidences is None else confidences.get(image_id, {})
             values = {
                 "name": [name],
                 "tag": tags.strip(SEPARATOR).split(SEPARATOR),

@@ -1,0 +1,117 @@
+"""A tag and a label filter together: strong matches, class by class, from the cheaper postings.
+
+An image's strong score is 2 per exact name (tag, label) plus its best containing label's
+confidence (at most 1), so the classes (exact tag and exact label: 4 and more; one exact
+name: 2 to 3; none: under 2) are ranked one after the other, each by confidence, then newest.
+Each class is read from whichever postings bound it best: the tag's postings in scope (each
+joined to its image's labels, then sorted: one random read per posting), or the label's
+postings in confidence order, each checked for the tags, so a LIMIT stops after a page: about
+page * labels / tags index probes. The tags lead when that is more than their own count. The classes
+below are only read when the ones above leave the page short.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bitimage.search import postings as sql
+from bitimage.search.postings import LABELS, TAGS
+from bitimage.search.query import EXACT_WEIGHT, SearchDialect, like_pattern
+from bitimage.search.ranking import Position
+
+STRONG = 2
+FEW_TAGS = 3000  # more tag postings in scope than this: the labels lead, whatever their count
+_SLACK = 1e-9  # the confidence bound is an index range; the exact test is on the score
+# Best first: (exact tag, exact label) per class; the classes with one exact name interleave.
+_CLASSES = (((True, True),), ((True, False), (False, True)), ((False, False),))
+
+
+def _weight(members: tuple[tuple[bool, bool], ...]) -> int:
+    exact_tag, exact_label = members[0]
+    return EXACT_WEIGHT * (int(exact_tag) + int(exact_label))
+
+
+class CombinedSearch:
+    """Pages of strong matches of one tag and one label filter."""
+
+    def __init__(self, dialect: SearchDialect) -> None:
+        self.dialect = dialect
+
+    def page(
+        self,
+        session: Session,
+        terms: dict[str, str],
+        scope: dict[str, Any],
+        after: Position | None,
+        need: int,
+    ) -> list[Position]:
+        """Up to `need` strong positions after `after`, best first."""
+        names: dict[str, tuple[list[Any], Any]] = {}
+        for kind in (TAGS, LABELS):
+            term = terms[kind.field]
+            matched = session.execute(sql.containing(kind), {"like": like_pattern(term)}).all()
+            if not matched:
+                return []
+            exact = next((entry for entry, name in matched if name == term), None)
+            names[kind.field] = ([entry for entry, _ in matched], exact)
+        tags, exact_tag = names["tag"]
+        labels, exact_label = names["label"]
+        tag_sets = {True: [exact_tag] if exact_tag is not None else [],
+                    False: [t for t in tags if t != exact_tag]}  # fmt: skip
+        first = {True: labels, False: [entry for entry in labels if entry != exact_label]}
+        params = {**scope, "labels": labels, "exact_tag": exact_tag, "exact_label": exact_label}
+        if after is not None:
+            params.update(
+                s=after.score,
+                c=self.dialect.time_value(after.created_at),
+                i=self.dialect.id_value(after.image_id),
+            )
+        public = "owner" not in scope
+        found: list[Position] = []
+        for members in _CLASSES:
+            weight = _weight(members)
+            if after is not None and after.score < weight:
+                continue  # shown on an earlier page
+            cursor = after is not None and after.score < weight + 1 + _SLACK
+            rows: list[Position] = []
+            for exact_tag_class, exact_label_class in members:
+                class_tags = tag_sets[exact_tag_class]
+                class_first = first[exact_label_class]
+                if not class_tags or not class_first or (exact_label_class and exact_label is None):
+                    continue
+                lead = self._labels_lead(session, public, scope, class_tags, class_first, need)
+                build = sql.both_by_label if lead else sql.both
+                statement = build(public, cursor, exact_tag_class, exact_label_class)
+                values = {**params, "tags": class_tags, "first": class_first,
+                          "limit": need - len(found)}  # fmt: skip
+                if cursor and after is not None:
+                    values["top"] = after.score - weight + _SLACK
+                found_rows = session.execute(statement, values)
+                rows += [self.dialect.position(STRONG, float(s), c, i) for i, c, s in found_rows]
+            rows.sort(key=Position.sort_key, reverse=True)
+            found += rows[: need - len(found)]
+            if len(found) >= need:
+                break
+        return found
+
+    def _labels_lead(
+        self,
+        session: Session,
+        public: bool,
+        scope: dict[str, Any],
+        tags: list[Any],
+        labels: list[Any],
+        need: int,
+    ) -> bool:
+        """Whether reading the labels' postings costs less than reading the tags' (counted)."""
+        values = {**scope, "tags": tags, "cap": FEW_TAGS + 1}
+        count = session.execute(sql.tag_count(public), values).scalar_one()
+        if count > FEW_TAGS:
+            return True
+        if count <= need:
+            return False
+        cap = count * count // need  # the labels' postings the label scan may read
+        values = {**scope, "first": labels, "cap": cap + 1}
+        return bool(session.execute(sql.label_count(public), values).scalar_one() <= cap)
