@@ -95,18 +95,6 @@ class AnalysisRepository:
                 ],
             )
 
-    def label_names(self, image_id: uuid.UUID) -> list[str]:
-        """Every label name of the image, from any analyser."""
-        return sorted(
-            set(
-                self.session.scalars(
-                    select(ContentLabel.name)
-                    .join(ImageContentLabel, ImageContentLabel.label_id == ContentLabel.id)
-                    .where(ImageContentLabel.image_id == image_id)
-                )
-            )
-        )
-
     def finish(self, image: Image, facts: dict[str, Any]) -> None:
         """Record the analysis as done, merging these facts into the image's."""
         image.analysis_facts = {**(image.analysis_facts or {}), **facts}

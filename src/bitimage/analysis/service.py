@@ -18,7 +18,7 @@ from bitimage.images.repository import ImageRepository
 from bitimage.imaging import UnsupportedImage
 from bitimage.queue.outbox import enqueue_analysis
 from bitimage.queue.worker import JobFailed, PermanentJobError
-from bitimage.search.ports import SearchEntry, SearchIndex
+from bitimage.search.ports import SearchIndex
 from bitimage.storage.ports import ObjectStore
 
 log = logging.getLogger("bitimage.analysis")
@@ -116,15 +116,7 @@ class AnalysisService:
         if explicit >= self.moderation_threshold and image.moderation == "none":
             image.moderation = "flagged"  # hidden from the public until a person clears it
             self.search.rescope(session, [image_id])
-        tags = ImageRepository(session).tags_of([image_id]).get(image_id, [])
-        entry = SearchEntry(
-            image_id,
-            image.name,
-            [t.name for t in tags],
-            repo.label_names(image_id),
-            merged.get("text") or "",
-        )
-        self.search.index(session, [entry])
+        self.search.index(session, [ImageRepository(session).search_entry(image)])
         return True
 
     def reanalyze(

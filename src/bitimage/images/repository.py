@@ -30,6 +30,7 @@ from bitimage.images.models import (
     Tag,
     UploadGrant,
 )
+from bitimage.search.ports import SearchEntry
 
 _CHUNK = 500  # stay well under SQLite's bound-parameter limit
 
@@ -292,6 +293,17 @@ class ImageRepository:
             for image_id, tag in rows:
                 found[image_id].append(tag)
         return found
+
+    def search_entry(self, image: Image) -> SearchEntry:
+        """The image's searchable text as its rows hold it now (analysis and editing index it)."""
+        tags = [tag.name for tag in self.tags_of([image.id]).get(image.id, [])]
+        labels = self.session.scalars(
+            select(ContentLabel.name)
+            .join(ImageContentLabel, ImageContentLabel.label_id == ContentLabel.id)
+            .where(ImageContentLabel.image_id == image.id)
+        )
+        text = (image.analysis_facts or {}).get("text") or ""
+        return SearchEntry(image.id, image.name, tags, sorted(set(labels)), text)
 
     def labels_of(self, image_id: uuid.UUID) -> list[tuple[ContentLabel, ImageContentLabel]]:
         """An image's content labels, each once with its most confident source, best first."""

@@ -22,7 +22,7 @@ from bitimage.images.schemas import (
     TagOut,
 )
 from bitimage.queue.outbox import drop_jobs_for
-from bitimage.search.ports import SearchEntry, SearchIndex
+from bitimage.search.ports import SearchIndex
 from bitimage.storage.keys import (
     derived_keys,
     preview_key,
@@ -191,10 +191,7 @@ class ImageService:
         if moved:  # into or out of the public summary: every copy of its scope follows
             self.search.rescope(session, [image.id])
         if change.name is not None or change.tags is not None:
-            tags = [tag.name for tag in repo.tags_of([image.id]).get(image.id, [])]
-            labels = sorted(label.name for label, _ in repo.labels_of(image.id))  # as analysis
-            text = (image.analysis_facts or {}).get("text") or ""
-            self.search.index(session, [SearchEntry(image.id, image.name, tags, labels, text)])
+            self.search.index(session, [repo.search_entry(image)])
         return self.expanded(session, owner, image.id, prepare=False)
 
     def delete_images(
