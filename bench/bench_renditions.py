@@ -11,11 +11,17 @@ rendition step (`render`) reaches 90% of the baseline's images/s.
 Page weight: what a browser loads for a page of 100 summaries: the JSON plus each thumbnail,
 against the JSON plus each original (~1 MB photos; five distinct photos, each used 20 times).
 Target: under 3% of the originals' bytes.
+Whole worker pipeline, before and after this step: the analyze job as the worker runs it
+(`AnalysisTasks.analyse_image`: read the key, decode, every default analyser, store the
+results) on images confirmed through `UploadService.confirm` into a SQLite + local-store
+container, without the rendition first step (before) and with it (after: the container's own
+wiring), each image analysed once, the two called in turn so the noise falls on both.
 Run: python bench/bench_renditions.py [--quick]
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 import tempfile
@@ -29,7 +35,11 @@ from pathlib import Path
 from PIL import Image
 from skimage import data
 
-from bitimage.images.schemas import ImageSummary, SummaryPage
+from bitimage.analysis.tasks import AnalysisTasks
+from bitimage.bootstrap import Container, bootstrap
+from bitimage.config import load_settings
+from bitimage.db.migrate import upgrade
+from bitimage.images.schemas import ImageSummary, NotifyImage, SummaryPage
 from bitimage.renditions.render import (
     PREVIEW_EDGE,
     REDUCING_GAP,
@@ -39,7 +49,7 @@ from bitimage.renditions.render import (
     render,
 )
 from bitimage.renditions.service import RenditionService
-from bitimage.storage.keys import permanent_key, preview_key, thumbnail_key
+from bitimage.storage.keys import permanent_key, preview_key, staging_key, thumbnail_key
 from bitimage.storage.local import LocalSignedStore
 from bitimage.storage.signing import UrlSigner
 
@@ -198,10 +208,71 @@ def page_weight(photos: int) -> None:
     )
 
 
+def confirmed(container: Container, user_id: uuid.UUID, jpegs: list[bytes]) -> list[uuid.UUID]:
+    """Each JPEG staged and confirmed by the service's own code; their image ids."""
+    store = container.local_store
+    assert store is not None, "the pipeline is measured on the local store"
+    with container.database.transaction() as session:
+        grants = container.uploads.issue_upload_urls(session, user_id, len(jpegs))
+    for grant, jpeg in zip(grants, jpegs, strict=True):
+        store.open_writer(staging_key(user_id, grant.image_id)).commit(jpeg)
+        digest = hashlib.md5(jpeg, usedforsecurity=False).hexdigest()
+        item = NotifyImage(id=grant.image_id, name="photo", hash=digest, is_private=True)
+        container.uploads.confirm(user_id, [item])
+    return [grant.image_id for grant in grants]
+
+
+def worker_pipeline(images: int) -> None:
+    """images/s of the analyze job without and with the rendition first step, in turns."""
+    base = photo_jpeg(data.astronaut(), 2048, 1536, 90, grain=10)
+    # Distinct bytes for each image (a different comment), the same pixels and size.
+    jpegs = [base[:2] + b"\xff\xfe\x00\x06" + i.to_bytes(4) + base[2:] for i in range(2 * images)]
+    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as folder:
+        settings = load_settings(data_dir=Path(folder), argon2_memory_kib=8192, run_worker=False)
+        container = bootstrap(settings)
+        try:
+            upgrade(container.database.engine)
+            with container.database.transaction() as session:
+                account = container.cas.signup(session, "bench@example.com", "pass-word-1", "-")
+                user_id = account.id
+                container.users.create(session, user_id)
+            ids = confirmed(container, user_id, jpegs)
+            before = AnalysisTasks(container.database, container.analysis)  # no first step
+            after = container.analysis_tasks  # as bootstrap wires it: renditions first
+            before.analyse_image(ids[0])  # warm-up: loads the models, converts the weights
+            spent = [0.0, 0.0]
+            for index in range(1, images):
+                for side, tasks in enumerate((before, after)):
+                    start = time.perf_counter()
+                    assert tasks.analyse_image(ids[2 * index + side])
+                    spent[side] += time.perf_counter() - start
+        finally:
+            container.close()
+    calls = images - 1
+    rate_before, rate_after = calls / spent[0], calls / spent[1]
+    print()
+    print(f"Whole worker pipeline, 1 MB JPEG, {calls} images each side, called in turn")
+    print(
+        table(
+            [
+                ("analyze job without renditions (before)", f"{rate_before:.2f}", "1.00"),
+                (
+                    "analyze job with the rendition step (after)",
+                    f"{rate_after:.2f}",
+                    f"{rate_after / rate_before:.2f}",
+                ),
+            ],
+            ("what", "images/s", "ratio"),
+        )
+    )
+    print(f"the rendition step costs {1000 * (1 / rate_after - 1 / rate_before):.0f} ms an image")
+
+
 def main() -> None:
     rounds, calls, photos = (2, 3, 2) if quick() else (3, 10, 5)
     throughput(rounds, calls)
     page_weight(photos)
+    worker_pipeline(3 if quick() else 16)
 
 
 if __name__ == "__main__":
