@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -187,3 +188,29 @@ def _model_with_unknown_operator() -> bytes:
     tflite.ModelAddSubgraphs(builder, subgraphs)
     builder.Finish(tflite.ModelEnd(builder))
     return bytes(builder.Output())
+
+
+def test_two_first_starts_at_once_share_one_model_file(tmp_path: Path) -> None:
+    # Check-then-act: both see no cached file and convert; each writes a temp file and renames
+    # it over the target, so both end with a whole model and no temp file is left.
+    barrier = threading.Barrier(2)
+    built: list[FaceAnalyser] = []
+    original = faces_build.build_onnx
+
+    def build_together(source: Path, target: Path) -> None:
+        barrier.wait(timeout=30)  # both have checked and are converting now
+        original(source, target)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(faces_build, "build_onnx", build_together)
+        threads = [
+            threading.Thread(target=lambda: built.append(FaceAnalyser(tmp_path))) for _ in range(2)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert [analyser.built for analyser in built] == [True, True]
+    assert [p.name for p in tmp_path.iterdir()] == [built[0].model_file.name]
+    portrait = Image.fromarray(data.astronaut())
+    assert all(len(analyser.detect(portrait)) == 1 for analyser in built)
