@@ -114,9 +114,9 @@ def weighted_nms(
 
 
 def windows(width: int, height: int) -> list[tuple[int, int, int, int]]:
-    """(left, top, width, height) of each window: the whole picture, then a grid of squares of
-    half its shorter side spread evenly over it (2x2 for a square, 3x2 for 4:3), when that
-    side is at least WINDOW_MIN_SIDE pixels."""
+    """(left, top, width, height): the whole picture, then squares of half its shorter side."""
+    # Spread evenly over the picture (2x2 for a square, 3x2 for 4:3), overlapping where the
+    # sides are not multiples; none when a window would be smaller than WINDOW_MIN_SIDE.
     found = [(0, 0, width, height)]
     side = min(width, height) // 2
     if side * 2 < WINDOW_MIN_SIDE:
