@@ -1,11 +1,12 @@
-"""All four analysers: images/s of each, and of the worker's whole pipeline, one thread each.
+"""All five analysers: images/s of each, and of the worker's whole pipeline, one thread each.
 
 Baseline, same run: bare EfficientNet-Lite0 inference, batch 1, on an already preprocessed
 1x3x224x224 tensor (ClassifierAnalyser.infer). Measured against it: each analyser's `analyse`
-(colours, classifier, people = NudeNet, text = RapidOCR) on the DecodedImage the worker makes
-from (a) a ~1 MB photo JPEG (skimage's astronaut, 2048x1536, q90) and (b) a 12 MP JPEG stored
-sideways with an EXIF orientation; then the whole pipeline, decode + all four, per JPEG.
-Start-up, in a fresh process: the time to import and load all four, and the RSS after loading
+(colours, classifier, faces = BlazeFace, people = NudeNet, text = RapidOCR) on the
+DecodedImage the worker makes from (a) a ~1 MB photo JPEG (skimage's astronaut, 2048x1536,
+q90) and (b) a 12 MP JPEG stored sideways with an EXIF orientation; then the whole
+pipeline, decode + all five, per JPEG.
+Start-up, in a fresh process: the time to import and load all five, and the RSS after loading
 (target: < 600 MB), after the first image and after a few more of both sizes.
 Options: --threads N (ONNX Runtime intra-op threads of each model, default 1); --quick: shorter
 rounds.
@@ -58,7 +59,7 @@ def timed_rate(fn: Callable[[], object], seconds: float, rounds: int) -> float:
 
 
 def load_all(cache: Path, threads: int) -> tuple[list[Analyser], dict[str, float]]:
-    """The four analysers in the worker's order, and the seconds each took to import and load."""
+    """The five analysers in the worker's order, and the seconds each took to import and load."""
 
     # Imported in here, so that a fresh process times each library's import with its model.
     def colours() -> Analyser:
@@ -71,6 +72,11 @@ def load_all(cache: Path, threads: int) -> tuple[list[Analyser], dict[str, float
 
         return ClassifierAnalyser(cache, threads=threads)
 
+    def faces() -> Analyser:
+        from bitimage.analysis.faces import FaceAnalyser
+
+        return FaceAnalyser(cache, threads=threads)
+
     def people() -> Analyser:
         from bitimage.analysis.people import PeopleAnalyser
 
@@ -81,7 +87,13 @@ def load_all(cache: Path, threads: int) -> tuple[list[Analyser], dict[str, float
 
         return TextAnalyser(threads=threads)
 
-    makers = {"colours": colours, "classifier": classifier, "people": people, "text": text}
+    makers = {
+        "colours": colours,
+        "classifier": classifier,
+        "faces": faces,
+        "people": people,
+        "text": text,
+    }
     analysers, seconds = [], {}
     for name, make in makers.items():
         start = time.perf_counter()
@@ -102,7 +114,7 @@ def pipeline(analysers: Sequence[Analyser], jpeg: bytes) -> object:
 
 
 def child(cache: str, threads: int) -> None:
-    """In a fresh process: time loading all four analysers and report RSS as JSON."""
+    """In a fresh process: time loading all five analysers and report RSS as JSON."""
     # Made first: skimage's lazy imports and the pictures are no part of start-up.
     jpeg, large = (
         photo_jpeg(data.astronaut(), 2048, 1536, 90, grain=10),
@@ -174,7 +186,7 @@ def main() -> None:
             rows.append(row(f"{analyser.name} ({analyser.model}), {label}", rate, baseline))
     for label, jpeg in jpegs.items():
         rate = timed_rate(partial(pipeline, analysers, jpeg), seconds, rounds)
-        rows.append(row(f"whole pipeline: decode + all four, {label}", rate, baseline))
+        rows.append(row(f"whole pipeline: decode + all five, {label}", rate, baseline))
 
     print(f"analysers on ONNX Runtime CPU, {threads} intra-op thread(s) per model")
     print(f"best of {rounds} round(s) of ~{seconds:g} s each, after one warm-up call")
@@ -182,8 +194,8 @@ def main() -> None:
     print()
     startup = [(f"import + load {name}", f"{s:.2f}") for name, s in report["each_s"].items()]
     startup += [
-        ("all four (total)", f"{report['load_s']:.2f}"),
-        ("first image through decode + all four", f"{report['first_image_s']:.2f}"),
+        ("all five (total)", f"{report['load_s']:.2f}"),
+        ("first image through decode + all five", f"{report['first_image_s']:.2f}"),
         (
             "classifier on first use, converting its weights (this process)",
             f"{first_load['classifier']:.2f}",
@@ -196,10 +208,10 @@ def main() -> None:
     verdict = "met" if loaded < RSS_TARGET_MB else "MISSED"
     print(
         f"RSS: {before:.0f} MB before loading (numpy, Pillow, skimage), {loaded:.0f} MB with all"
-        f" four loaded (+{loaded - before:.0f}), {first:.0f} MB after the first image"
+        f" five loaded (+{loaded - before:.0f}), {first:.0f} MB after the first image"
         f" (+{first - loaded:.0f}), {settled:.0f} MB after more of both sizes"
     )
-    print(f"target: RSS with all four loaded < {RSS_TARGET_MB} MB -> {verdict}")
+    print(f"target: RSS with all five loaded < {RSS_TARGET_MB} MB -> {verdict}")
 
 
 if __name__ == "__main__":

@@ -145,6 +145,11 @@ def load_analyser(name: str, threads: int, models: Path) -> Analyser:
 
         models.mkdir(parents=True, exist_ok=True)
         return ClassifierAnalyser(models, threads=threads)
+    if name == "faces":
+        from bitimage.analysis.faces import FaceAnalyser  # loads ONNX Runtime
+
+        models.mkdir(parents=True, exist_ok=True)
+        return FaceAnalyser(models, threads=threads)
     if name == "text":
         from bitimage.analysis.ocr import TextAnalyser  # loads the OCR models
 

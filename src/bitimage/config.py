@@ -23,6 +23,7 @@ def describe_size(size: int) -> str:
 ANALYSERS = (
     "classifier",
     "colours",
+    "faces",
     "metadata",
     "people",
     "text",
@@ -55,7 +56,7 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=1, ge=1, le=64)
     job_max_attempts: int = Field(default=5, ge=1)
     job_ttr_seconds: int = Field(default=300, ge=1)
-    analysers: str = "classifier,colours,metadata,text"
+    analysers: str = "classifier,faces,colours,metadata,text"
     moderation_threshold: float = Field(default=0.6, gt=0, le=1)
     analysis_threads: int = Field(default=1, ge=1, le=16)
     model_cache_dir: Path | None = None

@@ -25,6 +25,7 @@ from PIL import Image
 
 from bitimage.analysis.onnx import open_session
 from bitimage.analysis.ports import AnalysisResult, DecodedImage, Label
+from bitimage.analysis.vocabulary import vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +38,16 @@ INPUT_SIZE = 224  # the graph's fixed input side (onnx_build.INPUT_SIZE)
 CROP_FRACTION = 0.875
 PIXEL_MEAN = 127.0
 PIXEL_SCALE = 128.0
+# Class selection, calibrated with bench/bench_labels.py (README): the best classes by rank until
+# their probabilities add up to MASS, each at least FLOOR, at most TOP_K.
+MASS = 0.5
+FLOOR = 0.1
+TOP_K = 5
 
 
 @dataclass(frozen=True)
 class ImageNetClass:
-    """One of the 1000 classes: WordNet id, plain name, parent categories (specific first)."""
+    """One of the 1000 classes: WordNet id, plain name, categories and everyday words."""
 
     wnid: str
     name: str
@@ -50,12 +56,31 @@ class ImageNetClass:
 
 @cache
 def imagenet_classes() -> tuple[ImageNetClass, ...]:
-    """The 1000 classes in model output order, from the JSON shipped with the package."""
+    """The 1000 classes in model output order: categories and everyday words (vocabulary.py)."""
     text = resources.files("bitimage.analysis").joinpath("data/imagenet_labels.json").read_text()
+    words = vocabulary().words
     return tuple(
-        ImageNetClass(c["wnid"], c["name"], tuple(c["categories"]))
+        ImageNetClass(c["wnid"], c["name"], words(c["name"], c["categories"]))
         for c in json.loads(text)["classes"]
     )
+
+
+def select(
+    probabilities: np.ndarray[Any, Any],
+    mass: float = MASS,
+    floor: float = FLOOR,
+    top_k: int = TOP_K,
+) -> list[int]:
+    """The kept classes, best first: by rank until their sum reaches `mass`, each >= `floor`."""
+    kept: list[int] = []
+    total = 0.0
+    for index in np.argsort(-probabilities)[:top_k]:
+        score = float(probabilities[index])
+        if score < floor or total >= mass:
+            break
+        kept.append(int(index))
+        total += score
+    return kept
 
 
 def weights_file() -> Path:
@@ -85,17 +110,21 @@ def preprocess(image: Image.Image) -> np.ndarray[Any, np.dtype[np.float32]]:
 
 
 class ClassifierAnalyser:
-    """ImageNet labels above a confidence threshold, and their WordNet parent categories."""
+    """The best ImageNet classes (select()), their categories and everyday words."""
 
     name = "classifier"
 
     def __init__(
-        self, cache_dir: Path, threshold: float = 0.3, top_k: int = 5, threads: int = 1
+        self,
+        cache_dir: Path,
+        mass: float = MASS,
+        floor: float = FLOOR,
+        top_k: int = TOP_K,
+        threads: int = 1,
     ) -> None:
         version = metadata.version(WEIGHTS_PACKAGE)
         self.model = f"efficientnet-lite0@{version}"
-        self.threshold = threshold
-        self.top_k = top_k
+        self.mass, self.floor, self.top_k = mass, floor, top_k
         self.classes = imagenet_classes()
         self.model_file = cache_dir / f"efficientnet-lite0-{version}-r{GRAPH_REVISION}.onnx"
         self.built = False  # whether this instance had to convert the weights
@@ -130,15 +159,19 @@ class ClassifierAnalyser:
         return self.infer(np.stack([preprocess(image) for image in images]))
 
     def analyse(self, image: DecodedImage) -> AnalysisResult:
-        """Labels: kept classes (best first), then their categories at the best class's score."""
+        """Labels: kept classes (best first), then their words at the best class's score."""
         probabilities = self.classify_batch([image.pixels])[0]
+        return self.labels(probabilities)
+
+    def labels(self, probabilities: np.ndarray[Any, Any]) -> AnalysisResult:
+        """The result for one row of class probabilities."""
         top = [int(i) for i in np.argsort(-probabilities)[: self.top_k]]
-        kept = [i for i in top if probabilities[i] >= self.threshold]
+        kept = select(probabilities, self.mass, self.floor, self.top_k)
         scores: dict[str, float] = {}
         for index in kept:
             name = self.classes[index].name
             scores[name] = max(scores.get(name, 0.0), float(probabilities[index]))
-        # A category's confidence is that of its best kept class (not a sum of all classes).
+        # A word's confidence is that of its best kept class (not a sum of all classes).
         for index in kept:
             for category in self.classes[index].categories:
                 if category not in scores:

@@ -1,4 +1,7 @@
-"""Faces ("face", "person") and an explicit-content score, from NudeNet's detector.
+"""An explicit-content score for moderation, from NudeNet's detector (opt-in: AGPL-3.0).
+
+Faces and people are labelled by the default `faces` analyser (faces.py, Apache-2.0 weights);
+this one only scores nudity, so it gives no labels.
 
 The detector is the YOLOv8 ONNX graph inside the PyPI package `nudenet` (320n.onnx, 320 px
 input); nothing is downloaded. NudeNet's own constructor opens the session with default options
@@ -15,15 +18,12 @@ import numpy as np
 from nudenet import NudeDetector  # type: ignore[import-untyped]
 
 from bitimage.analysis.onnx import open_session
-from bitimage.analysis.ports import AnalysisResult, DecodedImage, Label
+from bitimage.analysis.ports import AnalysisResult, DecodedImage
 
 PACKAGE = "nudenet"
 MODEL_FILE = "320n.onnx"
 INPUT_SIZE = 320  # the graph's input side (its metadata says imgsz [320, 320])
 EXPLICIT_THRESHOLD = 0.6  # an explicit_score at or above this flags the image for review
-FACE_THRESHOLD = 0.4  # NudeNet keeps boxes from 0.25; below 0.4 a "face" is mostly noise
-
-FACE_CLASSES = frozenset({"FACE_FEMALE", "FACE_MALE"})
 # Exposed parts that make a picture explicit; exposed feet, belly, armpits or a male chest
 # do not (a beach photo is not explicit).
 EXPLICIT_CLASSES = frozenset(
@@ -56,13 +56,12 @@ def best_scores(detections: list[dict[str, Any]]) -> dict[str, float]:
 
 
 class PeopleAnalyser:
-    """Labels "face" and "person" when a face is seen; facts["moderation"] scores nudity."""
+    """facts["moderation"]: the explicit-content score and NudeNet's classes; no labels."""
 
     name = "people"
 
-    def __init__(self, threads: int = 1, face_threshold: float = FACE_THRESHOLD) -> None:
+    def __init__(self, threads: int = 1) -> None:
         self.model = f"nudenet@{metadata.version(PACKAGE)}"
-        self.face_threshold = face_threshold
         model_file = resources.files(PACKAGE).joinpath(MODEL_FILE)
         self._detector = _SessionDetector(open_session(str(model_file), threads))
 
@@ -74,22 +73,12 @@ class PeopleAnalyser:
         return list(self._detector.detect(bgr))
 
     def analyse(self, image: DecodedImage) -> AnalysisResult:
-        """Face and person labels at the best face score; class scores and explicit_score."""
+        """The best score of each class NudeNet found, and explicit_score (the exposed parts)."""
         pixels = image.pixels if image.pixels.mode == "RGB" else image.pixels.convert("RGB")
-        detections = self.detect(np.asarray(pixels))
-        scores = best_scores(detections)
-        faces = [
-            float(d["score"])
-            for d in detections
-            if d["class"] in FACE_CLASSES and float(d["score"]) >= self.face_threshold
-        ]
-        labels: list[Label] = []
-        if faces:
-            best = round(max(faces), 4)
-            labels = [Label("face", best), Label("person", best)]
+        scores = best_scores(self.detect(np.asarray(pixels)))
         explicit = max((s for c, s in scores.items() if c in EXPLICIT_CLASSES), default=0.0)
         moderation = {
             "explicit_score": round(explicit, 4),
             "classes": {c: round(s, 4) for c, s in scores.items()},
         }
-        return AnalysisResult(labels=labels, facts={"faces": len(faces), "moderation": moderation})
+        return AnalysisResult(facts={"moderation": moderation})
