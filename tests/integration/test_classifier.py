@@ -118,3 +118,26 @@ def test_no_torch_at_run_time(analyser: ClassifierAnalyser) -> None:
     assert "torch" not in sys.modules
     assert classifier.INPUT_SIZE == onnx_build.INPUT_SIZE
     assert os.environ["ORT_DISABLE_TELEMETRY"] == "1"
+
+
+def clear_sky_photo() -> np.ndarray[Any, Any]:
+    """A smooth blue sky, lighter toward the horizon, over rough brown ground (as in a photo)."""
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(40, 140, (480, 640, 3)).astype(np.float64) * (1.0, 0.8, 0.55)
+    fade = np.linspace(0, 1, 300)[:, None, None]
+    top, low = np.array([55.0, 115.0, 210.0]), np.array([160.0, 195.0, 240.0])
+    pixels[:300] = top + (low - top) * fade + rng.normal(0, 1.5, (300, 640, 3))
+    return np.clip(pixels, 0, 255).astype(np.uint8)
+
+
+def test_a_clear_sky_photo_gets_sky(analyser: ClassifierAnalyser) -> None:
+    result = analyse(analyser, clear_sky_photo())
+    assert "sky" in names(result)
+    assert all(0 <= label.confidence <= 1 for label in result.labels)
+    assert len(names(result)) == len(result.labels)  # one label a word
+
+
+def test_cat_and_coffee_get_no_scene_words(analyser: ClassifierAnalyser) -> None:
+    scenes = {"sky", "sunset", "forest", "grass", "leaf", "landscape"}
+    for pixels in (data.chelsea(), data.coffee()):
+        assert not names(analyse(analyser, pixels)) & scenes

@@ -25,6 +25,7 @@ from PIL import Image
 
 from bitimage.analysis.onnx import open_session
 from bitimage.analysis.ports import AnalysisResult, DecodedImage, Label
+from bitimage.analysis.scenes import measure, scene_labels
 from bitimage.analysis.vocabulary import vocabulary
 
 log = logging.getLogger(__name__)
@@ -159,9 +160,14 @@ class ClassifierAnalyser:
         return self.infer(np.stack([preprocess(image) for image in images]))
 
     def analyse(self, image: DecodedImage) -> AnalysisResult:
-        """Labels: kept classes (best first), then their words at the best class's score."""
+        """Labels: kept classes (best first), their words, then scene words (scenes.py)."""
         probabilities = self.classify_batch([image.pixels])[0]
-        return self.labels(probabilities)
+        result = self.labels(probabilities)
+        scores = {label.name: label.confidence for label in result.labels}
+        for label in scene_labels(measure(image.pixels, probabilities, self.classes)):
+            scores[label.name] = max(scores.get(label.name, 0.0), label.confidence)
+        result.labels = [Label(name, score) for name, score in scores.items()]
+        return result
 
     def labels(self, probabilities: np.ndarray[Any, Any]) -> AnalysisResult:
         """The result for one row of class probabilities."""
