@@ -27,7 +27,7 @@ KIND_WORDS = frozenset(
         "person", "people", "face",
         "plant", "flower", "tree", "leaf", "grass", "fruit", "vegetable", "food", "drink",
         "vehicle", "car", "motorcycle", "bicycle", "boat", "airplane", "train", "rocket",
-        "building", "bridge", "mountain", "beach", "sea", "lake", "water", "sky", "snow",
+        "building", "bridge", "mountain", "beach", "sea", "lake", "water", "sky", "sunset", "snow",
         "forest", "landscape", "musical instrument", "clock", "lamp",
     }
 )  # fmt: skip

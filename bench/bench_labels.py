@@ -2,15 +2,18 @@
 
 For each photo of _label_photos.PHOTOS (packaged photos; a source whose package is missing is
 listed as skipped) the worker's decode, then EfficientNet-Lite0 once; the same probabilities go
-through the old selection (classes >= 0.3 among the top 5, WordNet categories only) and the new
-one (classifier.select + the everyday vocabulary), and the face detector (faces.py) runs on the
-same decoded image. "Found" means a stored label is exactly the expected word, which is what
-`content_label=WORD` matches first; trigram neighbours are not counted. Wrong labels: words of
+through the old selection (classes >= 0.3 among the top 5, WordNet categories only), the class
+selection (classifier.select + the everyday vocabulary, plus the face detector (faces.py) on the
+same decoded image: "classes") and then the scene rules (scenes.py) added on top ("+ scenes").
+"Found" means a stored label is exactly the expected word, which is what `content_label=WORD`
+matches first; trigram neighbours are not counted. Wrong labels: words of
 KIND_WORDS on a photo whose annotation does not list them; face/person/people on photos without
 people are counted apart.
 Faces: precision and recall of "face" on the photos (annotated `people`) and on scikit-image's
 lfw_subset (100 face and 100 non-face crops), and milliseconds per image.
-Calibration (not with --quick): found and wrong labels for a grid of (mass, floor, top_k).
+Figures are given for the whole set, the package photos and the wallpapers apart.
+Calibration (not with --quick): found and wrong labels for a grid of (mass, floor, top_k), and
+one for the scene rules' thresholds (_scene_grid.py).
 Run: python bench/bench_labels.py [--quick]
 """
 
@@ -32,10 +35,12 @@ from bitimage.analysis.classifier import ClassifierAnalyser, select
 from bitimage.analysis.decode import decode
 from bitimage.analysis.faces import FaceAnalyser
 from bitimage.analysis.ports import DecodedImage
+from bitimage.analysis.scenes import measure, scene_labels
 
 try:
     from bench._common import quick, table
     from bench._label_photos import KIND_WORDS, PHOTOS, LabelPhoto
+    from bench._scene_grid import Measured, check_others, grid_rows
 except ModuleNotFoundError:  # run as `python bench/bench_labels.py`
     from _common import quick, table  # type: ignore[import-not-found,no-redef]
     from _label_photos import (  # type: ignore[import-not-found,no-redef]
@@ -43,10 +48,16 @@ except ModuleNotFoundError:  # run as `python bench/bench_labels.py`
         PHOTOS,
         LabelPhoto,
     )
+    from _scene_grid import (  # type: ignore[import-not-found,no-redef]
+        Measured,
+        check_others,
+        grid_rows,
+    )
 
 MAX_PIXELS = 100_000_000
 OLD_THRESHOLD, OLD_TOP_K = 0.3, 5
 PEOPLE_WORDS = frozenset({"face", "person", "people"})
+STAGES = ("before", "classes", "+ scenes")
 GRID = [
     (m, f, k) for m in (0.3, 0.5, 0.7, 0.9) for f in (0.05, 0.1, 0.15, 0.2, 0.3) for k in (3, 5)
 ]
@@ -122,15 +133,43 @@ def faces_on_crops(faces: FaceAnalyser) -> tuple[int, int, float]:
     return sum(hits[:100]), sum(hits[100:]), elapsed
 
 
+def group(photo: LabelPhoto) -> str:
+    """Which part of the set a photo belongs to: the package photos or the wallpapers."""
+    return "wallpapers" if photo.source.startswith("debian:") else "package photos"
+
+
+def summary(measured: list[tuple[LabelPhoto, dict[str, set[str]]]]) -> None:
+    """Found and wrong words per stage, for the whole set and each group."""
+    for part in ("all", "package photos", "wallpapers"):
+        chosen = [(p, s) for p, s in measured if part in ("all", group(p))]
+        n = sum(len(p.expected) for p, _ in chosen)
+        found, wrong, people = [], [], []
+        for stage in STAGES:
+            got = [score(p, s[stage]) for p, s in chosen]
+            found.append(percent(sum(g[0] for g in got), n))
+            wrong.append(str(sum(len(g[1]) for g in got)))
+            people.append(
+                str(sum(bool(s[stage] & PEOPLE_WORDS) for p, s in chosen if not p.people))
+            )
+        without = sum(not p.people for p, _ in chosen)
+        print(
+            f"{part} ({len(chosen)} photos): found {' -> '.join(found)}; wrong kind words "
+            f"{' -> '.join(wrong)}; face/person/people without people "
+            f"{' -> '.join(people)} of {without}  ({' -> '.join(STAGES)})"
+        )
+
+
 def main() -> None:
     cache = Path(tempfile.mkdtemp(prefix="bench-labels-"))
     classifier, faces = ClassifierAnalyser(cache), FaceAnalyser(cache)
     tiled = FaceAnalyser(cache, tiled=True)
     old = old_categories()
     rows, skipped, probabilities = [], [], {}
+    measured: list[tuple[LabelPhoto, dict[str, set[str]]]] = []
+    grid_items: list[Measured] = []
     face_ms: dict[str, list[float]] = {"whole": [], "tiled": []}
-    totals = {"expected": 0, "before": 0, "after": 0, "wrong_before": 0, "wrong_after": 0}
-    people_wrong = {"before": 0, "after": 0}
+    scene_ms: list[float] = []
+    classifier_ms: list[float] = []
     face_counts = {mode: {"tp": 0, "fp": 0, "fn": 0, "tn": 0} for mode in face_ms}
     for photo in PHOTOS[: 8 if quick() else None]:
         raw = photo_bytes(photo.source)
@@ -138,7 +177,9 @@ def main() -> None:
             skipped.append(photo.name)
             continue
         decoded: DecodedImage = decode(io.BytesIO(raw), MAX_PIXELS)
+        start = time.perf_counter()
         probs = classifier.classify_batch([decoded.pixels])[0]
+        classifier_ms.append((time.perf_counter() - start) * 1000)
         probabilities[photo] = probs
         for mode, detector in (("whole", faces), ("tiled", tiled)):
             start = time.perf_counter()
@@ -148,39 +189,28 @@ def main() -> None:
             key = ("tp" if seen else "fn") if photo.people else ("fp" if seen else "tn")
             face_counts[mode][key] += 1
         face_words = {label.name for label in faces.analyse(decoded).labels}
-        before = old_labels(classifier, probs, old)
-        after = {label.name for label in classifier.labels(probs).labels} | face_words
-        found_before, wrong_before = score(photo, before)
-        found_after, wrong_after = score(photo, after)
-        totals["expected"] += len(photo.expected)
-        totals["before"] += found_before
-        totals["after"] += found_after
-        totals["wrong_before"] += len(wrong_before)
-        totals["wrong_after"] += len(wrong_after)
-        if not photo.people:
-            people_wrong["before"] += bool(before & PEOPLE_WORDS)
-            people_wrong["after"] += bool(after & PEOPLE_WORDS)
+        start = time.perf_counter()
+        stats = measure(decoded.pixels, probs, classifier.classes)
+        scene_words = {label.name for label in scene_labels(stats)}
+        scene_ms.append((time.perf_counter() - start) * 1000)
+        stages = {"before": old_labels(classifier, probs, old)}
+        stages["classes"] = {label.name for label in classifier.labels(probs).labels} | face_words
+        stages["+ scenes"] = stages["classes"] | scene_words
+        measured.append((photo, stages))
+        grid_items.append(Measured(photo, frozenset(stages["classes"]), stats, probs))
         top = classifier.classes[int(np.argmax(probs))].name
+        wrong = score(photo, stages["+ scenes"])[1]
         rows.append(
-            (
-                photo.name,
-                top,
-                marks(photo, before),
-                marks(photo, after),
-                ",".join(wrong_after) or "-",
-            )
+            (photo.name, top, *(marks(photo, stages[s]) for s in STAGES), ",".join(wrong) or "-")
         )
-    print(table(rows, ("photo", "top class", "before (+ found)", "after (+ found)", "wrong after")))
+    print(table(rows, ("photo", "top class", *STAGES, "wrong (+ scenes)")))
     if skipped:
         print(f"skipped (package not installed): {', '.join(skipped)}")
-    n = totals["expected"]
-    share_before, share_after = percent(totals["before"], n), percent(totals["after"], n)
-    print(f"\nexpected words found: before {share_before}, after {share_after}")
-    print(f"wrong kind words: before {totals['wrong_before']}, after {totals['wrong_after']}")
-    no_people = sum(not p.people for p in probabilities)
+    print()
+    summary(measured)
     print(
-        f"photos without people labelled face/person/people: before {people_wrong['before']}/"
-        f"{no_people}, after {people_wrong['after']}/{no_people}"
+        f"scene rules: {np.median(scene_ms):.1f} ms/image median (measure + rules); the "
+        f"classifier's model in the same run: {np.median(classifier_ms):.1f} ms/image"
     )
     print()
     for mode, counts in face_counts.items():
@@ -197,13 +227,23 @@ def main() -> None:
     )
     if quick():
         return
-    grid_rows = []
+    n = sum(len(p.expected) for p in probabilities)
+    grid_rows_ = []
     for grid in GRID:
         got = [score(p, new_labels(classifier, pr, grid)) for p, pr in probabilities.items()]
-        hit, wrong = sum(g[0] for g in got), sum(len(g[1]) for g in got)
-        grid_rows.append((*grid, percent(hit, n), wrong))
-    print("\ncalibration (classifier words only, no faces):")
-    print(table(grid_rows, ("mass", "floor", "top_k", "found", "wrong")))
+        hit, wrong_count = sum(g[0] for g in got), sum(len(g[1]) for g in got)
+        grid_rows_.append((*grid, percent(hit, n), wrong_count))
+    print("\ncalibration (classifier words only, no faces, no scenes):")
+    print(table(grid_rows_, ("mass", "floor", "top_k", "found", "wrong")))
+    print("\nscene rules (classes + faces + scenes; one threshold changed at a time):")
+    print(
+        table(grid_rows(grid_items, score, classifier.classes), ("rule", "value", "found", "wrong"))
+    )
+    checked, fired = check_others(classifier)
+    print(
+        f"\nscene words on {checked} other packaged pictures (drawings, patterns, textures; "
+        f"left out of the calibration): {len(fired)} ({'; '.join(fired) or 'none'})"
+    )
 
 
 if __name__ == "__main__":
