@@ -40,6 +40,7 @@ TRIED: dict[str, tuple[float, ...]] = {
     "sun": (0.005, 0.01, 0.05, 1.0),
     "backlit": (0.3, 0.4, 0.5, 0.6),
     "green": (0.5, 0.6, 0.7, 0.75, 0.8, 0.9),
+    "foliage_texture": (0.0, 0.02, 0.05, 0.08),
     "grass_ratio": (1.5, 2.0, 2.5, 3.0),
     "forest_mass": (0.3, 0.5, 0.7),
     "forest_texture": (0.05, 0.1, 0.15),

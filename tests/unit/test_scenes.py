@@ -80,10 +80,20 @@ def test_upright_green_blades_are_grass_and_broad_green_is_leaf() -> None:
     blades = np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8)
     blades[..., 1] = columns[None, :]
     blades[..., 0] = columns[None, :] // 3
-    assert {"grass", "plant"} <= words(blades) and "leaf" not in words(blades)
+    assert {"grass", "plant"} <= words(blades)
+    assert "leaf" not in words(blades)
     ramp = np.linspace(110, 190, WIDTH)[None, :].repeat(HEIGHT, 0)
+    yy, xx = np.mgrid[:HEIGHT, :WIDTH]
+    ramp[(xx + yy) % 24 < 3] *= 0.6  # veins
     leaf = np.stack([ramp * 0.4, ramp, ramp * 0.2], -1).astype(np.uint8)
-    assert {"leaf", "plant"} <= words(leaf) and "grass" not in words(leaf)
+    assert {"leaf", "plant"} <= words(leaf)
+    assert "grass" not in words(leaf)
+
+
+def test_flat_green_is_paint_not_a_plant() -> None:
+    flat = np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8)
+    flat[:] = (30, 160, 40)
+    assert not words(flat) & {"plant", "leaf", "grass"}
 
 
 def test_a_landscape_closed_by_texture_is_a_forest_one_under_sky_is_not() -> None:
@@ -106,7 +116,8 @@ def test_landscape_mass_sums_every_landscape_class() -> None:
 
 def statistics(**changed: float) -> Statistics:
     plain = dict.fromkeys(Statistics.__dataclass_fields__, 0.0)
-    return Statistics(**{**plain, "backlit": 1.0, "gradient_ratio": 1.0, **changed})
+    defaults = {"backlit": 1.0, "gradient_ratio": 1.0, "texture": 0.1}
+    return Statistics(**{**plain, **defaults, **changed})
 
 
 def test_each_threshold_decides_its_word() -> None:
@@ -117,7 +128,10 @@ def test_each_threshold_decides_its_word() -> None:
     assert "sunset" in scene_scores(warm)
     assert "sunset" not in scene_scores(replace(warm, backlit=RULES.backlit + 0.01))
     assert "sunset" not in scene_scores(replace(warm, warm=RULES.warm - 0.01))
+    assert "plant" in scene_scores(statistics(green=RULES.green))
     assert "plant" not in scene_scores(statistics(green=RULES.green - 0.01))
+    flat = statistics(green=1.0, texture=RULES.foliage_texture - 0.001)
+    assert "plant" not in scene_scores(flat)
     forest = statistics(landscape=RULES.forest_mass, top_texture=RULES.forest_texture)
     assert "forest" in scene_scores(forest)
     assert "forest" not in scene_scores(replace(forest, top_texture=RULES.forest_texture - 0.01))
@@ -128,5 +142,6 @@ def test_labels_carry_parents_at_the_best_confidence_within_0_and_1() -> None:
     scores = {label.name: label.confidence for label in labels}
     for word in ("sky", "sunset", "plant", "leaf"):
         assert all(parent in scores for parent in PARENTS[word])
-    assert scores["sky"] == 1.0 and scores["sunset"] == 0.9
+    assert scores["sky"] == 1.0
+    assert scores["sunset"] == 0.9
     assert all(0 <= label.confidence <= 1 for label in labels)

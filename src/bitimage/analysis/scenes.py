@@ -8,8 +8,9 @@ words were calibrated with bench/bench_labels.py on 34 everyday photos (bench/RE
   above something else: a blue backdrop or water filling the frame is not a sky);
 - sunset: a sky with either the sun in it (a few blown-out pixels in the upper half) or a warm
   upper half, over ground much darker than the sky (a backlit horizon);
-- plant cover: most of the frame is foliage green -> "plant"; fine upright blades (strong
-  horizontal gradients, far more than vertical ones) -> "grass", otherwise leaves -> "leaf";
+- plant cover: most of the frame is foliage green, and not flat (flat green is paint) -> "plant";
+  fine upright blades (strong horizontal gradients, far more than vertical ones) -> "grass",
+  otherwise leaves -> "leaf";
 - forest: the classifier sees a landscape (valley, mountain...: their probabilities summed, even
   when no single class passes the floor) whose top is textured and not sky: trees close the view.
 A word's confidence is the share or probability mass that passed its threshold, capped at 1.
@@ -41,6 +42,7 @@ class Rules:
     warm: float = 0.3  # or share of the upper half in warm saturated hues (orange, red, yellow)
     backlit: float = 0.4  # the bottom third's brightness at most this fraction of the top's
     green: float = 0.75  # share of the frame in foliage green
+    foliage_texture: float = 0.02  # mean |dx| + |dy| of the frame: flat green is paint, not leaves
     grass_gradient: float = 0.05  # mean |dx| of grass blades (grey, 0..1, 128 px side)
     grass_ratio: float = 2.5  # |dx| over |dy|: upright blades
     forest_mass: float = 0.5  # summed probability of the classifier's landscape classes
@@ -78,6 +80,7 @@ class Statistics:
     warm: float
     backlit: float
     green: float
+    texture: float
     gradient_x: float
     gradient_ratio: float
     top_texture: float
@@ -119,6 +122,7 @@ def measure(image: Image.Image, probabilities: Any, classes: Sequence[NamedClass
         warm=float(warm[:half].mean()),
         backlit=float(value[-third:].mean()) / max(top_value, 1e-6),
         green=float(green.mean()),
+        texture=float(texture.mean()),
         gradient_x=dx,
         gradient_ratio=dx / max(dy, 1e-6),
         top_texture=float(texture[:third].mean()),
@@ -134,7 +138,7 @@ def scene_scores(stats: Statistics, rules: Rules = RULES) -> dict[str, float]:
         lit = stats.sun >= rules.sun or stats.warm >= rules.warm
         if lit and stats.backlit <= rules.backlit:
             found["sunset"] = 1 - stats.backlit
-    if stats.green >= rules.green:
+    if stats.green >= rules.green and stats.texture >= rules.foliage_texture:
         found["plant"] = stats.green
         upright = stats.gradient_ratio >= rules.grass_ratio
         grass = upright and stats.gradient_x >= rules.grass_gradient
