@@ -26,6 +26,10 @@ class NotLoggedIn(BitimageError):
     """A call needs a token and the client has none."""
 
 
+class MalformedToken(NotLoggedIn):
+    """The client's token is not a JWT whose claims can be read."""
+
+
 class ApiError(BitimageError):
     """A non-2xx answer with the API's `{error, message, detail, image_id}` body.
 

@@ -103,6 +103,7 @@ class ImageSummary(_Model):
     created_at: datetime
     width: int
     height: int
+    size_bytes: int
     analysis_status: str
 
 
@@ -151,6 +152,7 @@ class ExpandedImage(_Model):
     hash: str
     is_private: bool
     size_mb: float
+    size_bytes: int
     file_format: str
     width: int
     height: int

@@ -210,8 +210,7 @@ class UploadService:
                 image_info = inspect_image(stream, self.settings.max_image_pixels)
         except UnsupportedImage as exc:
             return UnsupportedMedia(
-                f"Image {item.id} is not a supported image (detected format: {exc.detected}): "
-                f"{exc.reason}",
+                f"Image {item.id} is not a supported image: {exc.reason}",
                 image_id=item.id,
             )
         md5 = info.md5 or self.store.md5(info.key, info.etag)
