@@ -1,4 +1,4 @@
-"""`Client`: every route of API.md over httpx, typed answers, typed errors, retries."""
+"""`Client`: every route of docs/API.md over httpx, typed answers, typed errors, retries."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ class Client(BaseClient):
         return self.token
 
     def authorize(self, token: str | None = None) -> Authorization:
-        """Ask the CAS whether a token (default: ours) is valid (the seed's remote check)."""
+        """Ask the CAS whether a token (default: ours) is valid (the CAS's remote check)."""
         body = {"token": token or self.token or ""}
         answer = self.request(
             "POST", f"{self.cas_url}/authorizeUser", expect=200, auth=False, json=body

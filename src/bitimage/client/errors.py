@@ -1,4 +1,4 @@
-"""The SDK's exceptions: one class per error row of API.md, mapped by status and `error` text."""
+"""The SDK's exceptions: one class per error row of docs/API.md, mapped by status and `error`."""
 
 from __future__ import annotations
 

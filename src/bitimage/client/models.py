@@ -1,4 +1,4 @@
-"""Typed answers of every route of API.md (unknown extra fields are ignored, as the API may add)."""
+"""Typed answers of every route of docs/API.md (unknown extra fields are ignored, as added)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ class SignupAnswer(_Model):
 
 
 class LoginAnswer(_Model):
-    """POST /cas/loginSubmit: the seed's answer with a signed JWT."""
+    """POST /cas/loginSubmit: the answer with a signed JWT."""
 
     status: int = 202
     token: str

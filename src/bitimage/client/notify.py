@@ -13,9 +13,9 @@ from bitimage.client.ports import NotifyClient
 from bitimage.client.results import Status
 
 T = TypeVar("T")
-_IMAGE_ID = re.compile(
-    r"\b([Ii])mage [0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
-)
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_IMAGE_ID = re.compile(rf"\b([Ii])mage (?:id )?{_UUID}\b")
+_USER_ID = re.compile(rf"\buser {_UUID}\b")
 
 
 def file_reason(exc: BitimageError) -> str:
@@ -25,7 +25,8 @@ def file_reason(exc: BitimageError) -> str:
     is printed beside the file's path, which is what its reader knows the file by.
     """
     message = exc.message if isinstance(exc, ApiError) else str(exc)
-    return _IMAGE_ID.sub(lambda m: "The file" if m.group(1) == "I" else "the file", message)
+    message = _IMAGE_ID.sub(lambda m: "The file" if m.group(1) == "I" else "the file", message)
+    return _USER_ID.sub("your account", message)
 
 
 FATAL = (AuthorizationFailed,)  # errors that stop the whole upload
