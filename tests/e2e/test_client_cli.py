@@ -316,8 +316,8 @@ def test_version_and_help_name_values_not_types(cli: Cli) -> None:
         assert shown.returncode == 0, command
         assert not re.search(r"<[a-z][\w\[\], ]*>", shown.stdout), (command, shown.stdout)
     upload = cli("upload", "--help", env={"COLUMNS": "200"}).stdout
-    for shown in ("PATH...", "--tag  ", "TAG", "--include", "GLOB", "--dry-run", "--verbose"):
-        assert shown in upload
+    for part in ("PATH...", "--tag  ", "TAG", "--include", "GLOB", "--dry-run", "--verbose"):
+        assert part in upload
 
 
 def test_usage_errors_exit_2(cli: Cli) -> None:

@@ -11,8 +11,6 @@ import json
 import os
 import sys
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -20,76 +18,13 @@ from typing import Annotated, Any
 
 import typer
 
-from bitimage.client import (
-    DEFAULT_SERVER,
-    ApiError,
-    AuthorizationFailed,
-    BitimageError,
-    Client,
-    CredentialStore,
-    ExpandedImage,
-    ImageSummary,
-    MalformedToken,
-)
+from bitimage.cli.common import JsonOpt, ServerOpt, client_for, fail, handled
+from bitimage.client import DEFAULT_SERVER, Client, CredentialStore, ExpandedImage, ImageSummary
 
-ServerOpt = Annotated[
-    str,
-    typer.Option(
-        "--server",
-        envvar="BITIMAGE_SERVER",
-        metavar="URL",
-        help="Bit-image server URL [BITIMAGE_SERVER]",
-    ),
-]
 EmailOpt = Annotated[str, typer.Option("--email", metavar="EMAIL", help="your account's email")]
 StdinOpt = Annotated[
     bool, typer.Option("--password-stdin", help="read the password from the first line of stdin")
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of text")]
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"bitimage: {message}", err=True)
-    return typer.Exit(code=code)
-
-
-# A token from the environment is not fixed by logging in again: say where it came from.
-_FROM_ENV = "the token comes from BITIMAGE_TOKEN: set a valid one, or unset it to use your login"
-
-
-@contextmanager
-def handled(login_hint: bool = True, server: str = DEFAULT_SERVER) -> Iterator[None]:
-    """Turn SDK errors into one line on stderr and exit status 1."""
-    from_env = bool(os.environ.get("BITIMAGE_TOKEN"))
-    try:
-        yield
-    except AuthorizationFailed as exc:
-        if not login_hint:
-            raise _fail(str(exc)) from None
-        raise _fail(f"{exc} ({_FROM_ENV if from_env else 'run `bitimage login`'})") from None
-    except MalformedToken:
-        if from_env:
-            raise _fail(f"BITIMAGE_TOKEN is not a token (not a JWT); {_FROM_ENV}") from None
-        where = server.rstrip("/")
-        raise _fail(f"the token saved for {where} is malformed: run `bitimage login`") from None
-    except ApiError as exc:
-        wait = f" (retry in {exc.retry_after:.0f} s)" if exc.retry_after else ""
-        raise _fail(f"{exc}{wait}") from None
-    except BitimageError as exc:
-        raise _fail(str(exc)) from None
-    except OSError as exc:
-        raise _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": ")) from None
-    except KeyboardInterrupt:
-        raise _fail("interrupted", 130) from None
-
-
-def client_for(server: str, *, need_token: bool = True) -> Client:
-    """A client of `server` with the token of BITIMAGE_TOKEN, else the saved one."""
-    store = CredentialStore()
-    token = os.environ.get("BITIMAGE_TOKEN") or store.token(server)
-    if need_token and not token:
-        raise _fail(f"not logged in to {server.rstrip('/')}: run `bitimage login --email ...`")
-    return Client(server, token)
 
 
 def _password(from_stdin: bool, confirm: bool) -> str:
@@ -288,11 +223,11 @@ def get(
             stem = image.name.replace(os.sep, "_").lstrip(".") or str(image.id)
             output = Path(f"{stem}.{extension}")
         if output.exists() and not force:
-            raise _fail(f"{output} exists; choose another file with --output, or add --force")
+            raise fail(f"{output} exists; choose another file with --output, or add --force")
         try:
             bit.download(wanted, output)
         except OSError as exc:
-            raise _fail(f"cannot write {output}: {exc.strerror or exc}") from None
+            raise fail(f"cannot write {output}: {exc.strerror or exc}") from None
     typer.echo(f"Saved {output} ({output.stat().st_size} bytes)", err=True)
 
 
@@ -315,10 +250,10 @@ def edit(
     """Rename your image, replace its tags, or make it public or private."""
     wanted = _image_id(image_id)
     if tags and no_tags:
-        raise _fail("give --tag or --no-tags, not both", code=2)
+        raise fail("give --tag or --no-tags, not both", code=2)
     new_tags = [] if no_tags else tags
     if name is None and new_tags is None and public is None:
-        raise _fail("nothing to change: give --name, --tag, --no-tags, --public or --private", 2)
+        raise fail("nothing to change: give --name, --tag, --no-tags, --public or --private", 2)
     with handled(server=server), client_for(server) as bit:
         image = bit.edit(
             wanted, name=name, tags=new_tags, is_private=None if public is None else not public
@@ -348,7 +283,7 @@ def account_delete(
         if not yes and not typer.confirm(
             f"Delete the Bit-image account of {who} on {bit.server} and every image in it?"
         ):
-            raise _fail("not deleted")
+            raise fail("not deleted")
         bit.delete_account(claims.user_id)
     typer.echo(f"Deleted the Bit-image account of {who} and all its images")
 

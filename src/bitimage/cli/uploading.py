@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bitimage.cli.client import JsonOpt, ServerOpt, client_for, handled
+from bitimage.cli.common import JsonOpt, ServerOpt, client_for, handled
 from bitimage.client import DEFAULT_SERVER, UploadProgress, UploadReport
 from bitimage.client.selection import Ignored, Selection, select_files
 
