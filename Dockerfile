@@ -1,14 +1,17 @@
 # Bit-image: API, CAS and worker in one slim image; run as a non-root user.
 # Build: docker build -t bitimage .   Run: see compose.yaml (postgres, beanstalkd, minio, api, worker).
+# The optional backends are baked in; the people analyser (nudenet, AGPL-3.0) only on request:
+#   docker build --build-arg EXTRAS=postgres,s3,beanstalk,people -t bitimage .
 
 FROM python:3.11-slim AS build
+ARG EXTRAS=postgres,s3,beanstalk
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
-# The same install CI does (`pip install -e '.[dev]'` includes `.[all]`), without the dev tools.
+# The runtime and the backends of EXTRAS; never the test and lint tools.
 RUN python -m venv /opt/bitimage \
  && /opt/bitimage/bin/pip install --no-cache-dir --upgrade pip \
- && /opt/bitimage/bin/pip install --no-cache-dir '.[all]'
+ && /opt/bitimage/bin/pip install --no-cache-dir ".[${EXTRAS}]"
 
 FROM python:3.11-slim
 RUN useradd --system --uid 10001 --home-dir /var/lib/bitimage --create-home bitimage

@@ -1,27 +1,39 @@
 # The README's two commands are `make run` and `make test`; both create .venv when needed.
+# `make run` installs the runtime alone; the targets that test, lint or benchmark add the rest:
+# the backends' drivers, the test and lint tools, and nudenet (`.[people]`, AGPL-3.0), which
+# only the tests of the people analyser use.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+STAMP := $(VENV)/.installed-runtime
+DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: run test fuzz services bench-tools lint format typecheck bench clean
 
-$(STAMP): pyproject.toml
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+
+$(STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/pip install --quiet -e .
 	touch $(STAMP)
 
+$(DEV_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/pip install --quiet -e '.[dev,people]'
+	touch $(STAMP) $(DEV_STAMP)
+
 run: $(STAMP)  ## start Bit-image on http://127.0.0.1:8000 with embedded defaults
+	@echo "The bitimage command: $(BIN)/bitimage, or 'source $(BIN)/activate' first;"
+	@echo "or 'pipx install .' for one on your PATH (see 'Getting the CLI' in README.md)."
 	$(BIN)/bitimage serve
 
-test: $(STAMP) services  ## the whole test suite (SQLite, PostgreSQL, moto S3, beanstalkd)
+test: $(DEV_STAMP) services  ## the whole test suite (SQLite, PostgreSQL, moto S3, beanstalkd)
 	$(BIN)/pytest -q
 
 # Schemathesis without CI's bounds: many more examples per operation, a new random seed each run.
 FUZZ_EXAMPLES ?= 1000
 FUZZ_SECONDS ?= 3600
-fuzz: $(STAMP) services  ## schemathesis against /openapi.json, unbounded (CI runs it bounded)
+fuzz: $(DEV_STAMP) services  ## schemathesis against /openapi.json, unbounded (CI runs it bounded)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SEED=random \
 	FUZZ_SECONDS=$(FUZZ_SECONDS) $(BIN)/pytest -q tests/api/test_schemathesis.py
 
@@ -33,13 +45,13 @@ services:
 		$$SUDO apt-get install -y -qq beanstalkd >/dev/null 2>&1 || \
 		{ $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq beanstalkd; }; }
 
-lint: $(STAMP)  ## ruff, mypy and the import contracts, as CI runs them
+lint: $(DEV_STAMP)  ## ruff, mypy and the import contracts, as CI runs them
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-format: $(STAMP)
+format: $(DEV_STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
@@ -50,7 +62,7 @@ bench-tools:
 		$$SUDO apt-get install -y -qq valgrind >/dev/null 2>&1 || \
 		{ $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq valgrind; }; }
 
-bench: $(STAMP) bench-tools  ## every benchmark; figures are printed as ratios against same-run baselines
+bench: $(DEV_STAMP) bench-tools  ## every benchmark; figures are printed as ratios against same-run baselines
 	for script in bench/bench_*.py; do $(BIN)/python -m bench.$$(basename $$script .py) $(BENCH_ARGS) || exit 1; done
 
 clean:

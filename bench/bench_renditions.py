@@ -179,6 +179,7 @@ def page_weight(photos: int) -> None:
                 created_at=datetime.now(UTC),
                 width=2048,
                 height=1536,
+                size_bytes=originals[index % len(originals)],
                 analysis_status="done",
             )
         )

@@ -1,4 +1,4 @@
-"""One error family; every non-2xx answer becomes the {error, message, detail} body of API.md."""
+"""One error family: every non-2xx answer is the {error, message, detail} body of docs/API.md."""
 
 from __future__ import annotations
 

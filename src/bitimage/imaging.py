@@ -130,7 +130,7 @@ def inspect_image(stream: BinaryIO, max_pixels: int) -> ImageInfo:
     head = stream.read(64)
     detected = sniff(head)
     if detected not in CONTENT_TYPES.values() and detected not in _PILLOW_FORMATS.values():
-        raise UnsupportedImage(detected, f"the content is {detected}, not a supported image")
+        raise UnsupportedImage(detected, f"the content is {detected}")
     stream.seek(0)
     with open_within(stream, max_pixels, detected) as image:
         width, height = image.size

@@ -6,16 +6,18 @@ import io
 import json
 import os
 import pty
+import re
 import stat
 import subprocess
 import sys
 from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
 
 import httpx
 import pytest
 
-from bitimage.client import Client, NotFound, UploadFile
+from bitimage.client import Client, NotFound, UploadFile, UploadProgress
 from tests.servers import clean_env, running
 from tests.support import PASSWORD, make_jpeg, md5
 
@@ -64,22 +66,31 @@ def cli(server: str, tmp_path: Path) -> Cli:
 
 
 def _photo_tree(root: Path) -> dict[str, bytes]:
-    """Nine good images in nested folders, a fake PDF, a truncated JPEG and a hidden file."""
+    """Ten good images in nested folders (one named in capitals), a truncated JPEG, a PDF named
+    .jpg, and what else a photo folder holds: a PDF, a sidecar, Thumbs.db and a hidden file."""
     good = {
         **{f"photos/day{n}.jpg": make_jpeg(seed=n) for n in range(5)},
+        "photos/IMG_0042.JPG": make_jpeg(seed=9),
         "photos/trip/beach.png": make_jpeg(seed=10, fmt="PNG"),
         "photos/trip/sunset.jpg": make_jpeg(seed=11),
         "photos/trip/deeper/cat.gif": make_jpeg(seed=12, fmt="GIF"),
         "photos/trip/deeper/dog.webp": make_jpeg(seed=13, fmt="WEBP"),
     }
-    bad = {
-        "photos/trip/x.pdf": b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n" * 20,
-        "photos/broken.jpg": make_jpeg(400, 300, seed=14)[:1500],
+    pdf = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n" * 20
+    bad = {"photos/broken.jpg": make_jpeg(400, 300, seed=14)[:1500], "photos/scan.jpg": pdf}
+    other = {
+        "photos/trip/x.pdf": pdf,
+        "photos/day0.jpg.xmp": b"<x:xmpmeta/>",
+        "photos/Thumbs.db": b"\0" * 64,
+        "photos/.thumbs.jpg": make_jpeg(seed=15),
     }
-    for name, data in {**good, **bad, "photos/.thumbs.jpg": make_jpeg(seed=15)}.items():
+    for name, data in {**good, **bad, **other}.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_bytes(data)
     return good
+
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def test_batch_upload_walkthrough(cli: Cli, tmp_path: Path) -> None:
@@ -92,45 +103,88 @@ def test_batch_upload_walkthrough(cli: Cli, tmp_path: Path) -> None:
     assert json.loads(who.stdout)["email"] == "shopify@email.com"
 
     good = _photo_tree(tmp_path)
+    dry = cli("upload", "photos", "--recursive", "--dry-run", "--json")
+    assert dry.returncode == 0, dry.stderr
+    planned = {Path(f["path"]).as_posix() for f in json.loads(dry.stdout)["files"]}
+    assert planned == {*good, "photos/broken.jpg", "photos/scan.jpg"}
+    assert json.loads(cli("whoami", "--json").stdout)["image_upload_count"] == 0  # sent nothing
+
     first = cli("upload", "photos", "--recursive", "--tag", "holiday", "--json")
     assert first.returncode == 1, first.stderr
     report = json.loads(first.stdout)
-    assert (report["uploaded"], report["skipped"], report["failed"]) == (9, 0, 2)
+    assert (report["uploaded"], report["skipped"], report["failed"]) == (10, 0, 2)
     by_path = {Path(f["path"]).as_posix(): f for f in report["files"]}
-    assert set(by_path) == {*good, "photos/trip/x.pdf", "photos/broken.jpg"}
+    assert set(by_path) == {*good, "photos/broken.jpg", "photos/scan.jpg"}
     for name in good:
         assert by_path[name]["status"] == "uploaded"
         assert by_path[name]["md5"] == md5(good[name])
-    pdf, broken = by_path["photos/trip/x.pdf"], by_path["photos/broken.jpg"]
-    assert pdf["status"] == broken["status"] == "failed"
-    assert "Resource media type is unsupported" in pdf["reason"]
-    assert "pdf" in pdf["reason"]
+    scan, broken = by_path["photos/scan.jpg"], by_path["photos/broken.jpg"]
+    assert scan["status"] == broken["status"] == "failed"
+    assert scan["reason"] == "The file is not a supported image: the content is pdf"
     assert "truncated" in broken["reason"]
+    assert not UUID.search(scan["reason"] + broken["reason"])  # the path names the file
+    ignored = {Path(f["path"]).as_posix(): f["reason"] for f in report["ignored_files"]}
+    assert ignored == {
+        "photos/trip/x.pdf": "not an image: a .pdf file",
+        "photos/day0.jpg.xmp": "not an image: a .xmp file",
+        "photos/Thumbs.db": "not an image: a .db file",
+        "photos/.thumbs.jpg": "hidden file",
+    }
+    assert report["ignored"] == 4
 
-    # Without --json: one line per refused file with the server's reason, a summary, exit 1.
+    # Without --json: one line per refused file with the server's reason once, a summary, exit 1.
     again = cli("upload", "photos", "-r")
     assert again.returncode == 1
     failures = again.stderr.strip().splitlines()
     assert len(failures) == 2
-    assert any("x.pdf" in line and "detected format: pdf" in line for line in failures)
+    assert "bitimage: photos/scan.jpg: The file is not a supported image: the content is pdf" in (
+        failures
+    )
     assert any("broken.jpg" in line and "truncated" in line for line in failures)
-    assert "0 uploaded, 9 skipped" in again.stdout
+    for line in failures:
+        assert not UUID.search(line)
+        assert line.count("supported") <= 1
+    assert "0 uploaded, 10 skipped" in again.stdout
+    assert "4 other files ignored" in again.stdout
+    assert "--verbose lists them" in again.stdout
+    assert "x.pdf" not in again.stdout
+    verbose = cli("upload", "photos", "-r", "--verbose")
+    assert "ignored: photos/trip/x.pdf (not an image: a .pdf file)" in verbose.stdout
+    assert "ignored: photos/.thumbs.jpg (hidden file)" in verbose.stdout
 
-    # With the bad files gone, the same command uploads nothing and succeeds.
-    (tmp_path / "photos/trip/x.pdf").unlink()
+    # With the refused files gone, the same command uploads nothing and succeeds: the PDF,
+    # the sidecar and Thumbs.db still there are ignored, never a failure.
+    (tmp_path / "photos/scan.jpg").unlink()
     (tmp_path / "photos/broken.jpg").unlink()
     second = cli("upload", "photos", "--recursive", "--tag", "holiday", "--json")
     assert second.returncode == 0, second.stderr
-    assert json.loads(second.stdout)["skipped"] == 9
+    assert json.loads(second.stdout)["skipped"] == 10
     assert json.loads(second.stdout)["uploaded"] == 0
-    assert json.loads(cli("whoami", "--json").stdout)["image_upload_count"] == 9
+    assert json.loads(second.stdout)["ignored"] == 4
+    assert json.loads(cli("whoami", "--json").stdout)["image_upload_count"] == 10
+
+    # Globs: --include replaces the image extensions, --exclude leaves files out.
+    pdfs = cli("upload", "photos", "-r", "--include", "*.PDF", "--dry-run")
+    assert pdfs.returncode == 0
+    assert [line for line in pdfs.stdout.splitlines() if line.startswith("would")] == [
+        "would upload: photos/trip/x.pdf"
+    ]
+    no_trip = json.loads(
+        cli("upload", "photos", "-r", "--exclude", "trip/*", "--dry-run", "--json").stdout
+    )
+    assert not [f for f in no_trip["files"] if "trip" in f["path"]]
+    assert {f["reason"] for f in no_trip["ignored_files"] if "trip" in f["path"]} == {
+        "excluded by 'trip/*'"
+    }
 
     table = cli("search", "--tag", "holiday")
     assert table.returncode == 0
     lines = table.stdout.strip().splitlines()
-    assert lines[0].split() == ["ID", "NAME", "FORMAT", "SIZE", "VISIBILITY", "CREATED"]
-    assert len(lines) == 10
-    assert any(" beach " in line and " png " in line for line in lines)
+    assert lines[0].split() == ["ID", "NAME", "FORMAT", "SIZE", "PIXELS", "VISIBILITY", "CREATED"]
+    assert len(lines) == 11
+    beach = next(line.split() for line in lines if " beach " in line)
+    assert beach[2:5] == ["png", str(len(good["photos/trip/beach.png"])), "64x48"]
+    assert "SIZE in bytes" in table.stderr
 
     found = json.loads(cli("search", "--name", "sunst", "--json").stdout)
     assert [image["name"] for image in found] == ["sunset"]
@@ -149,6 +203,16 @@ def test_batch_upload_walkthrough(cli: Cli, tmp_path: Path) -> None:
     assert (tmp_path / "sunset.jpg").read_bytes() == good["photos/trip/sunset.jpg"]
     assert cli("get", sunset).returncode == 1  # never overwrites a file it picked itself
     assert cli("get", sunset, "--output", "copy.bin").returncode == 0
+    assert (tmp_path / "copy.bin").read_bytes() == good["photos/trip/sunset.jpg"]
+    (tmp_path / "copy.bin").write_bytes(b"mine")
+    kept = cli("get", sunset, "--output", "copy.bin")
+    assert kept.returncode == 1
+    assert (
+        kept.stderr
+        == "bitimage: copy.bin exists; choose another file with --output, or add --force\n"
+    )
+    assert (tmp_path / "copy.bin").read_bytes() == b"mine"
+    assert cli("get", sunset, "--output", "copy.bin", "--force").returncode == 0
     assert (tmp_path / "copy.bin").read_bytes() == good["photos/trip/sunset.jpg"]
 
     edited = cli("edit", sunset, "--name", "Sunset over the bay", "--tag", "bay", "--public",
@@ -173,7 +237,7 @@ def test_batch_upload_walkthrough(cli: Cli, tmp_path: Path) -> None:
 
     refused = cli("account", "delete", stdin="n\n")
     assert refused.returncode == 1
-    assert json.loads(cli("whoami", "--json").stdout)["image_upload_count"] == 8
+    assert json.loads(cli("whoami", "--json").stdout)["image_upload_count"] == 9
     gone = cli("account", "delete", "--yes")
     assert gone.returncode == 0, gone.stderr
     after = cli("whoami")
@@ -213,11 +277,16 @@ def test_token_variable_overrides_the_saved_one(cli: Cli, server: str, tmp_path:
         cli("signup", "--email", "env@example.com", "--password-stdin", stdin=PASSWORD).returncode
         == 0
     )
+    from_env = "the token comes from BITIMAGE_TOKEN: set a valid one, or unset it to use your login"
     bad = cli("search", env={"BITIMAGE_TOKEN": "not-a-token"})
     assert bad.returncode == 1
     assert len(bad.stderr.strip().splitlines()) == 1
     assert bad.stderr.startswith("bitimage: Authorization failed:")
-    assert "bitimage login" in bad.stderr
+    assert bad.stderr.endswith(f"({from_env})\n")
+    # Read locally (whoami decodes the token's claims): not a JWT at all.
+    unreadable = cli("whoami", env={"BITIMAGE_TOKEN": "not-a-token"})
+    assert unreadable.returncode == 1
+    assert unreadable.stderr == f"bitimage: BITIMAGE_TOKEN is not a token (not a JWT); {from_env}\n"
     token = json.loads(cli.credentials.read_text())["servers"][server]["token"]
     cli.credentials.unlink()
     good = cli("search", "--json", env={"BITIMAGE_TOKEN": token})
@@ -226,6 +295,29 @@ def test_token_variable_overrides_the_saved_one(cli: Cli, server: str, tmp_path:
     other = cli("whoami", "--server", "http://127.0.0.1:9", env={})
     assert other.returncode == 1
     assert "not logged in to http://127.0.0.1:9" in other.stderr
+
+    # A saved token that is not a JWT (a hand-edited file) is the saved token's fault.
+    cli.credentials.write_text(json.dumps({"servers": {server: {"token": "garbage"}}}))
+    saved = cli("whoami")
+    assert saved.returncode == 1
+    assert saved.stderr == (
+        f"bitimage: the token saved for {server} is malformed: run `bitimage login`\n"
+    )
+
+
+def test_version_and_help_name_values_not_types(cli: Cli) -> None:
+    version = cli("--version")
+    assert version.returncode == 0
+    assert version.stdout == f"bitimage {metadata.version('bitimage')}\n"
+    commands = ["", "serve", "worker", "cas", "upload", "search", "get", "edit", "delete",
+                "show", "signup", "login", "whoami", "account", "account delete"]  # fmt: skip
+    for command in commands:
+        shown = cli(*command.split(), "--help", env={"COLUMNS": "200"})
+        assert shown.returncode == 0, command
+        assert not re.search(r"<[a-z][\w\[\], ]*>", shown.stdout), (command, shown.stdout)
+    upload = cli("upload", "--help", env={"COLUMNS": "200"}).stdout
+    for part in ("PATH...", "--tag  ", "TAG", "--include", "GLOB", "--dry-run", "--verbose"):
+        assert part in upload
 
 
 def test_usage_errors_exit_2(cli: Cli) -> None:
@@ -314,8 +406,16 @@ def test_sdk_uploads_file_objects_and_reports_progress(server: str) -> None:
         shown = bit.download(public[0].id, out)
         assert out.getvalue() == payloads[2]
         assert shown.hash == md5(payloads[2])
-        again = bit.upload([io.BytesIO(p) for p in payloads])
+        rerun: list[UploadProgress] = []
+        again = bit.upload([io.BytesIO(p) for p in payloads], progress=rerun.append)
         assert [f.status for f in again.files] == ["skipped"] * 3
+        # Reading the files to look them up is hashing, not uploading: nothing was sent.
+        total = sum(len(p) for p in payloads)
+        assert (rerun[-1].bytes_hashed, rerun[-1].bytes_sent, rerun[-1].bytes_to_send) == (
+            total,
+            0,
+            0,
+        )
         me = bit.me()
         assert (me.email, me.image_upload_count) == ("sdk@example.com", 3)
         edited = bit.edit(public[0].id, name="renamed", tags=["a", "b"], is_private=True)

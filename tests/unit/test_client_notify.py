@@ -9,9 +9,15 @@ from typing import cast
 
 import httpx
 
-from bitimage.client.errors import UnsupportedMedia, error_from_response
+from bitimage.client.errors import (
+    Conflict,
+    ConnectionFailed,
+    NotFound,
+    UnsupportedMedia,
+    error_from_response,
+)
 from bitimage.client.models import ImageSummary, NotifyImage
-from bitimage.client.notify import confirm_batch
+from bitimage.client.notify import confirm_batch, file_reason
 from bitimage.client.ports import NotifyClient
 from bitimage.client.results import Status
 
@@ -50,7 +56,7 @@ def test_the_failing_image_is_the_one_the_body_names() -> None:
     ids = [uuid.uuid4() for _ in range(3)]
     fake = FakeNotify(ids[1], sends_image_id=True)
     outcome = _run(fake, ids)
-    assert outcome[ids[1]] == ("failed", f"Resource media type is unsupported: {MESSAGE}")
+    assert outcome[ids[1]] == ("failed", MESSAGE)  # the server's reason, once
     assert outcome[ids[0]] == outcome[ids[2]] == ("uploaded", None)
     # Found from image_id at once: the rest go again together, nothing is narrowed down.
     assert fake.batches == [ids, [ids[0], ids[2]]]
@@ -82,3 +88,14 @@ def test_the_error_carries_the_bodys_image_id() -> None:
         error = error_from_response(httpx.Response(422, content=json.dumps(body).encode()))
         assert error.image_id == expected
         assert error.message == "MD5 differs"
+
+
+def test_a_files_reason_is_the_servers_message_once_without_ids() -> None:
+    image, user = uuid.uuid4(), uuid.uuid4()
+    refused = UnsupportedMedia(f"Image {image} is not a supported image: the content is pdf")
+    assert file_reason(refused) == "The file is not a supported image: the content is pdf"
+    stranger = NotFound(f"Image id {image} was not issued to user {user}", image_id=image)
+    assert file_reason(stranger) == "The file was not issued to your account"
+    changed = Conflict(f"The upload of image {image} changed while it was being confirmed")
+    assert file_reason(changed) == "The upload of the file changed while it was being confirmed"
+    assert file_reason(ConnectionFailed("Cannot reach the server")) == "Cannot reach the server"

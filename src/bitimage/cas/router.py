@@ -62,14 +62,14 @@ def signup(
 def login(
     body: Credentials, client: ClientAddress, session: ReadSessionDep, cas: CasServiceDep
 ) -> LoginAnswer:
-    """Exchange credentials for a signed JWT (the seed's answer shape)."""
+    """Exchange credentials for a signed JWT (`{"token": ...}`)."""
     return LoginAnswer(token=cas.login(session, body.email, body.password, client))
 
 
 @router.post(
     "/authorizeUser",
     responses=responses(BodyTooLarge, ServiceUnavailable),
-    summary="Check a token (the seed's remote check)",
+    summary="Check a token (for services that do not verify JWTs themselves)",
 )
 def authorize_user(
     body: AuthorizeRequest, session: ReadSessionDep, cas: CasServiceDep

@@ -52,14 +52,14 @@ class SignupAnswer(BaseModel):
 
 
 class LoginAnswer(BaseModel):
-    """The seed's login answer."""
+    """The login answer: a signed JWT."""
 
     status: int = 202
     token: str
 
 
 class AuthorizeRequest(BaseModel):
-    """The seed's remote token check."""
+    """The remote token check."""
 
     token: str = Field(max_length=8192)
 

@@ -1,4 +1,5 @@
-"""Client commands of `bitimage`: signup, login, upload, search, show, get, delete, account.
+"""Client commands of `bitimage`: signup, login, search, show, get, delete, account (upload: see
+`uploading.py`).
 
 They talk to a server over HTTP (`--server`, or BITIMAGE_SERVER) and never read the server's
 settings. Errors are one line on stderr; exit status 0 on success, 1 on failure, 2 on misuse.
@@ -10,72 +11,20 @@ import json
 import os
 import sys
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
-from bitimage.client import (
-    DEFAULT_SERVER,
-    ApiError,
-    AuthorizationFailed,
-    BitimageError,
-    Client,
-    CredentialStore,
-    ExpandedImage,
-    ImageSummary,
-    UploadProgress,
-)
-from bitimage.client.results import collect_files
+from bitimage.cli.common import JsonOpt, ServerOpt, client_for, fail, handled
+from bitimage.client import DEFAULT_SERVER, Client, CredentialStore, ExpandedImage, ImageSummary
 
-if TYPE_CHECKING:
-    from rich.progress import Progress, TaskID
-
-ServerOpt = Annotated[
-    str,
-    typer.Option(
-        "--server", envvar="BITIMAGE_SERVER", help="Bit-image server URL [BITIMAGE_SERVER]"
-    ),
-]
-EmailOpt = Annotated[str, typer.Option("--email", help="your account's email")]
+EmailOpt = Annotated[str, typer.Option("--email", metavar="EMAIL", help="your account's email")]
 StdinOpt = Annotated[
     bool, typer.Option("--password-stdin", help="read the password from the first line of stdin")
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of text")]
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"bitimage: {message}", err=True)
-    return typer.Exit(code=code)
-
-
-@contextmanager
-def _handled(login_hint: bool = True) -> Iterator[None]:
-    """Turn SDK errors into one line on stderr and exit status 1."""
-    try:
-        yield
-    except AuthorizationFailed as exc:
-        raise _fail(f"{exc} (run `bitimage login`)" if login_hint else str(exc)) from None
-    except ApiError as exc:
-        wait = f" (retry in {exc.retry_after:.0f} s)" if exc.retry_after else ""
-        raise _fail(f"{exc}{wait}") from None
-    except BitimageError as exc:
-        raise _fail(str(exc)) from None
-    except OSError as exc:
-        raise _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": ")) from None
-    except KeyboardInterrupt:
-        raise _fail("interrupted", 130) from None
-
-
-def _client(server: str, *, need_token: bool = True) -> Client:
-    store = CredentialStore()
-    token = os.environ.get("BITIMAGE_TOKEN") or store.token(server)
-    if need_token and not token:
-        raise _fail(f"not logged in to {server.rstrip('/')}: run `bitimage login --email ...`")
-    return Client(server, token)
 
 
 def _password(from_stdin: bool, confirm: bool) -> str:
@@ -103,7 +52,7 @@ def signup(
 ) -> None:
     """Create an account (auth service and Bit-image) and log in."""
     password = _password(password_stdin, confirm=True)
-    with _handled(login_hint=False), _client(server, need_token=False) as bit:
+    with handled(login_hint=False), client_for(server, need_token=False) as bit:
         answer = bit.signup(email, password)
         _log_in(bit, email, password)
         typer.echo(
@@ -116,7 +65,7 @@ def login(
 ) -> None:
     """Log in and keep the token (creates the Bit-image account if needed)."""
     password = _password(password_stdin, confirm=False)
-    with _handled(login_hint=False), _client(server, need_token=False) as bit:
+    with handled(login_hint=False), client_for(server, need_token=False) as bit:
         created = _log_in(bit, email, password)
         extra = " (Bit-image account created)" if created else ""
         typer.echo(f"Logged in to {bit.server} as {email}{extra}")
@@ -124,7 +73,7 @@ def login(
 
 def logout(server: ServerOpt = DEFAULT_SERVER) -> None:
     """Forget the token kept for the server."""
-    with _handled():
+    with handled():
         removed = CredentialStore().remove(server)
     where = server.rstrip("/")
     typer.echo(f"Logged out of {where}" if removed else f"Not logged in to {where}")
@@ -132,7 +81,7 @@ def logout(server: ServerOpt = DEFAULT_SERVER) -> None:
 
 def whoami(server: ServerOpt = DEFAULT_SERVER, as_json: JsonOpt = False) -> None:
     """Show who the token belongs to and the account's image count."""
-    with _handled(), _client(server) as bit:
+    with handled(server=server), client_for(server) as bit:
         claims = bit.claims()
         account = bit.me()
         expires = datetime.fromtimestamp(claims.exp, UTC).isoformat() if claims.exp else None
@@ -156,79 +105,6 @@ def whoami(server: ServerOpt = DEFAULT_SERVER, as_json: JsonOpt = False) -> None
         typer.echo(f"token expires at {expires}")
 
 
-class _Bar:
-    """A rich progress bar on stderr: phase, files, bytes, rate."""
-
-    def __init__(self) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
-
-        self.progress: Progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.fields[files]}"),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-        )
-        self.task: TaskID = self.progress.add_task("uploading", total=None, files="")
-
-    def __call__(self, update: UploadProgress) -> None:
-        files = f"{update.files_done}/{update.files_total} files"
-        self.progress.update(
-            self.task, total=update.bytes_total, completed=update.bytes_done, files=files
-        )
-
-
-def upload(
-    paths: Annotated[list[Path], typer.Argument(exists=True, help="files and folders")],
-    recursive: Annotated[
-        bool, typer.Option("--recursive", "-r", help="descend into sub-folders")
-    ] = False,
-    tag: Annotated[
-        list[str] | None, typer.Option("--tag", help="a tag for every image (repeat)")
-    ] = None,
-    public: Annotated[bool, typer.Option("--public/--private", help="visibility")] = False,
-    concurrency: Annotated[int, typer.Option(min=1, max=64, help="files sent at once")] = 8,
-    as_json: JsonOpt = False,
-    server: ServerOpt = DEFAULT_SERVER,
-) -> None:
-    """Upload images (name: the file name without extension); bytes already held are skipped."""
-    tags = tag or []
-    for name in tags:
-        if not 1 <= len(name.strip()) <= 64:
-            raise typer.BadParameter(f"{name!r}: tags are 1 to 64 characters", param_hint="--tag")
-    files = collect_files(paths, recursive)
-    bar = _Bar() if sys.stderr.isatty() and not as_json and files else None
-    with _handled(), _client(server) as bit:
-        if bar is not None:
-            with bar.progress:
-                report = bit.upload(
-                    files, tags=tags, is_private=not public, concurrency=concurrency, progress=bar
-                )
-        else:
-            report = bit.upload(files, tags=tags, is_private=not public, concurrency=concurrency)
-    if as_json:
-        _print_json(report.to_json())
-    else:
-        for failed in report.failed:
-            typer.echo(f"bitimage: {failed.source}: {failed.reason}", err=True)
-        typer.echo(
-            f"{len(report.uploaded)} uploaded, {len(report.skipped)} skipped "
-            f"(already there), {len(report.failed)} failed"
-        )
-    if not report.ok:
-        raise typer.Exit(code=1)
-
-
 def _table(rows: list[list[str]], header: list[str]) -> str:
     cells = [header, *rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
@@ -236,36 +112,47 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+_HEADER = ["ID", "NAME", "FORMAT", "SIZE", "PIXELS", "VISIBILITY", "CREATED"]
+
+
 def _row(image: ImageSummary) -> list[str]:
-    size = f"{image.width}x{image.height}" if image.width and image.height else "-"
+    pixels = f"{image.width}x{image.height}" if image.width and image.height else "-"
     created = image.created_at.strftime("%Y-%m-%d %H:%M") if image.created_at else "-"
     visibility = "private" if image.is_private else "public"
-    return [str(image.id), image.name, image.file_format, size, visibility, created]
+    size = str(image.size_bytes)
+    return [str(image.id), image.name, image.file_format, size, pixels, visibility, created]
 
 
 def search(
-    name: Annotated[str | None, typer.Option(help="fuzzy match on the name")] = None,
-    tag: Annotated[str | None, typer.Option(help="fuzzy match on a tag")] = None,
-    label: Annotated[str | None, typer.Option(help="fuzzy match on a content label")] = None,
-    text: Annotated[str | None, typer.Option(help="fuzzy match on text read in the image")] = None,
+    name: Annotated[
+        str | None, typer.Option(metavar="TEXT", help="fuzzy match on the name")
+    ] = None,
+    tag: Annotated[str | None, typer.Option(metavar="TEXT", help="fuzzy match on a tag")] = None,
+    label: Annotated[
+        str | None, typer.Option(metavar="TEXT", help="fuzzy match on a content label")
+    ] = None,
+    text: Annotated[
+        str | None, typer.Option(metavar="TEXT", help="fuzzy match on text read in the image")
+    ] = None,
     min_confidence: Annotated[
-        float | None, typer.Option(min=0, max=1, help="with --label: the least confidence")
+        float | None,
+        typer.Option(min=0, max=1, metavar="0..1", help="with --label: the least confidence"),
     ] = None,
     public: Annotated[bool, typer.Option("--public", help="everyone's public images")] = False,
-    limit: Annotated[int, typer.Option(min=1, help="at most this many images")] = 100,
+    limit: Annotated[int, typer.Option(min=1, metavar="N", help="at most this many images")] = 100,
     as_json: JsonOpt = False,
     server: ServerOpt = DEFAULT_SERVER,
 ) -> None:
     """Find your images (or public ones) by name, tag, content label or text in them."""
-    with _handled(), _client(server, need_token=not public) as bit:
+    with handled(server=server), client_for(server, need_token=not public) as bit:
         matches = bit.search(name=name, tag=tag, label=label, text=text, public=public, limit=limit,
                              min_confidence=min_confidence)  # fmt: skip
         found = list(matches)
     if as_json:
         _print_json([image.model_dump(mode="json") for image in found])
     elif found:
-        header = ["ID", "NAME", "FORMAT", "SIZE", "VISIBILITY", "CREATED"]
-        typer.echo(_table([_row(image) for image in found], header))
+        typer.echo(_table([_row(image) for image in found], _HEADER))
+        typer.echo("SIZE in bytes; PIXELS: width x height", err=True)
     else:
         typer.echo("no images found", err=True)
 
@@ -283,7 +170,7 @@ def _describe(image: ExpandedImage) -> str:
         ("id", str(image.id)), ("name", image.name), ("md5", image.hash),
         ("visibility", "private" if image.is_private else "public"),
         ("format", image.file_format),
-        ("size", f"{image.width}x{image.height}, {image.size_mb} MB"),
+        ("size", f"{image.size_bytes} bytes"), ("pixels", f"{image.width}x{image.height}"),
         ("created", image.created_at.isoformat()), ("analysis", image.analysis_status),
         ("tags", ", ".join(tag.name for tag in image.tags) or "-"), ("labels", labels or "-"),
         ("colours", ", ".join(image.colours) or "-"),
@@ -304,7 +191,7 @@ def show(
 ) -> None:
     """Everything about one image: tags, labels, size, a view URL."""
     wanted = _image_id(image_id)
-    with _handled(), _client(server, need_token=False) as bit:
+    with handled(server=server), client_for(server, need_token=False) as bit:
         image = bit.expanded(wanted)
     typer.echo(json.dumps(image.model_dump(mode="json"), indent=2) if as_json else _describe(image))
 
@@ -315,13 +202,18 @@ _EXTENSIONS = {"jpeg": "jpg", "tiff": "tif"}
 def get(
     image_id: Annotated[str, typer.Argument(metavar="ID", help="image id")],
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="file to write ('-': stdout)")
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="file to write ('-': stdout)"),
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", "-f", help="overwrite the file if it exists")
+    ] = False,
     server: ServerOpt = DEFAULT_SERVER,
 ) -> None:
-    """Download an image's bytes (default file: its name and format, not overwritten)."""
+    """Download an image's bytes (default file: its name and format); never overwrites a file
+    unless --force is given."""
     wanted = _image_id(image_id)
-    with _handled(), _client(server, need_token=False) as bit:
+    with handled(server=server), client_for(server, need_token=False) as bit:
         if output is not None and str(output) == "-":
             bit.download(wanted, sys.stdout.buffer)
             return
@@ -330,21 +222,23 @@ def get(
             extension = _EXTENSIONS.get(image.file_format, image.file_format)
             stem = image.name.replace(os.sep, "_").lstrip(".") or str(image.id)
             output = Path(f"{stem}.{extension}")
-            if output.exists():
-                raise _fail(f"{output} exists; choose a file with --output")
+        if output.exists() and not force:
+            raise fail(f"{output} exists; choose another file with --output, or add --force")
         try:
             bit.download(wanted, output)
         except OSError as exc:
-            raise _fail(f"cannot write {output}: {exc.strerror or exc}") from None
+            raise fail(f"cannot write {output}: {exc.strerror or exc}") from None
     typer.echo(f"Saved {output} ({output.stat().st_size} bytes)", err=True)
 
 
 def edit(
     image_id: Annotated[str, typer.Argument(metavar="ID", help="image id")],
-    name: Annotated[str | None, typer.Option("--name", help="the new name")] = None,
+    name: Annotated[str | None, typer.Option("--name", metavar="NAME", help="the new name")] = None,
     tags: Annotated[
         list[str] | None,
-        typer.Option("--tag", "-t", help="repeat; replaces every tag (--no-tags: remove all)"),
+        typer.Option(
+            "--tag", "-t", metavar="TAG", help="repeat; replaces every tag (--no-tags: remove all)"
+        ),
     ] = None,
     no_tags: Annotated[bool, typer.Option("--no-tags", help="remove every tag")] = False,
     public: Annotated[
@@ -356,11 +250,11 @@ def edit(
     """Rename your image, replace its tags, or make it public or private."""
     wanted = _image_id(image_id)
     if tags and no_tags:
-        raise _fail("give --tag or --no-tags, not both", code=2)
+        raise fail("give --tag or --no-tags, not both", code=2)
     new_tags = [] if no_tags else tags
     if name is None and new_tags is None and public is None:
-        raise _fail("nothing to change: give --name, --tag, --no-tags, --public or --private", 2)
-    with _handled(), _client(server) as bit:
+        raise fail("nothing to change: give --name, --tag, --no-tags, --public or --private", 2)
+    with handled(server=server), client_for(server) as bit:
         image = bit.edit(
             wanted, name=name, tags=new_tags, is_private=None if public is None else not public
         )
@@ -368,12 +262,12 @@ def edit(
 
 
 def delete(
-    image_ids: Annotated[list[str], typer.Argument(metavar="ID", help="image ids")],
+    image_ids: Annotated[list[str], typer.Argument(metavar="ID...", help="image ids")],
     server: ServerOpt = DEFAULT_SERVER,
 ) -> None:
     """Delete some of your images (all or nothing)."""
     ids = [_image_id(value) for value in image_ids]
-    with _handled(), _client(server) as bit:
+    with handled(server=server), client_for(server) as bit:
         bit.delete_images(ids)
     typer.echo(f"Deleted {len(ids)} image{'s' if len(ids) != 1 else ''}")
 
@@ -383,21 +277,44 @@ def account_delete(
     server: ServerOpt = DEFAULT_SERVER,
 ) -> None:
     """Delete your Bit-image account and every image in it."""
-    with _handled(), _client(server) as bit:
+    with handled(server=server), client_for(server) as bit:
         claims = bit.claims()
         who = claims.email or str(claims.user_id)
         if not yes and not typer.confirm(
             f"Delete the Bit-image account of {who} on {bit.server} and every image in it?"
         ):
-            raise _fail("not deleted")
+            raise fail("not deleted")
         bit.delete_account(claims.user_id)
     typer.echo(f"Deleted the Bit-image account of {who} and all its images")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"bitimage {metadata.version('bitimage')}")
+        raise typer.Exit()
+
+
+def _main_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """Bit-image: a self-hostable image repository."""
+
+
 def register(app: typer.Typer) -> None:
-    """Add the client commands (and the `account` group) to the `bitimage` app."""
+    """Add the client commands (and the `account` group) and `--version` to the `bitimage` app;
+    then give every command help that names values by metavar."""
+    from bitimage.cli.helptext import tidy
+    from bitimage.cli.uploading import upload  # it imports this module's helpers
+
+    app.callback()(_main_options)
     for command in (signup, login, logout, whoami, upload, search, show, get, edit, delete):
         app.command()(command)
     account = typer.Typer(help="Your Bit-image account.", no_args_is_help=True)
     account.command("delete")(account_delete)
     app.add_typer(account, name="account")
+    tidy(app)

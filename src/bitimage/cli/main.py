@@ -79,14 +79,16 @@ def _prepare(settings: Settings) -> Any:
 
 
 def _run(settings: Settings, *, api: bool, cas: bool) -> None:
-    import uvicorn  # here, not at the top: the client commands should start fast
-
     from bitimage.app import create_app
-    from bitimage.cli.serving import uvicorn_options
+    from bitimage.cli.serving import PortUnavailable, bind_socket, serve_on
 
     _configure_logging()
+    try:
+        sock = bind_socket(settings)  # first: a busy port is one line, before any work
+    except PortUnavailable as exc:
+        raise _fail(str(exc)) from None
     container = _prepare(settings)
-    typer.echo(
+    listening = (
         f"Bit-image listening on {settings.base_url} (data in {settings.data_dir.resolve()})"
     )
     if settings.processes > 1:
@@ -101,11 +103,13 @@ def _run(settings: Settings, *, api: bool, cas: bool) -> None:
             BITIMAGE_AUTO_MIGRATE="false",
         )
         factory = "bitimage.cli.main:api_app" if api else "bitimage.cli.main:cas_app"
-        uvicorn.run(factory, factory=True, workers=settings.processes, **uvicorn_options(settings))
+        typer.echo(listening)
+        serve_on(sock, factory, settings, workers=settings.processes)
         return
     application = create_app(container, api=api, cas=cas)
+    typer.echo(listening)
     try:
-        uvicorn.run(application, **uvicorn_options(settings))
+        serve_on(sock, application, settings)
     finally:
         container.close()
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import errno
 import logging
 import re
+import socket
 from typing import Any
 
 from uvicorn.config import LOGGING_CONFIG
@@ -17,6 +19,7 @@ _SECRET_PARAMETER = re.compile(
     re.IGNORECASE,
 )
 REDACTED = "REDACTED"
+BACKLOG = 2048  # uvicorn's default
 
 
 def redact_query(target: str) -> str:
@@ -57,3 +60,59 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "proxy_headers": bool(trusted),
         "forwarded_allow_ips": trusted or None,
     }
+
+
+class PortUnavailable(Exception):
+    """The server cannot listen where the settings say; the message names the way out."""
+
+
+def bind_socket(settings: Settings) -> socket.socket:
+    """A socket bound to the settings' host and port and listening, or PortUnavailable.
+
+    Bound here, before the app is built, so that a busy port is one line at once (not
+    uvicorn's Errno after "listening" was printed), and "listening" is true when printed:
+    connections wait in the backlog until the server accepts them.
+    """
+    host, port = settings.host, settings.port
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(BACKLOG)
+    except OSError as exc:
+        sock.close()
+        raise PortUnavailable(_why(exc, host, port)) from None
+    sock.set_inheritable(True)  # the worker processes of --processes serve it too
+    return sock
+
+
+def _why(exc: OSError, host: str, port: int) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"port {port} on {host} is already in use by another program; "
+            "choose another with --port or BITIMAGE_PORT"
+        )
+    if exc.errno == errno.EACCES:
+        return (
+            f"not allowed to listen on port {port} (ports below 1024 need privileges); "
+            "choose another with --port or BITIMAGE_PORT"
+        )
+    if exc.errno in (errno.EADDRNOTAVAIL, socket.EAI_NONAME):
+        return f"{host} is not an address of this machine; set --host or BITIMAGE_HOST"
+    return f"cannot listen on {host}:{port}: {exc.strerror or exc}; see --host and --port"
+
+
+def serve_on(sock: socket.socket, target: Any, settings: Settings, *, workers: int = 1) -> None:
+    """Run uvicorn on the bound socket: `target` is an app, or with workers > 1 the import
+    string of an app factory each worker process calls."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config(
+        target, factory=workers > 1, workers=workers, **uvicorn_options(settings)
+    )
+    if workers > 1:
+        Multiprocess(config, sockets=[sock]).run()
+    else:
+        uvicorn.Server(config).run(sockets=[sock])

@@ -7,14 +7,15 @@ Example::
     with Client("http://127.0.0.1:8000") as bit:
         bit.login("shopify@email.com", "ecommerce_2021")   # bit.signup(...) first, once
         bit.ensure_account()                               # POST /api/v1/users unless it exists
-        report = bit.upload(["photos/lettuce.jpg", "photos/trip"], tags=["salad"],
-                            recursive=True, is_private=False)  # progress=callback
-        for failed in report.failed:                       # e.g. a PDF: 415 with the reason
+        report = bit.upload(["motorbike.jpg", "photos"], tags=["trip"], recursive=True,
+                            is_private=False)              # progress=callback
+        for failed in report.failed:                       # e.g. a truncated JPEG, and why
             print(failed.source, failed.reason)
-        for image in bit.search(name="nicelettuse", limit=10):   # fuzzy, follows cursors
+        for image in bit.search(name="motorbke", limit=10):  # fuzzy: finds "motorbike"
             bit.download(image.id, f"{image.name}.{image.file_format}")
 
-Uploads take paths or file objects; a file whose MD5 the account already holds is skipped. Every
+Uploads take paths or file objects; of the paths, files without an image extension are left
+out (`report.ignored`) and a file whose MD5 the account already holds is skipped. Every
 error answer raises the `ApiError` subclass of its status (`NotFound`, `UnsupportedMedia`...);
 network failures raise `ConnectionFailed` after retries (see `RetryPolicy`).
 """
@@ -31,6 +32,7 @@ from bitimage.client.errors import (
     ConnectionFailed,
     HashMismatch,
     InvalidRequest,
+    MalformedToken,
     MethodNotAllowed,
     NotFound,
     NotLoggedIn,
@@ -91,6 +93,7 @@ __all__ = [
     "InvalidRequest",
     "Jwks",
     "Label",
+    "MalformedToken",
     "MethodNotAllowed",
     "Moderation",
     "NotFound",

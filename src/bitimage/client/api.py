@@ -1,4 +1,4 @@
-"""`Client`: every route of API.md over httpx, typed answers, typed errors, retries."""
+"""`Client`: every route of docs/API.md over httpx, typed answers, typed errors, retries."""
 
 from __future__ import annotations
 
@@ -29,8 +29,9 @@ from bitimage.client.models import (
     UploadUrl,
     UploadUrls,
 )
-from bitimage.client.results import ProgressCallback, Source, UploadReport, collect_files
+from bitimage.client.results import ProgressCallback, Source, UploadReport
 from bitimage.client.retry import NO_RETRY
+from bitimage.client.selection import Ignored, select_files
 from bitimage.client.uploads import BatchUploader
 
 URLS_PER_REQUEST = 1000  # the API's most upload URLs (and ids per delete) per request
@@ -60,7 +61,7 @@ class Client(BaseClient):
         return self.token
 
     def authorize(self, token: str | None = None) -> Authorization:
-        """Ask the CAS whether a token (default: ours) is valid (the seed's remote check)."""
+        """Ask the CAS whether a token (default: ours) is valid (the CAS's remote check)."""
         body = {"token": token or self.token or ""}
         answer = self.request(
             "POST", f"{self.cas_url}/authorizeUser", expect=200, auth=False, json=body
@@ -248,19 +249,29 @@ class Client(BaseClient):
         is_private: bool = True,
         concurrency: int = 8,
         recursive: bool = False,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
         progress: ProgressCallback | None = None,
     ) -> UploadReport:
-        """Upload files and folders (paths) or file objects; bytes already held are skipped."""
+        """Upload files and folders (paths) or file objects; bytes already held are skipped.
+
+        Of the paths, only files with an image extension are sent unless `include` globs say
+        otherwise (`exclude` globs leave files out): see `select_files`. The files left out are
+        in the report's `ignored`, with their reason.
+        """
         expanded: list[Source] = []
+        ignored: list[Ignored] = []
         for source in sources:
-            if isinstance(source, (str, os.PathLike)) and os.path.isdir(source):
-                expanded += collect_files([Path(source)], recursive)
+            if isinstance(source, (str, os.PathLike)):
+                chosen = select_files([Path(source)], recursive, include, exclude)
+                expanded += chosen.files
+                ignored += chosen.ignored
             else:
                 expanded.append(source)
         uploader = BatchUploader(
             self, tags=tags, is_private=is_private, concurrency=concurrency, progress=progress
         )
-        return uploader.run(expanded)
+        return uploader.run(expanded, ignored)
 
 
 __all__ = ["ApiError", "Client"]

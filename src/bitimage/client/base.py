@@ -16,7 +16,13 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from bitimage.client.credentials import DEFAULT_SERVER, normalise_server
-from bitimage.client.errors import ConnectionFailed, NotLoggedIn, ServerError, error_from_response
+from bitimage.client.errors import (
+    ConnectionFailed,
+    MalformedToken,
+    NotLoggedIn,
+    ServerError,
+    error_from_response,
+)
 from bitimage.client.models import TokenClaims
 from bitimage.client.retry import RetryPolicy, send_with_retries
 
@@ -107,7 +113,7 @@ class BaseClient:
             user = data.get("user_id") or data.get("sub")
             return TokenClaims(user_id=user, email=data.get("email"), exp=data.get("exp"))
         except (IndexError, ValueError, binascii.Error, AttributeError, ValidationError):
-            raise NotLoggedIn("The saved token is malformed: run `bitimage login` again") from None
+            raise MalformedToken("The token is malformed (not a JWT)") from None
 
     def put_object(
         self,

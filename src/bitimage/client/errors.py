@@ -1,4 +1,4 @@
-"""The SDK's exceptions: one class per error row of API.md, mapped by status and `error` text."""
+"""The SDK's exceptions: one class per error row of docs/API.md, mapped by status and `error`."""
 
 from __future__ import annotations
 
@@ -24,6 +24,10 @@ class ConnectionFailed(BitimageError):
 
 class NotLoggedIn(BitimageError):
     """A call needs a token and the client has none."""
+
+
+class MalformedToken(NotLoggedIn):
+    """The client's token is not a JWT whose claims can be read."""
 
 
 class ApiError(BitimageError):

@@ -1,4 +1,4 @@
-"""Typed answers of every route of API.md (unknown extra fields are ignored, as the API may add)."""
+"""Typed answers of every route of docs/API.md (unknown extra fields are ignored, as added)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ class SignupAnswer(_Model):
 
 
 class LoginAnswer(_Model):
-    """POST /cas/loginSubmit: the seed's answer with a signed JWT."""
+    """POST /cas/loginSubmit: the answer with a signed JWT."""
 
     status: int = 202
     token: str
@@ -103,6 +103,7 @@ class ImageSummary(_Model):
     created_at: datetime
     width: int
     height: int
+    size_bytes: int
     analysis_status: str
 
 
@@ -151,6 +152,7 @@ class ExpandedImage(_Model):
     hash: str
     is_private: bool
     size_mb: float
+    size_bytes: int
     file_format: str
     width: int
     height: int

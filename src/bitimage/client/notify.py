@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from typing import TypeVar
@@ -12,6 +13,22 @@ from bitimage.client.ports import NotifyClient
 from bitimage.client.results import Status
 
 T = TypeVar("T")
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_IMAGE_ID = re.compile(rf"\b([Ii])mage (?:id )?{_UUID}\b")
+_USER_ID = re.compile(rf"\buser {_UUID}\b")
+
+
+def file_reason(exc: BitimageError) -> str:
+    """The server's reason about one file, once, with "the file" for the image id it had.
+
+    The id is the upload's, internal to this run (the image was never confirmed): the reason
+    is printed beside the file's path, which is what its reader knows the file by.
+    """
+    message = exc.message if isinstance(exc, ApiError) else str(exc)
+    message = _IMAGE_ID.sub(lambda m: "The file" if m.group(1) == "I" else "the file", message)
+    return _USER_ID.sub("your account", message)
+
+
 FATAL = (AuthorizationFailed,)  # errors that stop the whole upload
 Finish = Callable[[T, Status, str | None, uuid.UUID | None], None]
 
@@ -35,7 +52,7 @@ def confirm_batch(
         except Conflict as exc:
             done = {notice.id for _, notice in pending if _exists(client, notice.id)}
             if not done:
-                _fail_all(pending, finish, str(exc))
+                _fail_all(pending, finish, file_reason(exc))
                 return
             for item, notice in pending:
                 if notice.id in done:
@@ -48,11 +65,11 @@ def confirm_batch(
                 for one in pending:
                     confirm_batch(client, [one], finish)
                 return
-            _fail_all(refused or pending, finish, str(exc))
+            _fail_all(refused or pending, finish, file_reason(exc))
             pending = [entry for entry in pending if entry not in refused] if refused else []
             continue
         except BitimageError as exc:
-            _fail_all(pending, finish, f"could not confirm: {exc}")
+            _fail_all(pending, finish, f"could not confirm: {file_reason(exc)}")
             return
         for item, notice in pending:
             finish(item, "uploaded", None, notice.id)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import IO, Any, Literal
+
+from bitimage.client.selection import Ignored
 
 Status = Literal["uploaded", "skipped", "failed"]
 
@@ -52,9 +53,10 @@ class FileOutcome:
 
 @dataclass
 class UploadReport:
-    """Every file's outcome, in the order given."""
+    """Every file's outcome, in the order given, and the files left out (not images...)."""
 
     files: list[FileOutcome]
+    ignored: list[Ignored] = field(default_factory=list)
 
     def _with(self, status: Status) -> list[FileOutcome]:
         return [outcome for outcome in self.files if outcome.status == status]
@@ -80,12 +82,14 @@ class UploadReport:
         return not self.failed
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict: counts and every file."""
+        """A JSON-ready dict: counts, every file, and every file left out with its reason."""
         return {
             "uploaded": len(self.uploaded),
             "skipped": len(self.skipped),
             "failed": len(self.failed),
+            "ignored": len(self.ignored),
             "files": [outcome.to_json() for outcome in self.files],
+            "ignored_files": [entry.to_json() for entry in self.ignored],
         }
 
 
@@ -94,6 +98,9 @@ class UploadProgress:
     """A snapshot for progress displays; `outcome` is set when a file has just finished.
 
     `bytes_done` counts bytes sent, plus the whole size of each file skipped or failed.
+    Hashing (reading a file to ask whether the account holds it) and sending are counted apart:
+    `bytes_hashed` of the files read before sending, `bytes_sent` of the PUTs, out of
+    `bytes_to_send` (the total less the files settled without being sent).
     """
 
     files_total: int
@@ -101,6 +108,9 @@ class UploadProgress:
     bytes_total: int
     bytes_done: int
     outcome: FileOutcome | None = None
+    bytes_hashed: int = 0
+    bytes_sent: int = 0
+    bytes_to_send: int = 0
 
 
 ProgressCallback = Callable[[UploadProgress], None]
@@ -110,23 +120,3 @@ def image_name(stem: str) -> str:
     """A file's name without extension as an API image name: printable, 1 to 255 characters."""
     cleaned = "".join(ch if ch.isprintable() else " " for ch in stem)
     return " ".join(cleaned.split())[:255] or "image"
-
-
-def collect_files(paths: Iterable[Path], recursive: bool) -> list[Path]:
-    """Files named, plus the files of named folders (their sub-folders too when recursive).
-
-    Hidden entries inside folders are left out; folder contents come in name order.
-    """
-    found: list[Path] = []
-    for path in paths:
-        if not path.is_dir():
-            found.append(path)
-            continue
-        if recursive:
-            for root, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                found += [Path(root) / f for f in sorted(files) if not f.startswith(".")]
-        else:
-            entries = sorted(path.iterdir())
-            found += [e for e in entries if e.is_file() and not e.name.startswith(".")]
-    return found

@@ -38,20 +38,30 @@ class Tracker:
         self.lock = threading.Lock()
         self.files_total, self.files_done = files, 0
         self.bytes_total, self.bytes_done = size, 0
+        self.bytes_hashed = self.bytes_sent = self.bytes_unsent = 0
 
     def _emit(self, outcome: FileOutcome | None = None) -> None:
         if self.callback is not None:
             self.callback(
                 UploadProgress(
-                    self.files_total, self.files_done, self.bytes_total, self.bytes_done, outcome
+                    self.files_total, self.files_done, self.bytes_total, self.bytes_done, outcome,
+                    bytes_hashed=self.bytes_hashed, bytes_sent=self.bytes_sent,
+                    bytes_to_send=self.bytes_total - self.bytes_unsent,
                 )
-            )
+            )  # fmt: skip
+
+    def hashed(self, count: int) -> None:
+        """Count bytes read to compute a file's MD5 before sending it."""
+        with self.lock:
+            self.bytes_hashed += count
+            self._emit()
 
     def sent(self, item: Item, count: int) -> None:
         """Count bytes of a file sent (negative: a retry starts over)."""
         with self.lock:
             item.sent += count
             self.bytes_done += count
+            self.bytes_sent += count
             self._emit()
 
     def finish(
@@ -60,6 +70,8 @@ class Tracker:
         """Record a file's outcome; its bytes all count as done from now on."""
         with self.lock:
             self.bytes_done += item.size - item.sent
+            if status != "uploaded":  # its bytes were not (all) sent and never will be
+                self.bytes_unsent += item.size - item.sent
             item.sent = item.size
             item.outcome = FileOutcome(
                 item.label, item.name, status, item.size, item.md5, image, reason

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from bitimage.client.errors import ApiError, BitimageError, NotLoggedIn
 from bitimage.client.models import NotifyImage, TagIn, UploadUrl
-from bitimage.client.notify import FATAL, confirm_batch
+from bitimage.client.notify import FATAL, confirm_batch, file_reason
 from bitimage.client.ports import UploadClient
 from bitimage.client.results import (
     FileOutcome,
@@ -34,9 +34,9 @@ from bitimage.client.results import (
     UploadFile,
     UploadProgress,
     UploadReport,
-    collect_files,
     image_name,
 )
+from bitimage.client.selection import Ignored, select_files
 from bitimage.client.tracking import Item, Tracker
 
 __all__ = [
@@ -47,7 +47,7 @@ __all__ = [
     "UploadFile",
     "UploadProgress",
     "UploadReport",
-    "collect_files",
+    "select_files",
 ]
 
 BATCH = 5  # images per notify (the API's limit)
@@ -104,8 +104,10 @@ class BatchUploader:
             spec.source.seek(here)
         return item
 
-    def run(self, sources: Iterable[Source]) -> UploadReport:
-        """Upload every source; per-file problems land in the report, fatal ones raise."""
+    def run(self, sources: Iterable[Source], ignored: Sequence[Ignored] = ()) -> UploadReport:
+        """Upload every source; per-file problems land in the report, fatal ones raise.
+
+        `ignored` (files the caller left out) is carried into the report as it is."""
         items = [self._item(source) for source in sources]
         todo = [item for item in items if item.outcome is None]
         tracker = Tracker(self.progress, len(items), sum(item.size for item in todo))
@@ -122,7 +124,8 @@ class BatchUploader:
             for item in items:
                 if item.owned and item.handle is not None:
                     item.handle.close()
-        return UploadReport([item.outcome for item in items if item.outcome is not None])
+        outcomes = [item.outcome for item in items if item.outcome is not None]
+        return UploadReport(outcomes, list(ignored))
 
     def _look_at_account(self, files: int) -> None:
         """Note the room under the account's image limit, and how to learn what it holds.
@@ -174,12 +177,13 @@ class BatchUploader:
         if failures:
             raise failures[0]
 
-    def _hash(self, item: Item) -> str:
+    def _hash(self, item: Item, tracker: Tracker) -> str:
         digest = hashlib.md5(usedforsecurity=False)
         if item.path is not None:
             with item.path.open("rb") as stream:
                 while piece := stream.read(HASH_CHUNK):
                     digest.update(piece)
+                    tracker.hashed(len(piece))
             return digest.hexdigest()
         handle = item.handle
         assert handle is not None
@@ -187,6 +191,7 @@ class BatchUploader:
             spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed at the end of run()
             while piece := handle.read(HASH_CHUNK):
                 digest.update(piece)
+                tracker.hashed(len(piece))
                 spool.write(piece)
             item.handle, item.owned, item.size = spool, True, spool.tell()
             spool.seek(0)
@@ -194,6 +199,7 @@ class BatchUploader:
         start = handle.tell()
         while piece := handle.read(HASH_CHUNK):
             digest.update(piece)
+            tracker.hashed(len(piece))
         item.size = handle.tell() - start
         handle.seek(start)
         return digest.hexdigest()
@@ -221,7 +227,7 @@ class BatchUploader:
         except FATAL:
             raise
         except BitimageError as exc:
-            tracker.finish(item, "failed", str(exc))
+            tracker.finish(item, "failed", file_reason(exc))
             return
         except OSError as exc:
             tracker.finish(item, "failed", f"cannot read: {exc.strerror or exc}")
@@ -251,7 +257,7 @@ class BatchUploader:
     def _check(self, item: Item, tracker: Tracker) -> bool:
         """Hash the file and ask whether the account holds it; False when it is settled."""
         try:
-            item.md5 = self._hash(item)
+            item.md5 = self._hash(item, tracker)
         except OSError as exc:
             self._checked_one(new=False)
             tracker.finish(item, "failed", f"cannot read: {exc.strerror or exc}")

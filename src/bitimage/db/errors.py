@@ -1,6 +1,6 @@
 """What a database error means: contention to run again, or a server out of reach.
 
-Everything else a database raises is a refused statement: a bug, never an outage (API.md).
+Everything else a database raises is a refused statement: a bug, never an outage (docs/API.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Images, their tags and content labels (the seed schema), and issued upload grants."""
+"""Images, their tags and content labels, and issued upload grants."""
 
 from __future__ import annotations
 

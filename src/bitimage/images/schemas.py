@@ -113,6 +113,7 @@ class ImageSummary(BaseModel):
     created_at: datetime
     width: int
     height: int
+    size_bytes: int = Field(description="the original's size in bytes, as uploaded")
     analysis_status: str
 
 
@@ -163,6 +164,7 @@ class ExpandedImage(BaseModel):
     hash: str
     is_private: bool
     size_mb: float
+    size_bytes: int = Field(description="the original's size in bytes, as uploaded")
     file_format: str
     width: int
     height: int

@@ -85,6 +85,7 @@ class ImageService:
             created_at=image.created_at,
             width=image.width,
             height=image.height,
+            size_bytes=image.size_bytes,
             analysis_status=image.analysis_status,
         )
 

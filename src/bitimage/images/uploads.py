@@ -210,8 +210,7 @@ class UploadService:
                 image_info = inspect_image(stream, self.settings.max_image_pixels)
         except UnsupportedImage as exc:
             return UnsupportedMedia(
-                f"Image {item.id} is not a supported image (detected format: {exc.detected}): "
-                f"{exc.reason}",
+                f"Image {item.id} is not a supported image: {exc.reason}",
                 image_id=item.id,
             )
         md5 = info.md5 or self.store.md5(info.key, info.etag)
@@ -223,7 +222,7 @@ class UploadService:
         return VerifiedUpload(info.size, md5, image_info, info.key, info.etag)
 
     def confirm(self, user_id: uuid.UUID, items: Sequence[NotifyImage]) -> list[Image]:
-        """Confirm a batch, all or nothing, checking each image in API.md's order.
+        """Confirm a batch, all or nothing, checking each image in docs/API.md's order.
 
         The storage checks run here, in the caller's thread; the rows are written by the
         group committer, in one transaction with the batches of other callers waiting then.

@@ -24,7 +24,7 @@ _ID_LENGTH = 36
 
 
 def permanent_key(user_id: uuid.UUID, image_id: uuid.UUID) -> str:
-    """Where a confirmed image's bytes live (the seed's users/<user_id>/<image_id>)."""
+    """Where a confirmed image's bytes live (users/<user_id>/<image_id>)."""
     return f"users/{user_id}/{image_id}"
 
 

@@ -1,1 +1,1 @@
-"""Bit-image accounts (the seed's users table)."""
+"""Bit-image accounts (the users table)."""

@@ -1,4 +1,4 @@
-"""The users table of the seed schema."""
+"""The users table."""
 
 from __future__ import annotations
 

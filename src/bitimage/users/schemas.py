@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 
 class UserCreated(BaseModel):
-    """The seed's answer to account creation."""
+    """The answer to account creation."""
 
     id: uuid.UUID
     image_upload_count: int
