@@ -55,6 +55,11 @@ def test_a_synonym_must_name_a_word_the_analysers_give() -> None:
         LabelWords(["cat"], {"pony": "unicorn"})
 
 
+def test_a_synonym_must_not_be_a_word_itself() -> None:
+    with pytest.raises(ValueError, match="cat"):
+        LabelWords(["cat", "feline"], {"cat": "feline"})
+
+
 def test_every_analyser_word_is_known() -> None:
     words = default_words()
     assert set(COLOUR_NAMES) <= words

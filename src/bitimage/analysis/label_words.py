@@ -65,6 +65,9 @@ class LabelWords:
         unknown = set(self.synonyms.values()) - self.words
         if unknown:
             raise ValueError(f"synonyms of words no analyser gives: {sorted(unknown)}")
+        shadowed = set(self.synonyms) & self.words
+        if shadowed:  # the word itself would always win: a synonym that never applies
+            raise ValueError(f"synonyms that are words themselves: {sorted(shadowed)}")
         # A delete index (SymSpell): a typo within two edits shares a deletion with its word.
         self._by_delete: dict[str, set[str]] = defaultdict(set)
         for word in self.words:
