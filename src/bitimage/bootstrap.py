@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bitimage.analysis.colours import ColourAnalyser
+from bitimage.analysis.label_words import DefaultLabelWords
 from bitimage.analysis.metadata import MetadataAnalyser
 from bitimage.analysis.ports import Analyser
 from bitimage.analysis.service import AnalysisService
@@ -173,10 +174,10 @@ def build_analysers(settings: Settings) -> list[Analyser]:
 
 
 def build_search_index(database: Database) -> SearchIndex:
-    """The search index of the database's dialect."""
+    """The search index of the database's dialect, resolving labels to the analysers' words."""
     if database.dialect == "postgresql":
-        return PostgresSearchIndex()
-    return SqliteSearchIndex()
+        return PostgresSearchIndex(DefaultLabelWords())
+    return SqliteSearchIndex(DefaultLabelWords())
 
 
 def build_verifier(settings: Settings, issuer: TokenIssuer) -> TokenVerifier:

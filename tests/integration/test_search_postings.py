@@ -27,6 +27,11 @@ IMAGES = 36
 Postings = dict[uuid.UUID, list[tuple[str, float]]]  # image -> (name, confidence)
 
 
+def unexplained(container: Container, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Label terms read as no analyser's word (the label-word path has its own tests)."""
+    monkeypatch.setattr(container.search_index, "label_words", None)
+
+
 def _expected(
     postings: Postings,
     order: dict[uuid.UUID, tuple[str, str]],
@@ -103,6 +108,7 @@ def test_pages_follow_the_ranking(
     container: Container, field: str, streams: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("bitimage.search.streams.MAX_STREAMS", streams)
+    unexplained(container, monkeypatch)
     with container.database.transaction() as session:
         owner, other = uuid.uuid4(), uuid.uuid4()
         session.add_all([User(id=user, image_upload_count=0) for user in (owner, other)])
@@ -137,6 +143,7 @@ def test_a_tag_and_a_label_page_as_the_ranking_says(
 ) -> None:
     """Both filters strong: 2 per exact name plus the best containing label's confidence."""
     monkeypatch.setattr("bitimage.search.combined.FEW_TAGS", few_tags)
+    unexplained(container, monkeypatch)
     with container.database.transaction() as session:
         owner, other = uuid.uuid4(), uuid.uuid4()
         session.add_all([User(id=user, image_upload_count=0) for user in (owner, other)])

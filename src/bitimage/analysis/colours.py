@@ -24,6 +24,10 @@ _HUES = [
 ]
 
 
+# Every name colour_name() can give: the words a colour label may hold.
+COLOUR_NAMES = ("black", "white", "gray", "brown", *dict.fromkeys(name for _, name in _HUES))
+
+
 def colour_name(red: int, green: int, blue: int) -> str:
     """The basic colour name of one RGB pixel."""
     hue, lightness, saturation = colorsys.rgb_to_hls(red / 255, green / 255, blue / 255)

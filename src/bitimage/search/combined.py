@@ -46,12 +46,16 @@ class CombinedSearch:
         scope: dict[str, Any],
         after: Position | None,
         need: int,
+        exact_label: bool = False,
     ) -> list[Position]:
-        """Up to `need` strong positions after `after`, best first."""
+        """Up to `need` strong positions after `after`, best first (`exact_label`: that one)."""
         names: dict[str, tuple[list[Any], Any]] = {}
         for kind in (TAGS, LABELS):
             term = terms[kind.field]
-            matched = session.execute(sql.containing(kind), {"like": like_pattern(term)}).all()
+            if kind is LABELS and exact_label:  # a label word: that label alone
+                matched = session.execute(sql.named(kind), {"name": term}).all()
+            else:
+                matched = session.execute(sql.containing(kind), {"like": like_pattern(term)}).all()
             if not matched:
                 return []
             exact = next((entry for entry, name in matched if name == term), None)

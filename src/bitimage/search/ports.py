@@ -53,6 +53,14 @@ class InvalidCursor(ValueError):
     """A cursor this service did not produce (or from another query)."""
 
 
+class LabelWords(Protocol):
+    """The label words content can be searched by (the analysis feature provides them)."""
+
+    def resolve(self, term: str) -> str | None:
+        """The label word `term` means (itself, a synonym's, a typo's nearest), or None."""
+        ...
+
+
 class SearchIndex(Protocol):
     """Keeps searchable text for each image and answers ranked, paged queries."""
 

@@ -88,6 +88,13 @@ def containing(kind: Postings) -> Select[Any]:
     )
 
 
+@functools.lru_cache(maxsize=8)
+def named(kind: Postings) -> Select[Any]:
+    """The vocabulary's entry of one exact name (:name), if any image has it."""
+    vocabulary = kind.vocabulary
+    return select(vocabulary.c.id, vocabulary.c.name).where(vocabulary.c.name == bindparam("name"))
+
+
 def similar(kind: Postings, predicate: ColumnElement[bool], order: Any) -> Select[Any]:
     """The vocabulary's names passing the dialect's similarity predicate, best first."""
     vocabulary = kind.vocabulary

@@ -150,14 +150,19 @@ def unfiltered(
 
 
 def strong(
-    dialect: SearchDialect, query: SearchQuery, filters: dict[str, str], after: Position | None
+    dialect: SearchDialect,
+    query: SearchQuery,
+    filters: dict[str, str],
+    after: Position | None,
+    exact_label: bool = False,
 ) -> tuple[Select[Any], dict[str, Any]]:
-    """Every filter equals or contains its term: exact matches first, then newest."""
+    """Every filter equals (`exact_label`: the label equals) or contains its term."""
     params: dict[str, Any] = {"limit": query.limit + 1}
     shape, fragments = [], []
     for name, term in filters.items():
         if name == "label":  # matched on the labels themselves, with their confidence
-            params.update(lc_like=like_pattern(term), lc_exact=term)
+            pattern = like_pattern(term)
+            params.update(lc_like=pattern[1:-1] if exact_label else pattern, lc_exact=term)
             params["lc_min"] = query.min_confidence or 0.0
             shape.append((name, LABEL))
             continue

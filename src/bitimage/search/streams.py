@@ -76,16 +76,23 @@ class PostingSearch:
         scope: dict[str, Any],
         after: Position | None,
         need: int,
+        exact: bool = False,
     ) -> list[Position]:
-        """Up to `need` positions after `after`, best first."""
+        """Up to `need` positions after `after`, best first (`exact`: the one name only)."""
+        if exact:  # a label word (search.ports.LabelWords): its own postings, nothing similar
+            if after is not None and after.tier != STRONG:
+                return []
+            named = session.execute(sql.named(kind), {"name": term})
+            names = [Name(entry, STRONG, EXACT) for entry, _ in named]
+            return self._tier(session, kind, names, names, scope, after, need)
         rows = session.execute(sql.containing(kind), {"like": like_pattern(term)})
         strong = [Name(i, STRONG, value_score(term, name)) for i, name in rows]
         found: list[Position] = []
         if after is None or after.tier == STRONG:
             # The exact name's images rank above every other name's: often a page by itself.
-            exact = [name for name in strong if name.value == EXACT]
-            if exact and len(strong) > 1:
-                found = self._tier(session, kind, exact, strong, scope, after, need)
+            best = [name for name in strong if name.value == EXACT]
+            if best and len(strong) > 1:
+                found = self._tier(session, kind, best, strong, scope, after, need)
                 if len(found) >= need:
                     return found
             found = self._tier(session, kind, strong, strong, scope, after, need)

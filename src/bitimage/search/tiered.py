@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from bitimage.search import query as sql
 from bitimage.search.combined import CombinedSearch
-from bitimage.search.ports import SearchPage, SearchQuery
+from bitimage.search.ports import LabelWords, SearchPage, SearchQuery
 from bitimage.search.postings import LABELS, TAGS, Postings
 from bitimage.search.query import SEPARATOR, SearchDialect
 from bitimage.search.ranking import (
@@ -72,6 +72,9 @@ class TieredSearchIndex:
     dialect: SearchDialect
     scope_rows: TableClause  # this database's search rows that carry the scope
 
+    def __init__(self, label_words: LabelWords | None = None) -> None:
+        self.label_words = label_words
+
     @functools.cached_property
     def _rescope(self) -> list[Update]:
         return [*posting_statements(), rescope_statement(self.scope_rows)]
@@ -85,30 +88,41 @@ class TieredSearchIndex:
         """One page of matching image ids, best first."""
         after = decode_cursor(query)
         filters = query_filters(query)
+        exact_label = self._resolve_label(filters)
         by_postings = _posting_filter(query, filters)
         if by_postings is not None:
             kind, term = by_postings
             scope = self._posting_scope(query)
-            rows = self._postings.page(session, kind, term, scope, after, query.limit + 1)
+            exact = exact_label and kind is LABELS
+            rows = self._postings.page(session, kind, term, scope, after, query.limit + 1, exact)
         elif not filters:
             rows = self._unfiltered(session, query, after)
         else:
             rows = []
             if after is None or after.tier == 2:
                 if set(filters) == {"tag", "label"} and not query.hash:
-                    rows = self._strong_postings(session, query, filters, after)
+                    rows = self._strong_postings(session, query, filters, after, exact_label)
                 else:
-                    rows = self._strong(session, query, filters, after)
+                    rows = self._strong(session, query, filters, after, exact_label)
             if len(rows) <= query.limit:
                 fuzzy_after = after if after is not None and after.tier == 1 else None
                 candidates = self._fuzzy_candidates(session, query, filters)
-                confidences = self._confidences(session, query, candidates)
+                confidences = self._confidences(session, query, filters, exact_label, candidates)
                 rows += self._rank_fuzzy(
                     candidates, filters, confidences, fuzzy_after, query.limit + 1 - len(rows)
                 )
         page = rows[: query.limit]
         cursor = encode_cursor(query, page[-1]) if len(rows) > query.limit else None
         return SearchPage([uuid.UUID(hex=p.image_id) for p in page], cursor)
+
+    def _resolve_label(self, filters: dict[str, str]) -> bool:
+        """Put the label word the label filter means in its place; True when one does."""
+        term = filters.get("label")
+        word = None if term is None or self.label_words is None else self.label_words.resolve(term)
+        if word is None:
+            return False
+        filters["label"] = word
+        return True
 
     @functools.cached_property
     def _postings(self) -> PostingSearch:
@@ -132,9 +146,14 @@ class TieredSearchIndex:
         return [position(0, 0.0, c, i) for i, c in session.execute(statement, params)]
 
     def _strong(
-        self, session: Session, query: SearchQuery, filters: dict[str, str], after: Position | None
+        self,
+        session: Session,
+        query: SearchQuery,
+        filters: dict[str, str],
+        after: Position | None,
+        exact_label: bool,
     ) -> list[Position]:
-        statement, params = sql.strong(self.dialect, query, filters, after)
+        statement, params = sql.strong(self.dialect, query, filters, after, exact_label)
         position = self.dialect.position
         return [position(2, float(s), c, i) for i, c, s in session.execute(statement, params)]
 
@@ -143,11 +162,16 @@ class TieredSearchIndex:
         return CombinedSearch(self.dialect)
 
     def _strong_postings(
-        self, session: Session, query: SearchQuery, filters: dict[str, str], after: Position | None
+        self,
+        session: Session,
+        query: SearchQuery,
+        filters: dict[str, str],
+        after: Position | None,
+        exact_label: bool,
     ) -> list[Position]:
         """A tag and a label filter: strong matches from their postings in scope."""
         scope = self._posting_scope(query)
-        return self._combined.page(session, filters, scope, after, query.limit + 1)
+        return self._combined.page(session, filters, scope, after, query.limit + 1, exact_label)
 
     def _fuzzy_candidates(
         self, session: Session, query: SearchQuery, filters: dict[str, str]
@@ -162,19 +186,28 @@ class TieredSearchIndex:
         """Settings the fuzzy predicate needs, in this transaction (none by default)."""
 
     def _confidences(
-        self, session: Session, query: SearchQuery, candidates: list[Candidate]
+        self,
+        session: Session,
+        query: SearchQuery,
+        filters: dict[str, str],
+        exact_label: bool,
+        candidates: list[Candidate],
     ) -> dict[Any, dict[str, float]] | None:
-        """The candidates' labels matching the term, at or above the floor (None: no filter)."""
-        if not query.label or not candidates:
+        """The candidates' labels matching the term, at or above the floor (None: no filter).
+
+        A label word (`exact_label`) matches that label only: a candidate without it drops out.
+        """
+        if "label" not in filters or not candidates:
             return None
         floor = query.min_confidence or 0.0
-        term = normalise(query.label)
+        term = filters["label"]
         found: dict[Any, dict[str, float]] = {}  # by the id as the driver returns it
         for image_id, name, confidence in session.execute(
             _LABELS_OF, {"ids": [c[0] for c in candidates]}
         ):
             # A label that does not match the term changes no score: it is left out.
-            if confidence >= floor and value_score(term, name):
+            matches = name == term if exact_label else value_score(term, name)
+            if confidence >= floor and matches:
                 labels = found.setdefault(image_id, {})
                 labels[name] = max(labels.get(name, 0.0), confidence)
         return found
