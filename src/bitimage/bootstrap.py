@@ -105,7 +105,10 @@ def build_store(settings: Settings) -> tuple[ObjectStore, LocalSignedStore | Non
         from bitimage.storage.s3 import s3_store_from_url  # an optional dependency
 
         s3 = s3_store_from_url(
-            settings.resolved_storage_url, settings.s3_staging_bucket, settings.s3_endpoint_url
+            settings.resolved_storage_url,
+            settings.s3_staging_bucket,
+            settings.s3_endpoint_url,
+            settings.s3_public_endpoint_url,
         )
         return s3, None
     root = Path(urlsplit(settings.resolved_storage_url).path)

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     queue_url: str = "db://"
     s3_staging_bucket: str | None = None
     s3_endpoint_url: str | None = None
+    # The S3 address clients reach, when it differs from the one the server uses (compose:
+    # the server talks to http://minio:9000, a browser or `bitimage upload` cannot).
+    s3_public_endpoint_url: str | None = None
     processes: int = Field(default=1, ge=1, le=64)
     worker_concurrency: int = Field(default=1, ge=1, le=64)
     job_max_attempts: int = Field(default=5, ge=1)
@@ -147,7 +150,7 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown analyser {unknown[0]!r}; known: {', '.join(ANALYSERS)}")
         return ",".join(dict.fromkeys(names))
 
-    @field_validator("s3_endpoint_url")
+    @field_validator("s3_endpoint_url", "s3_public_endpoint_url")
     @classmethod
     def _endpoint(cls, value: str | None) -> str | None:
         if value is not None and urlsplit(value).scheme not in ("http", "https"):
@@ -169,6 +172,8 @@ class Settings(BaseSettings):
         if (self.jwks_url is None) != (self.jwt_issuer is None):
             raise ValueError("BITIMAGE_JWKS_URL and BITIMAGE_JWT_ISSUER go together")
         local_store = not (self.storage_url or "").startswith("s3://")
+        if local_store and self.s3_public_endpoint_url is not None:
+            raise ValueError("BITIMAGE_S3_PUBLIC_ENDPOINT_URL needs an s3:// BITIMAGE_STORAGE_URL")
         if self.environment == "production" and local_store and self.storage_secret is None:
             raise ValueError(
                 "production with the local store needs BITIMAGE_STORAGE_SECRET (32+ characters)"
