@@ -265,3 +265,8 @@ def sweep(data_dir: DataOpt = None) -> None:
 from bitimage.cli.client import register as _register_client_commands  # noqa: E402
 
 _register_client_commands(app)
+
+# The operator's commands live in their own modules, each a group of its own.
+from bitimage.cli.admin import admin as _admin  # noqa: E402
+
+app.add_typer(_admin, name="admin")
