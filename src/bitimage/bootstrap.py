@@ -15,11 +15,11 @@ from bitimage.analysis.metadata import MetadataAnalyser
 from bitimage.analysis.ports import Analyser
 from bitimage.analysis.service import AnalysisService
 from bitimage.analysis.tasks import ANALYZE, AnalysisTasks
-from bitimage.cas.keys import load_or_create_key
+from bitimage.cas.keys import KeyRing
 from bitimage.cas.passwords import PasswordHashing
 from bitimage.cas.ratelimit import RateLimiter
 from bitimage.cas.service import CasService
-from bitimage.cas.tokens import RemoteKeySource, StaticKeySource, TokenIssuer, TokenVerifier
+from bitimage.cas.tokens import RemoteKeySource, RingKeySource, TokenIssuer, TokenVerifier
 from bitimage.config import Settings
 from bitimage.db.session import Database, create_db_engine
 from bitimage.images.purges import Purger
@@ -181,7 +181,7 @@ def build_verifier(settings: Settings, issuer: TokenIssuer) -> TokenVerifier:
     """Trust the built-in CAS, or the external issuer of BITIMAGE_JWKS_URL."""
     if settings.jwks_url is not None:
         return TokenVerifier(RemoteKeySource(settings.jwks_url), settings.issuer)
-    return TokenVerifier(StaticKeySource(issuer.jwks()), settings.issuer)
+    return TokenVerifier(RingKeySource(issuer.keys), settings.issuer)
 
 
 def build_users(settings: Settings, images: ImageService, cas: CasService) -> UserService:
@@ -205,8 +205,8 @@ def bootstrap(settings: Settings) -> Container:
     database = Database(create_db_engine(settings.resolved_database_url))
     store, local_store = build_store(settings)
     search_index = build_search_index(database)
-    key = load_or_create_key(settings.data_dir / "secrets" / "cas_ed25519.pem")
-    issuer = TokenIssuer(key, settings.issuer, settings.token_ttl_seconds)
+    keys = KeyRing(settings.resolved_cas_key_file)
+    issuer = TokenIssuer(keys, settings.issuer, settings.token_ttl_seconds)
     verifier = build_verifier(settings, issuer)
     cas = CasService(
         PasswordHashing(settings.argon2_time_cost, settings.argon2_memory_kib),

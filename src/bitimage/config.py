@@ -67,6 +67,8 @@ class Settings(BaseSettings):
 
     storage_secret: str | None = None
     jwks_url: str | None = None
+    # The built-in CAS's signing keys; API servers that do not share a data folder share this.
+    cas_key_file: Path | None = None
     jwt_issuer: str | None = None
     token_ttl_seconds: int = Field(default=12 * 3600, ge=60)
     argon2_time_cost: int = Field(default=3, ge=1)
@@ -203,6 +205,11 @@ class Settings(BaseSettings):
     def resolved_storage_url(self) -> str:
         """The object store URL, defaulting to a folder in the data folder."""
         return self.storage_url or f"file://{self.data_dir.resolve() / 'objects'}"
+
+    @property
+    def resolved_cas_key_file(self) -> Path:
+        """The CAS key file, defaulting to one in the data folder's secrets."""
+        return self.cas_key_file or self.data_dir / "secrets" / "cas_ed25519.pem"
 
     @property
     def issuer(self) -> str:

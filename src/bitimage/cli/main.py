@@ -236,12 +236,6 @@ def clear_moderation(image_id: str, data_dir: DataOpt = None) -> None:
 
 
 @app.command()
-def cas(host: HostOpt = None, port: PortOpt = None, data_dir: DataOpt = None) -> None:
-    """Run the Central Auth Service alone."""
-    _run(_settings(host=host, port=port, data_dir=data_dir, run_worker=False), api=False, cas=True)
-
-
-@app.command()
 def migrate(data_dir: DataOpt = None) -> None:
     """Apply the database migrations."""
     settings = _settings(data_dir=data_dir, auto_migrate=True)
@@ -268,5 +262,8 @@ _register_client_commands(app)
 
 # The operator's commands live in their own modules, each a group of its own.
 from bitimage.cli.admin import admin as _admin  # noqa: E402
+from bitimage.cli.cas import cas as _cas  # noqa: E402
 
 app.add_typer(_admin, name="admin")
+# `bitimage cas` serves the CAS alone, as before; `bitimage cas rotate-key` manages its keys.
+app.add_typer(_cas, name="cas")
