@@ -262,8 +262,10 @@ _register_client_commands(app)
 
 # The operator's commands live in their own modules, each a group of its own.
 from bitimage.cli.admin import admin as _admin  # noqa: E402
+from bitimage.cli.backup import register as _register_backup  # noqa: E402
 from bitimage.cli.cas import cas as _cas  # noqa: E402
 
+_register_backup(app)
 app.add_typer(_admin, name="admin")
 # `bitimage cas` serves the CAS alone, as before; `bitimage cas rotate-key` manages its keys.
 app.add_typer(_cas, name="cas")
