@@ -32,6 +32,7 @@ from bitimage.errors import (
     ServiceUnavailable,
 )
 from bitimage.images.router import router as images_router
+from bitimage.monitoring import install_metrics
 from bitimage.queue.ports import QueueUnavailable
 from bitimage.storage.direct import DirectUploads
 from bitimage.storage.ports import StoreUnavailable
@@ -258,6 +259,8 @@ def create_app(container: Container, *, api: bool = True, cas: bool = True) -> F
             app.include_router(storage_router)
             # Outermost: an upload's many receive() calls skip every layer below.
             app.add_middleware(DirectUploads, owner=app)
+    if settings.metrics:  # after DirectUploads: its counting wraps the direct uploads too
+        install_metrics(app, settings.metrics_token, getattr(container.queue, "stats", None))
 
     @app.get(
         "/healthz",

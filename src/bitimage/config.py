@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     # Reverse proxies whose X-Forwarded-For/-Proto are believed (IPs, CIDRs or "*"); none by
     # default, so no client can pick the address the rate limits count it under.
     forwarded_allow_ips: str = ""
+    # Operating (issue 16): GET /metrics (Prometheus text), its bearer token, JSON log lines.
+    metrics: bool = False
+    metrics_token: str | None = Field(default=None, min_length=16)
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("forwarded_allow_ips")
     @classmethod

@@ -39,14 +39,12 @@ def _quiet_alembic(record: logging.LogRecord) -> bool:
     return record.levelno >= logging.WARNING or not record.name.startswith("alembic")
 
 
-def _configure_logging() -> None:
+def _configure_logging(settings: Settings) -> None:
+    from bitimage.cli.observe import configure_logging
+
     handler = logging.StreamHandler()
     handler.addFilter(_quiet_alembic)
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        handlers=[handler],
-    )
+    configure_logging(settings.log_format, handler)  # text, or BITIMAGE_LOG_FORMAT=json
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -82,9 +80,10 @@ def _run(settings: Settings, *, api: bool, cas: bool) -> None:
     import uvicorn  # here, not at the top: the client commands should start fast
 
     from bitimage.app import create_app
+    from bitimage.cli.observe import metrics_environment
     from bitimage.cli.serving import uvicorn_options
 
-    _configure_logging()
+    _configure_logging(settings)
     container = _prepare(settings)
     typer.echo(
         f"Bit-image listening on {settings.base_url} (data in {settings.data_dir.resolve()})"
@@ -100,6 +99,7 @@ def _run(settings: Settings, *, api: bool, cas: bool) -> None:
             BITIMAGE_RUN_WORKER=str(settings.run_worker).lower(),
             BITIMAGE_AUTO_MIGRATE="false",
         )
+        os.environ.update(metrics_environment(settings))  # one metrics folder for them all
         factory = "bitimage.cli.main:api_app" if api else "bitimage.cli.main:cas_app"
         uvicorn.run(factory, factory=True, workers=settings.processes, **uvicorn_options(settings))
         return
@@ -159,8 +159,8 @@ def worker(
     """Run analysis workers (and the sweeper) without the API; stop with Ctrl-C or SIGTERM."""
     from bitimage.background import BackgroundServices
 
-    _configure_logging()
     settings = _settings(data_dir=data_dir, worker_concurrency=concurrency)
+    _configure_logging(settings)
     container = _prepare(settings)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
