@@ -177,6 +177,13 @@ def _health(container: Container) -> JSONResponse:
         checks["database"] = "ok"
     except (DBAPIError, OSError) as exc:
         checks["database"] = f"down: {type(exc).__name__}"
+    if container.database.replica_engine is not None:  # BITIMAGE_DATABASE_READ_URL
+        try:
+            with container.database.replica_engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            checks["replica"] = "ok"
+        except (DBAPIError, OSError) as exc:
+            checks["replica"] = f"down: {type(exc).__name__}"
     try:
         container.store.ping()
         checks["storage"] = "ok"

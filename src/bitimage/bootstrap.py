@@ -82,6 +82,8 @@ class Container:
         for closer in self.closers:
             closer()
         self.database.engine.dispose()
+        if self.database.replica_engine is not None:
+            self.database.replica_engine.dispose()
 
 
 def load_or_create_secret(path: Path) -> bytes:
@@ -202,7 +204,11 @@ def bootstrap(settings: Settings) -> Container:
     """Wire every adapter and service for these settings."""
     # 0700 when made here (missing parents get the usual mode); an operator's folder is kept.
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    database = Database(create_db_engine(settings.resolved_database_url))
+    read_url = settings.database_read_url
+    database = Database(
+        create_db_engine(settings.resolved_database_url),
+        create_db_engine(read_url) if read_url else None,
+    )
     store, local_store = build_store(settings)
     search_index = build_search_index(database)
     keys = KeyRing(settings.resolved_cas_key_file)

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     public_url: str | None = None
     data_dir: Path = Path("./bitimage-data")
     database_url: str | None = None
+    # A PostgreSQL streaming replica (hot standby) for searches; writes stay on the primary.
+    database_read_url: str | None = None
     storage_url: str | None = None
     queue_url: str = "db://"
     s3_staging_bucket: str | None = None
@@ -119,6 +121,13 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite:// or postgresql://")
         return value
 
+    @field_validator("database_read_url")
+    @classmethod
+    def _replica_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("postgresql"):
+            raise ValueError("must start with postgresql:// (a streaming replica)")
+        return value
+
     @field_validator("storage_url")
     @classmethod
     def _storage_scheme(cls, value: str | None) -> str | None:
@@ -177,6 +186,11 @@ class Settings(BaseSettings):
     def _safe_combination(self) -> Settings:
         if (self.jwks_url is None) != (self.jwt_issuer is None):
             raise ValueError("BITIMAGE_JWKS_URL and BITIMAGE_JWT_ISSUER go together")
+        primary = self.database_url or ""
+        if self.database_read_url is not None and not primary.startswith("postgresql"):
+            raise ValueError(
+                "BITIMAGE_DATABASE_READ_URL needs a postgresql:// BITIMAGE_DATABASE_URL"
+            )
         local_store = not (self.storage_url or "").startswith("s3://")
         if local_store and self.s3_public_endpoint_url is not None:
             raise ValueError("BITIMAGE_S3_PUBLIC_ENDPOINT_URL needs an s3:// BITIMAGE_STORAGE_URL")
