@@ -155,11 +155,17 @@ def worker(
     concurrency: Annotated[
         int | None, typer.Option(help="jobs analysed at once [BITIMAGE_WORKER_CONCURRENCY]")
     ] = None,
+    host: HostOpt = None,
+    port: PortOpt = None,
 ) -> None:
-    """Run analysis workers (and the sweeper) without the API; stop with Ctrl-C or SIGTERM."""
-    from bitimage.background import BackgroundServices
+    """Run analysis workers (and the sweeper) without the API; stop with Ctrl-C or SIGTERM.
 
-    settings = _settings(data_dir=data_dir, worker_concurrency=concurrency)
+    With BITIMAGE_METRICS=true it serves /metrics and /healthz on --host/--port.
+    """
+    from bitimage.background import BackgroundServices
+    from bitimage.cli.observe import WorkerEndpoint
+
+    settings = _settings(data_dir=data_dir, worker_concurrency=concurrency, host=host, port=port)
     _configure_logging(settings)
     container = _prepare(settings)
     stop = threading.Event()
@@ -169,6 +175,14 @@ def worker(
     loaded = container.analysis.analysers  # load every model now: fail at start, not mid-job
     names = ", ".join(analyser.model for analyser in loaded)
     typer.echo(f"analysers loaded in {time.monotonic() - started:.1f} s: {names}")
+    endpoint = None
+    if settings.metrics:
+        endpoint = WorkerEndpoint(settings, getattr(container.queue, "stats", None))
+        try:
+            endpoint.start()
+        except OSError as exc:
+            container.close()
+            raise _fail(str(exc)) from None
     background = BackgroundServices(container, worker=True, sweeper=True)
     background.start()
     typer.echo(f"Bit-image worker running {settings.worker_concurrency} consumer(s)")
@@ -176,6 +190,8 @@ def worker(
         stop.wait()
     finally:
         background.stop()
+        if endpoint is not None:
+            endpoint.stop()
         container.close()
 
 
