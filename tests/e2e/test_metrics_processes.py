@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.servers import clean_env, running
 from tests.support import PASSWORD, make_jpeg, upload
 
+COMMAND = [sys.executable, "-m", "bitimage.cli"]
 HEALTH = {"method": "GET", "route": "/healthz", "status": "200"}
 
 
@@ -101,8 +102,7 @@ def test_a_worker_whose_metrics_port_is_taken_says_so(tmp_path: Path) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         done = subprocess.run(
-            [sys.executable, "-m", "bitimage.cli", "worker", "--data-dir", str(tmp_path)]
-            + ["--port", str(port)],
+            [*COMMAND, "worker", "--data-dir", str(tmp_path), "--port", str(port)],
             env=env,
             capture_output=True,
             text=True,
