@@ -32,6 +32,7 @@ from bitimage.errors import (
     ServiceUnavailable,
 )
 from bitimage.images.router import router as images_router
+from bitimage.monitoring import install_metrics
 from bitimage.queue.ports import QueueUnavailable
 from bitimage.storage.direct import DirectUploads
 from bitimage.storage.ports import StoreUnavailable
@@ -176,6 +177,13 @@ def _health(container: Container) -> JSONResponse:
         checks["database"] = "ok"
     except (DBAPIError, OSError) as exc:
         checks["database"] = f"down: {type(exc).__name__}"
+    if container.database.replica_engine is not None:  # BITIMAGE_DATABASE_READ_URL
+        try:
+            with container.database.replica_engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            checks["replica"] = "ok"
+        except (DBAPIError, OSError) as exc:
+            checks["replica"] = f"down: {type(exc).__name__}"
     try:
         container.store.ping()
         checks["storage"] = "ok"
@@ -258,6 +266,8 @@ def create_app(container: Container, *, api: bool = True, cas: bool = True) -> F
             app.include_router(storage_router)
             # Outermost: an upload's many receive() calls skip every layer below.
             app.add_middleware(DirectUploads, owner=app)
+    if settings.metrics:  # after DirectUploads: its counting wraps the direct uploads too
+        install_metrics(app, settings.metrics_token, getattr(container.queue, "stats", None))
 
     @app.get(
         "/healthz",

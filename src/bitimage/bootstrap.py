@@ -16,11 +16,11 @@ from bitimage.analysis.metadata import MetadataAnalyser
 from bitimage.analysis.ports import Analyser
 from bitimage.analysis.service import AnalysisService
 from bitimage.analysis.tasks import ANALYZE, AnalysisTasks
-from bitimage.cas.keys import load_or_create_key
+from bitimage.cas.keys import KeyRing
 from bitimage.cas.passwords import PasswordHashing
 from bitimage.cas.ratelimit import RateLimiter
 from bitimage.cas.service import CasService
-from bitimage.cas.tokens import RemoteKeySource, StaticKeySource, TokenIssuer, TokenVerifier
+from bitimage.cas.tokens import RemoteKeySource, RingKeySource, TokenIssuer, TokenVerifier
 from bitimage.config import Settings
 from bitimage.db.session import Database, create_db_engine
 from bitimage.images.purges import Purger
@@ -83,6 +83,8 @@ class Container:
         for closer in self.closers:
             closer()
         self.database.engine.dispose()
+        if self.database.replica_engine is not None:
+            self.database.replica_engine.dispose()
 
 
 def load_or_create_secret(path: Path) -> bytes:
@@ -106,7 +108,10 @@ def build_store(settings: Settings) -> tuple[ObjectStore, LocalSignedStore | Non
         from bitimage.storage.s3 import s3_store_from_url  # an optional dependency
 
         s3 = s3_store_from_url(
-            settings.resolved_storage_url, settings.s3_staging_bucket, settings.s3_endpoint_url
+            settings.resolved_storage_url,
+            settings.s3_staging_bucket,
+            settings.s3_endpoint_url,
+            settings.s3_public_endpoint_url,
         )
         return s3, None
     root = Path(urlsplit(settings.resolved_storage_url).path)
@@ -184,7 +189,7 @@ def build_verifier(settings: Settings, issuer: TokenIssuer) -> TokenVerifier:
     """Trust the built-in CAS, or the external issuer of BITIMAGE_JWKS_URL."""
     if settings.jwks_url is not None:
         return TokenVerifier(RemoteKeySource(settings.jwks_url), settings.issuer)
-    return TokenVerifier(StaticKeySource(issuer.jwks()), settings.issuer)
+    return TokenVerifier(RingKeySource(issuer.keys), settings.issuer)
 
 
 def build_users(settings: Settings, images: ImageService, cas: CasService) -> UserService:
@@ -205,11 +210,15 @@ def bootstrap(settings: Settings) -> Container:
     """Wire every adapter and service for these settings."""
     # 0700 when made here (missing parents get the usual mode); an operator's folder is kept.
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    database = Database(create_db_engine(settings.resolved_database_url))
+    read_url = settings.database_read_url
+    database = Database(
+        create_db_engine(settings.resolved_database_url),
+        create_db_engine(read_url) if read_url else None,
+    )
     store, local_store = build_store(settings)
     search_index = build_search_index(database)
-    key = load_or_create_key(settings.data_dir / "secrets" / "cas_ed25519.pem")
-    issuer = TokenIssuer(key, settings.issuer, settings.token_ttl_seconds)
+    keys = KeyRing(settings.resolved_cas_key_file)
+    issuer = TokenIssuer(keys, settings.issuer, settings.token_ttl_seconds)
     verifier = build_verifier(settings, issuer)
     cas = CasService(
         PasswordHashing(settings.argon2_time_cost, settings.argon2_memory_kib),

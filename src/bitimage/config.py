@@ -48,10 +48,15 @@ class Settings(BaseSettings):
     public_url: str | None = None
     data_dir: Path = Path("./bitimage-data")
     database_url: str | None = None
+    # A PostgreSQL streaming replica (hot standby) for searches; writes stay on the primary.
+    database_read_url: str | None = None
     storage_url: str | None = None
     queue_url: str = "db://"
     s3_staging_bucket: str | None = None
     s3_endpoint_url: str | None = None
+    # The S3 address clients reach, when it differs from the one the server uses (compose:
+    # the server talks to http://minio:9000, a browser or `bitimage upload` cannot).
+    s3_public_endpoint_url: str | None = None
     processes: int = Field(default=1, ge=1, le=64)
     worker_concurrency: int = Field(default=1, ge=1, le=64)
     job_max_attempts: int = Field(default=5, ge=1)
@@ -65,6 +70,8 @@ class Settings(BaseSettings):
 
     storage_secret: str | None = None
     jwks_url: str | None = None
+    # The built-in CAS's signing keys; API servers that do not share a data folder share this.
+    cas_key_file: Path | None = None
     jwt_issuer: str | None = None
     token_ttl_seconds: int = Field(default=12 * 3600, ge=60)
     argon2_time_cost: int = Field(default=3, ge=1)
@@ -75,6 +82,10 @@ class Settings(BaseSettings):
     # Reverse proxies whose X-Forwarded-For/-Proto are believed (IPs, CIDRs or "*"); none by
     # default, so no client can pick the address the rate limits count it under.
     forwarded_allow_ips: str = ""
+    # Operating (issue 16): GET /metrics (Prometheus text), its bearer token, JSON log lines.
+    metrics: bool = False
+    metrics_token: str | None = Field(default=None, min_length=16)
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("forwarded_allow_ips")
     @classmethod
@@ -109,6 +120,13 @@ class Settings(BaseSettings):
     def _database_scheme(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("sqlite://", "postgresql")):
             raise ValueError("must start with sqlite:// or postgresql://")
+        return value
+
+    @field_validator("database_read_url")
+    @classmethod
+    def _replica_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("postgresql"):
+            raise ValueError("must start with postgresql:// (a streaming replica)")
         return value
 
     @field_validator("storage_url")
@@ -148,7 +166,7 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown analyser {unknown[0]!r}; known: {', '.join(ANALYSERS)}")
         return ",".join(dict.fromkeys(names))
 
-    @field_validator("s3_endpoint_url")
+    @field_validator("s3_endpoint_url", "s3_public_endpoint_url")
     @classmethod
     def _endpoint(cls, value: str | None) -> str | None:
         if value is not None and urlsplit(value).scheme not in ("http", "https"):
@@ -169,7 +187,14 @@ class Settings(BaseSettings):
     def _safe_combination(self) -> Settings:
         if (self.jwks_url is None) != (self.jwt_issuer is None):
             raise ValueError("BITIMAGE_JWKS_URL and BITIMAGE_JWT_ISSUER go together")
+        primary = self.database_url or ""
+        if self.database_read_url is not None and not primary.startswith("postgresql"):
+            raise ValueError(
+                "BITIMAGE_DATABASE_READ_URL needs a postgresql:// BITIMAGE_DATABASE_URL"
+            )
         local_store = not (self.storage_url or "").startswith("s3://")
+        if local_store and self.s3_public_endpoint_url is not None:
+            raise ValueError("BITIMAGE_S3_PUBLIC_ENDPOINT_URL needs an s3:// BITIMAGE_STORAGE_URL")
         if self.environment == "production" and local_store and self.storage_secret is None:
             raise ValueError(
                 "production with the local store needs BITIMAGE_STORAGE_SECRET (32+ characters)"
@@ -199,6 +224,11 @@ class Settings(BaseSettings):
     def resolved_storage_url(self) -> str:
         """The object store URL, defaulting to a folder in the data folder."""
         return self.storage_url or f"file://{self.data_dir.resolve() / 'objects'}"
+
+    @property
+    def resolved_cas_key_file(self) -> Path:
+        """The CAS key file, defaulting to one in the data folder's secrets."""
+        return self.cas_key_file or self.data_dir / "secrets" / "cas_ed25519.pem"
 
     @property
     def issuer(self) -> str:

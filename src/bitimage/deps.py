@@ -47,6 +47,13 @@ def read_session(database: DatabaseDep) -> Iterator[Session]:
     yield from _session(database, write=False)
 
 
+def replica_session(database: DatabaseDep) -> Iterator[Session]:
+    """A read that may lag the primary (searches): on BITIMAGE_DATABASE_READ_URL if set."""
+    with database.transaction(write=False, replica=True) as session:
+        yield session
+
+
 # scope="function": commit before the response goes out, so a failed commit is what the client sees.
 WriteSessionDep = Annotated[Session, Depends(write_session, scope="function")]
 ReadSessionDep = Annotated[Session, Depends(read_session, scope="function")]
+ReplicaSessionDep = Annotated[Session, Depends(replica_session, scope="function")]

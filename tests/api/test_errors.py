@@ -118,7 +118,7 @@ class TestAuthorizationFailed:
         return claims
 
     def test_expired_token(self, client: TestClient, container: Container) -> None:
-        key = container.cas.issuer._key
+        key = container.cas.issuer.keys.signing().key
         kid = container.cas.issuer.jwk["kid"]
         claims = self._claims(container, exp=int(time.time()) - 3600)
         token = jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": kid})
@@ -126,7 +126,7 @@ class TestAuthorizationFailed:
         assert_error(answer, 401, AUTH, "expired")
 
     def test_unknown_issuer(self, client: TestClient, container: Container) -> None:
-        key = container.cas.issuer._key
+        key = container.cas.issuer.keys.signing().key
         kid = container.cas.issuer.jwk["kid"]
         token = jwt.encode(
             self._claims(container, iss="https://evil.example"),

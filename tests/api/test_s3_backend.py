@@ -9,12 +9,14 @@ from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from bitimage.bootstrap import Container
+from bitimage.config import SettingsError, load_settings
 from bitimage.db.base import utcnow
 from tests.s3server import create_buckets, moto_s3
 from tests.support import (
@@ -141,3 +143,49 @@ def test_the_sweeper_clears_expired_staging_uploads_on_s3(
     sweeper.clock = lambda: later
     sweeper.sweep()
     assert _keys(s3_container) == {f"users/{owner}/{kept[0]}"}
+
+
+def test_presigned_urls_name_the_public_endpoint(
+    tmp_path: Path, database_url: str, endpoint: str
+) -> None:
+    """BITIMAGE_S3_PUBLIC_ENDPOINT_URL: clients get its host, the server keeps the internal one.
+
+    moto listens on 127.0.0.1; "localhost" stands for the public name of the same service, as
+    http://127.0.0.1:9000 does for compose's http://minio:9000.
+    """
+    bucket = f"bitimage-{uuid.uuid4().hex[:12]}"
+    create_buckets(endpoint, [bucket])
+    internal = urlsplit(endpoint)
+    public = f"http://localhost:{internal.port}"
+    settings = make_settings(
+        tmp_path / "data",
+        database_url=database_url,
+        storage_url=f"s3://{bucket}",
+        s3_endpoint_url=endpoint,
+        s3_public_endpoint_url=public,
+    )
+    built = make_container(settings)
+    try:
+        assert built.store.client.meta.endpoint_url == endpoint  # type: ignore[attr-defined]
+        with app_client(built) as client:
+            headers = auth(client, "public@example.com")
+            payload = make_jpeg(seed=4)
+            answer = client.get("/api/v1/images/upload_urls?image_count=1", headers=headers)
+            entry = answer.json()["image_upload_urls"][0]
+            assert urlsplit(entry["url"]).netloc == f"localhost:{internal.port}"
+            # Signed for the public host, accepted by the service behind it.
+            assert httpx.put(entry["url"], content=payload).status_code == 200
+            body = notify_body([entry["image_id"]], [payload])
+            confirmed = client.post("/api/v1/images", headers=headers, json=body)
+            assert confirmed.status_code == 201, confirmed.text  # the server read it internally
+            shown = client.get(f"/api/v1/images/{entry['image_id']}/expanded", headers=headers)
+            view_url = shown.json()["view_url"]
+            assert urlsplit(view_url).netloc == f"localhost:{internal.port}"
+            assert httpx.get(view_url).content == payload
+    finally:
+        built.close()
+
+
+def test_a_public_endpoint_needs_s3_storage(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="BITIMAGE_S3_PUBLIC_ENDPOINT_URL needs an s3://"):
+        load_settings(data_dir=tmp_path, s3_public_endpoint_url="http://localhost:9000")

@@ -11,6 +11,7 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import typer
@@ -53,6 +54,11 @@ def test_compose_file(monkeypatch: pytest.MonkeyPatch) -> None:
     assert api_env["BITIMAGE_DATABASE_URL"].startswith("postgresql://")
     assert api_env["BITIMAGE_STORAGE_URL"].startswith("s3://")
     assert api_env["BITIMAGE_QUEUE_URL"].startswith("beanstalk://")
+    # Pre-signed URLs name a host clients reach, and that port is published to them.
+    public = urlsplit(api_env["BITIMAGE_S3_PUBLIC_ENDPOINT_URL"])
+    assert public.hostname not in (None, urlsplit(api_env["BITIMAGE_S3_ENDPOINT_URL"]).hostname)
+    published = {str(port).split(":")[-2] for port in services["minio"]["ports"]}
+    assert str(public.port) in published
 
 
 def test_dockerfile(monkeypatch: pytest.MonkeyPatch) -> None:

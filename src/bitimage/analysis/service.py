@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bitimage import metrics
 from bitimage.analysis.decode import decode
 from bitimage.analysis.ports import Analyser, AnalysisResult, DecodedImage
 from bitimage.analysis.repository import AnalysisRepository
@@ -141,8 +143,13 @@ class AnalysisService:
 
 
 def _run(analyser: Analyser, decoded: DecodedImage) -> AnalysisResult:
+    started = time.perf_counter()
     try:
-        return analyser.analyse(decoded)
+        result = analyser.analyse(decoded)
     except Exception as exc:
+        metrics.ANALYSES.labels(analyser.name, "failed").inc()
         # Its message may name a model file or a path: the owner sees the class alone.
         raise JobFailed(f"the {analyser.name} analyser failed: {type(exc).__name__}") from exc
+    metrics.ANALYSIS_SECONDS.labels(analyser.name).observe(time.perf_counter() - started)
+    metrics.ANALYSES.labels(analyser.name, "ok").inc()
+    return result

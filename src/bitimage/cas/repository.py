@@ -20,6 +20,11 @@ class CasAccountRepository:
         """The account with this (lower-cased) email."""
         return self.session.scalars(select(CasAccount).where(CasAccount.email == email)).first()
 
+    def all(self) -> list[CasAccount]:
+        """Every account, oldest first."""
+        query = select(CasAccount).order_by(CasAccount.created_at, CasAccount.id)
+        return list(self.session.scalars(query))
+
     def add(self, account: CasAccount) -> None:
         """Insert an account (flushed, so a taken email fails here)."""
         self.session.add(account)

@@ -83,6 +83,15 @@ class CasService:
         """Whether the CAS account behind `user_id` still exists (it goes with the account)."""
         return CasAccountRepository(session).exists(user_id)
 
+    def identities(self, session: Session) -> list[CasAccount]:
+        """Every sign-up, oldest first (the operator's listing puts emails beside accounts)."""
+        return CasAccountRepository(session).all()
+
+    def identity_of(self, session: Session, email: str) -> uuid.UUID | None:
+        """The id signed up with `email` (compared as signup stores it), or None."""
+        account = CasAccountRepository(session).by_email(email.strip().lower())
+        return None if account is None else account.id
+
     def delete_identity(self, session: Session, user_id: uuid.UUID) -> None:
         """Delete the CAS account behind `user_id`, in the caller's transaction."""
         CasAccountRepository(session).delete(user_id)

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bitimage.cas.keys import public_jwk
+from bitimage.cas.keys import KeyRing, SigningKey, public_jwk
 
 # Asymmetric algorithms only: never "none", never an HMAC that a public key could be fed to.
 ALLOWED_ALGORITHMS = ("EdDSA", "RS256", "RS384", "RS512", "ES256", "ES384", "PS256")
@@ -33,13 +33,17 @@ class Identity:
 
 
 class TokenIssuer:
-    """Signs tokens for the built-in CAS."""
+    """Signs tokens for the built-in CAS with the newest key of its ring (its `kid` named)."""
 
-    def __init__(self, key: Ed25519PrivateKey, issuer: str, ttl_seconds: int) -> None:
-        self._key = key
+    def __init__(self, keys: KeyRing | Ed25519PrivateKey, issuer: str, ttl_seconds: int) -> None:
+        self.keys = keys if isinstance(keys, KeyRing) else _OneKey(keys)
         self.issuer = issuer
         self._ttl = timedelta(seconds=ttl_seconds)
-        self.jwk = public_jwk(key.public_key())
+
+    @property
+    def jwk(self) -> dict[str, Any]:
+        """The public JWK of the key that signs now."""
+        return self.keys.signing().jwk
 
     def issue(self, user_id: uuid.UUID, email: str) -> str:
         """A signed token for the account."""
@@ -52,11 +56,22 @@ class TokenIssuer:
             "exp": int((now + self._ttl).timestamp()),
             "iss": self.issuer,
         }
-        return jwt.encode(claims, self._key, algorithm="EdDSA", headers={"kid": self.jwk["kid"]})
+        signing = self.keys.signing()
+        return jwt.encode(claims, signing.key, algorithm="EdDSA", headers={"kid": signing.kid})
 
     def jwks(self) -> dict[str, Any]:
-        """The public key set to publish."""
-        return {"keys": [self.jwk]}
+        """The public key set to publish: every key that may have signed a live token."""
+        return self.keys.jwks()
+
+
+class _OneKey(KeyRing):
+    """A ring of one key held in memory (no file): for tests and tools."""
+
+    def __init__(self, key: Ed25519PrivateKey) -> None:
+        self._keys = [SigningKey(key, public_jwk(key.public_key()))]
+
+    def refresh(self) -> None:
+        """Nothing to re-read."""
 
 
 class KeySource(Protocol):
@@ -83,6 +98,24 @@ class StaticKeySource:
         if jwk is None:
             raise InvalidToken("the token was signed by an unknown key")
         return jwk.key, jwk.algorithm_name
+
+
+class RingKeySource:
+    """The built-in CAS's own keys, from its key file (re-read when a token names a new kid)."""
+
+    def __init__(self, keys: KeyRing) -> None:
+        self._ring = keys
+
+    def key_for(self, token: str) -> tuple[Any, str]:
+        """Look the token's `kid` up in the ring; a token without one: the signing key."""
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(f"malformed token: {exc}") from None
+        found = self._ring.find(str(kid)) if kid else self._ring.signing()
+        if found is None:
+            raise InvalidToken("the token was signed by an unknown key")
+        return found.key.public_key(), "EdDSA"
 
 
 class RemoteKeySource:

@@ -39,14 +39,12 @@ def _quiet_alembic(record: logging.LogRecord) -> bool:
     return record.levelno >= logging.WARNING or not record.name.startswith("alembic")
 
 
-def _configure_logging() -> None:
+def _configure_logging(settings: Settings) -> None:
+    from bitimage.cli.observe import configure_logging
+
     handler = logging.StreamHandler()
     handler.addFilter(_quiet_alembic)
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        handlers=[handler],
-    )
+    configure_logging(settings.log_format, handler)  # text, or BITIMAGE_LOG_FORMAT=json
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -80,9 +78,10 @@ def _prepare(settings: Settings) -> Any:
 
 def _run(settings: Settings, *, api: bool, cas: bool) -> None:
     from bitimage.app import create_app
+    from bitimage.cli.observe import metrics_environment
     from bitimage.cli.serving import PortUnavailable, bind_socket, serve_on
 
-    _configure_logging()
+    _configure_logging(settings)
     try:
         sock = bind_socket(settings)  # first: a busy port is one line, before any work
     except PortUnavailable as exc:
@@ -102,6 +101,7 @@ def _run(settings: Settings, *, api: bool, cas: bool) -> None:
             BITIMAGE_RUN_WORKER=str(settings.run_worker).lower(),
             BITIMAGE_AUTO_MIGRATE="false",
         )
+        os.environ.update(metrics_environment(settings))  # one metrics folder for them all
         factory = "bitimage.cli.main:api_app" if api else "bitimage.cli.main:cas_app"
         typer.echo(listening)
         serve_on(sock, factory, settings, workers=settings.processes)
@@ -159,12 +159,18 @@ def worker(
     concurrency: Annotated[
         int | None, typer.Option(help="jobs analysed at once [BITIMAGE_WORKER_CONCURRENCY]")
     ] = None,
+    host: HostOpt = None,
+    port: PortOpt = None,
 ) -> None:
-    """Run analysis workers (and the sweeper) without the API; stop with Ctrl-C or SIGTERM."""
-    from bitimage.background import BackgroundServices
+    """Run analysis workers (and the sweeper) without the API; stop with Ctrl-C or SIGTERM.
 
-    _configure_logging()
-    settings = _settings(data_dir=data_dir, worker_concurrency=concurrency)
+    With BITIMAGE_METRICS=true it serves /metrics and /healthz on --host/--port.
+    """
+    from bitimage.background import BackgroundServices
+    from bitimage.cli.observe import WorkerEndpoint
+
+    settings = _settings(data_dir=data_dir, worker_concurrency=concurrency, host=host, port=port)
+    _configure_logging(settings)
     container = _prepare(settings)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -173,6 +179,14 @@ def worker(
     loaded = container.analysis.analysers  # load every model now: fail at start, not mid-job
     names = ", ".join(analyser.model for analyser in loaded)
     typer.echo(f"analysers loaded in {time.monotonic() - started:.1f} s: {names}")
+    endpoint = None
+    if settings.metrics:
+        endpoint = WorkerEndpoint(settings, getattr(container.queue, "stats", None))
+        try:
+            endpoint.start()
+        except OSError as exc:
+            container.close()
+            raise _fail(str(exc)) from None
     background = BackgroundServices(container, worker=True, sweeper=True)
     background.start()
     typer.echo(f"Bit-image worker running {settings.worker_concurrency} consumer(s)")
@@ -180,6 +194,8 @@ def worker(
         stop.wait()
     finally:
         background.stop()
+        if endpoint is not None:
+            endpoint.stop()
         container.close()
 
 
@@ -240,12 +256,6 @@ def clear_moderation(image_id: str, data_dir: DataOpt = None) -> None:
 
 
 @app.command()
-def cas(host: HostOpt = None, port: PortOpt = None, data_dir: DataOpt = None) -> None:
-    """Run the Central Auth Service alone."""
-    _run(_settings(host=host, port=port, data_dir=data_dir, run_worker=False), api=False, cas=True)
-
-
-@app.command()
 def migrate(data_dir: DataOpt = None) -> None:
     """Apply the database migrations."""
     settings = _settings(data_dir=data_dir, auto_migrate=True)
@@ -269,3 +279,13 @@ def sweep(data_dir: DataOpt = None) -> None:
 from bitimage.cli.client import register as _register_client_commands  # noqa: E402
 
 _register_client_commands(app)
+
+# The operator's commands live in their own modules, each a group of its own.
+from bitimage.cli.admin import admin as _admin  # noqa: E402
+from bitimage.cli.backup import register as _register_backup  # noqa: E402
+from bitimage.cli.cas import cas as _cas  # noqa: E402
+
+_register_backup(app)
+app.add_typer(_admin, name="admin")
+# `bitimage cas` serves the CAS alone, as before; `bitimage cas rotate-key` manages its keys.
+app.add_typer(_cas, name="cas")

@@ -11,6 +11,7 @@ from typing import Any
 
 from uvicorn.config import LOGGING_CONFIG
 
+from bitimage.cli.observe import use_json
 from bitimage.config import Settings
 
 # Query parameters that let whoever reads them use a signed URL (or name the key behind one).
@@ -39,12 +40,12 @@ class RedactSignatures(logging.Filter):
         return True
 
 
-def log_config() -> dict[str, Any]:
+def log_config(log_format: str = "text") -> dict[str, Any]:
     """uvicorn's own logging configuration, with the redacting filter on its access handler."""
     config = copy.deepcopy(LOGGING_CONFIG)
     config["filters"] = {"redact_signatures": {"()": f"{__name__}.RedactSignatures"}}
     config["handlers"]["access"]["filters"] = ["redact_signatures"]
-    return config
+    return use_json(config) if log_format == "json" else config
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
@@ -54,7 +55,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "host": settings.host,
         "port": settings.port,
         "log_level": "info",
-        "log_config": log_config(),
+        "log_config": log_config(settings.log_format),
         # uvicorn trusts X-Forwarded-For from 127.0.0.1 unless told otherwise, so any local
         # client (or a proxy that passes the header through) could choose its rate-limit key.
         "proxy_headers": bool(trusted),

@@ -167,9 +167,12 @@ def _busy(exc: DBAPIError, attempts: int) -> ServiceUnavailable:
 class Database:
     """The engine plus two session factories: read (deferred) and write (immediate on SQLite)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, replica_engine: Engine | None = None) -> None:
         self.engine = engine
+        self.replica_engine = replica_engine
         self.reader = sessionmaker(engine, expire_on_commit=False)
+        # Reads that may lag the primary a little (searches); the primary when there is none.
+        self.replica = sessionmaker(replica_engine or engine, expire_on_commit=False)
         self.writer = sessionmaker(
             engine.execution_options(**{IMMEDIATE: True}), expire_on_commit=False
         )
@@ -184,16 +187,20 @@ class Database:
         return self.engine.dialect.name
 
     @contextmanager
-    def transaction(self, write: bool = True, durable: bool = True) -> Iterator[Session]:
+    def transaction(
+        self, write: bool = True, durable: bool = True, replica: bool = False
+    ) -> Iterator[Session]:
         """A session that commits when the block ends cleanly and rolls back otherwise.
 
         A block cannot be run again from here: contention (a deadlock, a busy database) is
         reported at once as ServiceUnavailable. Work that can be re-run goes through run().
         `durable=False` (a write whose loss in a power cut is harmless, such as a notify's
         claim) commits without waiting for the disk: the commit is still atomic.
+        `replica=True` (a read that may miss the latest commits) reads the streaming replica
+        of BITIMAGE_DATABASE_READ_URL, when there is one.
         """
         try:
-            with self._attempt(write, durable) as session:
+            with self._attempt(write, durable, replica) as session:
                 yield session
         except DBAPIError as exc:
             if not is_contention(exc):
@@ -227,8 +234,13 @@ class Database:
             attempt += 1
 
     @contextmanager
-    def _attempt(self, write: bool, durable: bool = True) -> Iterator[Session]:
-        factory = self.reader if not write else self.writer if durable else self.fleeting
+    def _attempt(
+        self, write: bool, durable: bool = True, replica: bool = False
+    ) -> Iterator[Session]:
+        if write:
+            factory = self.writer if durable else self.fleeting
+        else:
+            factory = self.replica if replica else self.reader
         with factory() as session:
             try:
                 if not durable and self.dialect == "postgresql":

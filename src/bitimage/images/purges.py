@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bitimage import metrics
 from bitimage.db.session import Database
 from bitimage.images.repository import ImageRepository
 from bitimage.storage.ports import ObjectStore
@@ -33,4 +34,5 @@ class Purger:
                 self.store.delete([key])
         done = [purge_id for purge_id, _, _ in pending]
         self.database.run(lambda session: ImageRepository(session).delete_purges(done))
+        metrics.PURGES.inc(len(pending))
         return len(pending)

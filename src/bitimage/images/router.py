@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from bitimage.cas.deps import CurrentUser, OptionalUser
-from bitimage.deps import ReadSessionDep, WriteSessionDep, provide
+from bitimage.deps import ReadSessionDep, ReplicaSessionDep, WriteSessionDep, provide
 from bitimage.errors import (
     AccessDenied,
     AuthorizationFailed,
@@ -107,7 +107,7 @@ def confirm_images(
 )
 def private_summary(
     caller: CurrentUser,
-    session: ReadSessionDep,
+    session: ReplicaSessionDep,  # searches may lag a fresh notify (README, Read replicas)
     search: SearchServiceDep,
     filters: Annotated[PrivateSummaryFilters, Query()],
 ) -> SummaryPage:
@@ -121,7 +121,7 @@ def private_summary(
     summary="Search everyone's public images",
 )
 def public_summary(
-    session: ReadSessionDep,
+    session: ReplicaSessionDep,
     search: SearchServiceDep,
     filters: Annotated[SummaryFilters, Query()],
 ) -> SummaryPage:

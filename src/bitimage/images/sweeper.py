@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 
+from bitimage import metrics
 from bitimage.db.base import utcnow
 from bitimage.db.session import Database
 from bitimage.images.models import Image, UploadGrant
@@ -60,6 +61,8 @@ class StagingSweeper:
         while (count := self._expire_grants()) > 0:
             report.expired_grants += count
         report.orphaned_objects = self._remove_orphans()
+        metrics.SWEPT_GRANTS.inc(report.expired_grants)
+        metrics.SWEPT_ORPHANS.inc(report.orphaned_objects)
         while (count := self.purger.run()) > 0:
             report.purges += count
         return report

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from bitimage import metrics
 from bitimage.config import Settings, describe_size
 from bitimage.db.base import utcnow
 from bitimage.db.group_commit import GroupCommitter
@@ -279,6 +280,9 @@ class UploadService:
             for batch in accepted or group:
                 batch.images, batch.error = None, batch.error or exc
             return
+        metrics.NOTIFY_GROUPS.observe(len(group))
+        metrics.UPLOADS.inc(sum(len(batch.items) for batch in accepted))
+        metrics.UPLOAD_BYTES.inc(sum(v.size for b in accepted for v in b.verified.values()))
 
     def _check_group(self, session: Session, group: list[PendingBatch]) -> list[PendingBatch]:
         """The batches that pass every check; each other batch gets its error."""

@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 
 from bitimage.db.base import utcnow
 from bitimage.db.session import Database
 from bitimage.queue.models import Job
-from bitimage.queue.ports import ReservedJob
+from bitimage.queue.ports import QueueStats, ReservedJob
 
 
 class DbJobQueue:
@@ -60,6 +60,21 @@ class DbJobQueue:
             row.reserved_until = now + self._ttr
             row.attempts += 1
             return ReservedJob(row.id, row.kind, row.image_id, dict(row.payload), row.attempts)
+
+    def stats(self) -> QueueStats:
+        """Jobs by state; a lease that lapsed counts as ready (any worker may take it)."""
+        now = utcnow()
+        queued, reserved = Job.state == "queued", Job.state == "reserved"
+        lapsed = reserved & (Job.reserved_until < now)
+        counts = [
+            func.count().filter((queued & (Job.available_at <= now)) | lapsed),
+            func.count().filter(queued & (Job.available_at > now)),
+            func.count().filter(reserved & (Job.reserved_until >= now)),
+            func.count().filter(Job.state == "buried"),
+        ]
+        with self._db.transaction(write=False) as session:
+            row = session.execute(select(*counts).where(Job.kind.in_(self._kinds))).one()
+        return QueueStats(*(int(value) for value in row))
 
     def delete(self, job: ReservedJob) -> None:
         """Remove a finished job."""

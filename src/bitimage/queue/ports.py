@@ -22,6 +22,16 @@ class ReservedJob:
     attempts: int
 
 
+@dataclass(frozen=True)
+class QueueStats:
+    """How many of the queue's jobs are in each state (`/metrics` shows them)."""
+
+    ready: int
+    delayed: int
+    reserved: int
+    buried: int
+
+
 class JobQueue(Protocol):
     """Reserve / delete / release / bury, the Beanstalkd verbs, for any backend."""
 

@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from bitimage import metrics
 from bitimage.errors import AppError
 from bitimage.queue.ports import JobQueue, ReservedJob
 
@@ -80,6 +81,7 @@ class Worker:
                 shown = f"gave up after {job.attempts} attempts: {public_reason(exc)}"
                 self._bury(job, exc, shown)
             else:
+                metrics.JOBS.labels(job.kind, "retried").inc()
                 delay = retry_delay(job.attempts, self.base_delay, self.max_delay)
                 log.warning(
                     "job %s failed (%s); retrying in %.0f s",
@@ -91,11 +93,13 @@ class Worker:
                 self.queue.release(job, delay, _full(exc))
         else:
             self.queue.delete(job)
+            metrics.JOBS.labels(job.kind, "done").inc()
         return True
 
     def _bury(self, job: ReservedJob, exc: Exception, shown: str) -> None:
         # The owner reads `shown`; the operator gets the whole exception, causes included.
         log.error("job %s set aside: %s", job.id, shown, exc_info=exc)
+        metrics.JOBS.labels(job.kind, "buried").inc()
         self.give_up(job, shown)
         self.queue.bury(job, f"{shown} ({_full(exc)})")
 

@@ -379,14 +379,20 @@ if TYPE_CHECKING:
 
 
 def s3_store_from_url(
-    storage_url: str, staging_bucket: str | None = None, endpoint_url: str | None = None
+    storage_url: str,
+    staging_bucket: str | None = None,
+    endpoint_url: str | None = None,
+    public_endpoint_url: str | None = None,
 ) -> S3Store:
     """An S3Store for `s3://BUCKET`, configured from the standard AWS environment and files.
 
     The region defaults to us-east-1 when none is configured. With `endpoint_url` (MinIO and
     the like) requests and URLs use path-style addressing, else virtual-hosted regional URLs.
     Endpoint overrides from the AWS environment are ignored so that the client and the
-    presigner always address the same host.
+    presigner always address the hosts configured here. With `public_endpoint_url`, presigned
+    URLs name that host (the one clients reach) while the server's own calls keep going to
+    `endpoint_url`: both must reach the same service, which checks the signature against the
+    Host header the client sends.
     """
     parts = urlsplit(storage_url)
     if parts.scheme != "s3" or not parts.netloc or parts.path not in ("", "/") or parts.query:
@@ -394,7 +400,7 @@ def s3_store_from_url(
     staging = staging_bucket.removeprefix("s3://").rstrip("/") if staging_bucket else None
     session = boto3.session.Session()
     region = session.region_name or "us-east-1"
-    style: AddressingStyle = "path" if endpoint_url else "virtual"
+    style: AddressingStyle = "path" if endpoint_url or public_endpoint_url else "virtual"
     # Endpoint overrides from the environment would move the client but not the presigner.
     ignore_env_endpoints: dict[str, Any] = {"ignore_configured_endpoint_urls": True}
     config = Config(
@@ -415,5 +421,7 @@ def s3_store_from_url(
             "no AWS credentials found (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile, "
             "or an instance role)"
         )
-    presigner = SigV4Presigner(*_frozen(credentials), region, endpoint_url, style)
+    presigner = SigV4Presigner(
+        *_frozen(credentials), region, public_endpoint_url or endpoint_url, style
+    )
     return S3Store(client, presigner, parts.netloc, staging, credentials)

@@ -49,6 +49,10 @@ class UserRepository:
             query = query.with_for_update()
         return self.session.scalars(query).first()
 
+    def all(self) -> list[User]:
+        """Every user, oldest account first."""
+        return list(self.session.scalars(select(User).order_by(User.created_at, User.id)))
+
     def quotas(
         self, user_ids: Sequence[uuid.UUID], for_update: bool = False
     ) -> dict[uuid.UUID, Quota]:

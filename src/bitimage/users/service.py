@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bitimage.config import Settings
-from bitimage.errors import AccessDenied, AuthorizationFailed, Conflict, NotFound
+from bitimage.errors import AccessDenied, AuthorizationFailed, Conflict, InvalidRequest, NotFound
 from bitimage.users.models import User
 from bitimage.users.repository import UserRepository
 
@@ -73,8 +73,32 @@ class UserService:
     def delete(self, session: Session, caller: uuid.UUID, user_id: uuid.UUID) -> None:
         """Delete the caller's account, every image row, and (after commit) every object."""
         self._own(session, caller, user_id, lock=True)
+        self._delete_locked(session, user_id)
+
+    def delete_as_operator(self, session: Session, user_id: uuid.UUID) -> None:
+        """`bitimage admin delete-user`: the API's deletion, without a caller to check."""
+        if UserRepository(session).get(user_id, for_update=True) is None:
+            raise NotFound(f"User {user_id} has no Bit-image account")
+        self._delete_locked(session, user_id)
+
+    def _delete_locked(self, session: Session, user_id: uuid.UUID) -> None:
         # The owner's row is locked first, as every writer takes it; the rows that hang off the
         # account go before it (its images' search rows and jobs are not cascaded).
         for hook in self.on_account_deleted:
             hook(session, user_id)
         UserRepository(session).delete(user_id)
+
+    def list_all(self, session: Session) -> list[User]:
+        """Every account, oldest first (the operator's `bitimage admin users`)."""
+        return UserRepository(session).all()
+
+    def set_limit(self, session: Session, user_id: uuid.UUID, limit: int | None) -> User:
+        """Set an account's image limit (None: unlimited); images above it stay, new ones wait."""
+        if limit is not None and limit < 0:
+            raise InvalidRequest("An image limit is 0 or more", "Give a count, or unlimited")
+        # Locked as notify locks it: a group counting against the old limit commits first.
+        user = UserRepository(session).get(user_id, for_update=True)
+        if user is None:
+            raise NotFound(f"User {user_id} has no Bit-image account")
+        user.image_upload_limit = limit
+        return user
