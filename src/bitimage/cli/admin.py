@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from bitimage.cli import starting
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
@@ -25,22 +27,12 @@ admin = typer.Typer(
     no_args_is_help=True,
 )
 
-DataOpt = Annotated[
-    Path | None, typer.Option("--data-dir", help="folder for the database, objects, keys")
-]
 UNLIMITED = ("unlimited", "none")
 
 
 def _container(data_dir: Path | None) -> Container:
-    from bitimage.cli import main  # the server commands' settings and start-up checks
-
-    built: Container = main._prepare(main._settings(data_dir=data_dir))
+    built: Container = starting.prepare(starting.settings_from(data_dir=data_dir))
     return built
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"bitimage: {message}", err=True)
-    return typer.Exit(code=2)
 
 
 def resolve_user(container: Container, session: Session, user: str) -> uuid.UUID:
@@ -50,12 +42,12 @@ def resolve_user(container: Container, session: Session, user: str) -> uuid.UUID
     except ValueError:
         pass
     if "@" not in user:
-        raise _fail(f"{user!r} is neither a user id nor an email")
+        raise starting.fail(f"{user!r} is neither a user id nor an email")
     if container.settings.jwks_url is not None:
-        raise _fail("emails are known only to the built-in CAS; give the user id")
+        raise starting.fail("emails are known only to the built-in CAS; give the user id")
     found = container.cas.identity_of(session, user)
     if found is None:
-        raise _fail(f"no one signed up with {user}")
+        raise starting.fail(f"no one signed up with {user}")
     return found
 
 
@@ -66,7 +58,7 @@ def _iso(moment: datetime | None) -> str | None:
 @admin.command("users")
 def users(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON array on stdout")] = False,
-    data_dir: DataOpt = None,
+    data_dir: starting.DataOpt = None,
 ) -> None:
     """List accounts: id, email, images, limit; sign-ups without an account too."""
     container = _container(data_dir)
@@ -121,7 +113,7 @@ def users(
 def set_limit(
     user: Annotated[str, typer.Argument(metavar="USER", help="user id or email")],
     limit: Annotated[str, typer.Argument(metavar="N", help="images allowed, or 'unlimited'")],
-    data_dir: DataOpt = None,
+    data_dir: starting.DataOpt = None,
 ) -> None:
     """Set how many images USER may keep (images already above it stay)."""
     from bitimage.errors import AppError
@@ -131,7 +123,7 @@ def set_limit(
     elif limit.isdigit():
         value = int(limit)
     else:
-        raise _fail(f"{limit!r} is not a count (0 or more) nor 'unlimited'")
+        raise starting.fail(f"{limit!r} is not a count (0 or more) nor 'unlimited'")
     container = _container(data_dir)
     try:
         with container.database.transaction() as session:
@@ -139,7 +131,7 @@ def set_limit(
             changed = container.users.set_limit(session, user_id, value)
             count = changed.image_upload_count
     except AppError as exc:
-        raise _fail(exc.message) from None
+        raise starting.fail(exc.message) from None
     finally:
         container.close()
     shown = "unlimited" if value is None else str(value)
@@ -150,7 +142,7 @@ def set_limit(
 def delete_user(
     user: Annotated[str, typer.Argument(metavar="USER", help="user id or email")],
     yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False,
-    data_dir: DataOpt = None,
+    data_dir: starting.DataOpt = None,
 ) -> None:
     """Delete USER's account as DELETE /users/{id} does: images, bytes, and the sign-up."""
     from bitimage.errors import AppError, NotFound
@@ -173,7 +165,7 @@ def delete_user(
                 container.cas.delete_identity(session, user_id)
                 what = "sign-up deleted (there was no Bit-image account)"
     except AppError as exc:
-        raise _fail(exc.message) from None
+        raise starting.fail(exc.message) from None
     finally:
         container.close()
     typer.echo(f"user {user_id}: {what}")

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 import typer
 
+from bitimage.cli import starting
 from bitimage.config import Settings
 
 FORMAT = 1
@@ -33,10 +34,6 @@ DATABASE = "bitimage.db"
 _SKIPPED = {".tmp"}  # uploads being received: never a stored object
 _STORAGE_KEY = "storage.key"
 _CAS_KEYS = "cas_ed25519.pem"
-
-DataOpt = Annotated[
-    Path | None, typer.Option("--data-dir", help="folder for the database, objects, keys")
-]
 
 
 class BackupError(Exception):
@@ -205,16 +202,15 @@ def register(app: typer.Typer) -> None:
     @app.command("backup")
     def backup_command(
         destination: Annotated[Path, typer.Argument(metavar="DEST", help="a new folder")],
-        data_dir: DataOpt = None,
+        data_dir: starting.DataOpt = None,
     ) -> None:
         """Back up the embedded defaults (database, objects, secrets) while the server runs."""
-        from bitimage.cli import main
 
-        settings = main._settings(data_dir=data_dir)
+        settings = starting.settings_from(data_dir=data_dir)
         try:
             report = backup(settings, destination)
         except (BackupError, OSError, sqlite3.Error) as exc:
-            raise main._fail(str(exc)) from None
+            raise starting.fail(str(exc)) from None
         typer.echo(
             f"backed up {report.images} image(s), {report.objects} object(s) "
             f"({report.object_bytes / 1024 / 1024:.1f} MiB) and {len(report.secrets)} secret "
@@ -229,16 +225,15 @@ def register(app: typer.Typer) -> None:
     @app.command("restore")
     def restore_command(
         source: Annotated[Path, typer.Argument(metavar="SRC", help="a folder `backup` wrote")],
-        data_dir: DataOpt = None,
+        data_dir: starting.DataOpt = None,
     ) -> None:
         """Restore a backup into a new data folder (no server running on it)."""
-        from bitimage.cli import main
 
-        settings = main._settings(data_dir=data_dir)
+        settings = starting.settings_from(data_dir=data_dir)
         try:
             manifest, notes = restore(settings, source)
         except (BackupError, OSError, sqlite3.Error) as exc:
-            raise main._fail(str(exc)) from None
+            raise starting.fail(str(exc)) from None
         for note in notes:
             typer.echo(note)
         typer.echo(

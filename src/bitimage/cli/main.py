@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-import logging
-import os
 import signal
 import threading
 import time
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from bitimage.config import Settings, SettingsError, load_settings
+from bitimage.cli.starting import (
+    DataOpt,
+    HostOpt,
+    PortOpt,
+    configure_logging,
+    fail,
+    prepare,
+    run_server,
+    settings_from,
+)
 
 app = typer.Typer(
     help="Bit-image: a self-hostable image repository.",
@@ -20,114 +26,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-
-HostOpt = Annotated[str | None, typer.Option(help="address to listen on [BITIMAGE_HOST]")]
-PortOpt = Annotated[int | None, typer.Option(help="port to listen on [BITIMAGE_PORT]")]
-DataOpt = Annotated[
-    Path | None, typer.Option("--data-dir", help="folder for the database, objects, keys")
-]
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"bitimage: {message}", err=True)
-    return typer.Exit(code=2)
-
-
-def _quiet_alembic(record: logging.LogRecord) -> bool:
-    # Alembic's INFO lines are its plugin set-up chatter. Filtered on our own handler, so no
-    # logger of another library is reconfigured.
-    return record.levelno >= logging.WARNING or not record.name.startswith("alembic")
-
-
-def _configure_logging(settings: Settings) -> None:
-    from bitimage.cli.observe import configure_logging
-
-    handler = logging.StreamHandler()
-    handler.addFilter(_quiet_alembic)
-    configure_logging(settings.log_format, handler)  # text, or BITIMAGE_LOG_FORMAT=json
-
-
-def _settings(**overrides: Any) -> Settings:
-    try:
-        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
-    except SettingsError as exc:
-        raise _fail(str(exc)) from None
-
-
-def _prepare(settings: Settings) -> Any:
-    """Build the container and bring the schema up to date (or refuse to start)."""
-    from sqlalchemy.exc import OperationalError
-
-    from bitimage.bootstrap import bootstrap
-    from bitimage.db.migrate import pending_revision, upgrade
-    from bitimage.queue.ports import QueueUnavailable
-    from bitimage.storage.ports import StoreUnavailable
-
-    try:
-        container = bootstrap(settings)
-        if settings.migrate_on_start:
-            upgrade(container.database.engine)
-        elif (revision := pending_revision(container.database.engine)) is not None:
-            raise _fail(f"the database schema is out of date ({revision}); run `bitimage migrate`")
-    except OperationalError as exc:
-        raise _fail(f"cannot use the database: {exc.orig}") from None
-    except (OSError, ValueError, StoreUnavailable, QueueUnavailable) as exc:
-        raise _fail(str(exc)) from None
-    return container
-
-
-def _run(settings: Settings, *, api: bool, cas: bool) -> None:
-    from bitimage.app import create_app
-    from bitimage.cli.observe import metrics_environment
-    from bitimage.cli.serving import PortUnavailable, bind_socket, serve_on
-
-    _configure_logging(settings)
-    try:
-        sock = bind_socket(settings)  # first: a busy port is one line, before any work
-    except PortUnavailable as exc:
-        raise _fail(str(exc)) from None
-    container = _prepare(settings)
-    listening = (
-        f"Bit-image listening on {settings.base_url} (data in {settings.data_dir.resolve()})"
-    )
-    if settings.processes > 1:
-        container.close()
-        # Each process builds its own container from the environment; keys and the
-        # schema were made above, once, before any of them starts.
-        os.environ.update(
-            BITIMAGE_HOST=settings.host,
-            BITIMAGE_PORT=str(settings.port),
-            BITIMAGE_DATA_DIR=str(settings.data_dir.resolve()),
-            BITIMAGE_RUN_WORKER=str(settings.run_worker).lower(),
-            BITIMAGE_AUTO_MIGRATE="false",
-        )
-        os.environ.update(metrics_environment(settings))  # one metrics folder for them all
-        factory = "bitimage.cli.main:api_app" if api else "bitimage.cli.main:cas_app"
-        typer.echo(listening)
-        serve_on(sock, factory, settings, workers=settings.processes)
-        return
-    application = create_app(container, api=api, cas=cas)
-    typer.echo(listening)
-    try:
-        serve_on(sock, application, settings)
-    finally:
-        container.close()
-
-
-def api_app() -> Any:
-    """The API and CAS app of one server process, from BITIMAGE_* variables."""
-    from bitimage.app import create_app
-    from bitimage.bootstrap import bootstrap
-
-    return create_app(bootstrap(load_settings()), api=True, cas=True)
-
-
-def cas_app() -> Any:
-    """The CAS-only app of one server process, from BITIMAGE_* variables."""
-    from bitimage.app import create_app
-    from bitimage.bootstrap import bootstrap
-
-    return create_app(bootstrap(load_settings()), api=False, cas=True)
 
 
 @app.command()
@@ -143,14 +41,14 @@ def serve(
     ] = None,
 ) -> None:
     """Run the API, the auth service and the embedded worker."""
-    settings = _settings(
+    settings = settings_from(
         host=host,
         port=port,
         data_dir=data_dir,
         processes=processes,
         run_worker=False if no_worker else None,
     )
-    _run(settings, api=True, cas=True)
+    run_server(settings, api=True, cas=True)
 
 
 @app.command()
@@ -167,11 +65,13 @@ def worker(
     With BITIMAGE_METRICS=true it serves /metrics and /healthz on --host/--port.
     """
     from bitimage.background import BackgroundServices
-    from bitimage.cli.observe import WorkerEndpoint
+    from bitimage.cli.serving import WorkerEndpoint
 
-    settings = _settings(data_dir=data_dir, worker_concurrency=concurrency, host=host, port=port)
-    _configure_logging(settings)
-    container = _prepare(settings)
+    settings = settings_from(
+        data_dir=data_dir, worker_concurrency=concurrency, host=host, port=port
+    )
+    configure_logging(settings)
+    container = prepare(settings)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -186,7 +86,7 @@ def worker(
             endpoint.start()
         except OSError as exc:
             container.close()
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     background = BackgroundServices(container, worker=True, sweeper=True)
     background.start()
     typer.echo(f"Bit-image worker running {settings.worker_concurrency} consumer(s)")
@@ -214,15 +114,15 @@ def reanalyze(
     from bitimage.config import ANALYSERS
 
     if all_images == bool(image):
-        raise _fail("give either --all or --image ID (repeatable)")
+        raise fail("give either --all or --image ID (repeatable)")
     unknown = sorted(set(analyser or []) - set(ANALYSERS))
     if unknown:
-        raise _fail(f"unknown analyser {unknown[0]!r}; known: {', '.join(ANALYSERS)}")
+        raise fail(f"unknown analyser {unknown[0]!r}; known: {', '.join(ANALYSERS)}")
     try:
         ids = None if all_images else [uuid.UUID(i) for i in image or []]
     except ValueError:
-        raise _fail("an --image is not an image id (a UUID)") from None
-    container = _prepare(_settings(data_dir=data_dir))
+        raise fail("an --image is not an image id (a UUID)") from None
+    container = prepare(settings_from(data_dir=data_dir))
     try:
         with container.database.transaction() as session:
             queued = container.analysis.reanalyze(session, ids, analyser or None)
@@ -243,13 +143,13 @@ def clear_moderation(image_id: str, data_dir: DataOpt = None) -> None:
     try:
         parsed = uuid.UUID(image_id)
     except ValueError:
-        raise _fail(f"{image_id!r} is not an image id") from None
-    container = _prepare(_settings(data_dir=data_dir))
+        raise fail(f"{image_id!r} is not an image id") from None
+    container = prepare(settings_from(data_dir=data_dir))
     try:
         with container.database.transaction() as session:
             container.images.clear_moderation(session, parsed, None)
     except NotFound as exc:
-        raise _fail(exc.message) from None
+        raise fail(exc.message) from None
     finally:
         container.close()
     typer.echo(f"image {parsed} is visible again")
@@ -258,8 +158,8 @@ def clear_moderation(image_id: str, data_dir: DataOpt = None) -> None:
 @app.command()
 def migrate(data_dir: DataOpt = None) -> None:
     """Apply the database migrations."""
-    settings = _settings(data_dir=data_dir, auto_migrate=True)
-    container = _prepare(settings)
+    settings = settings_from(data_dir=data_dir, auto_migrate=True)
+    container = prepare(settings)
     container.close()
     typer.echo("database schema is up to date")
 
@@ -267,7 +167,7 @@ def migrate(data_dir: DataOpt = None) -> None:
 @app.command()
 def sweep(data_dir: DataOpt = None) -> None:
     """Remove expired unconfirmed uploads and carry out pending deletions, once."""
-    container = _prepare(_settings(data_dir=data_dir))
+    container = prepare(settings_from(data_dir=data_dir))
     report = container.sweeper.sweep()
     container.close()
     typer.echo(

@@ -6,9 +6,6 @@ import json
 import logging
 import os
 import shutil
-import threading
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -68,49 +65,3 @@ def metrics_environment(settings: Settings) -> dict[str, str]:
     shutil.rmtree(folder, ignore_errors=True)  # the counts of a previous run's processes
     folder.mkdir(mode=0o700, parents=True)
     return {MULTIPROCESS_DIR: str(folder)}
-
-
-class WorkerEndpoint:
-    """GET /metrics and /healthz of a `bitimage worker`, on BITIMAGE_HOST:BITIMAGE_PORT.
-
-    A worker serves no API; with BITIMAGE_METRICS on, this small server in a thread of its
-    own lets Prometheus scrape the jobs and analyses counted in that process.
-    """
-
-    def __init__(self, settings: Settings, stats: Callable[[], Any] | None) -> None:
-        import uvicorn  # the server commands' dependency, loaded only by them
-        from fastapi import FastAPI
-
-        from bitimage.cli.serving import log_config
-        from bitimage.monitoring import metrics_router
-
-        app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-        app.include_router(metrics_router(settings.metrics_token, stats))
-
-        @app.get("/healthz")
-        def healthz() -> dict[str, str]:
-            return {"status": "ok"}
-
-        config = uvicorn.Config(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_config=log_config(settings.log_format),
-            access_log=False,
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="bitimage-metrics")
-        self.where = f"http://{settings.host}:{settings.port}"
-
-    def start(self) -> None:
-        """Serve, or raise OSError when the address cannot be bound."""
-        self.thread.start()
-        while not self.server.started:
-            if not self.thread.is_alive():
-                raise OSError(f"cannot serve the worker's metrics on {self.where} (port in use?)")
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        """Stop serving and wait for the thread."""
-        self.server.should_exit = True
-        self.thread.join(timeout=10)

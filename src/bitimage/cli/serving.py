@@ -7,6 +7,9 @@ import errno
 import logging
 import re
 import socket
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from uvicorn.config import LOGGING_CONFIG
@@ -117,3 +120,48 @@ def serve_on(sock: socket.socket, target: Any, settings: Settings, *, workers: i
         Multiprocess(config, sockets=[sock]).run()
     else:
         uvicorn.Server(config).run(sockets=[sock])
+
+
+class WorkerEndpoint:
+    """GET /metrics and /healthz of a `bitimage worker`, on BITIMAGE_HOST:BITIMAGE_PORT.
+
+    A worker serves no API; with BITIMAGE_METRICS on, this small server in a thread of its
+    own lets Prometheus scrape the jobs and analyses counted in that process.
+    """
+
+    def __init__(self, settings: Settings, stats: Callable[[], Any] | None) -> None:
+        import uvicorn  # the server commands' dependency, loaded only by them
+        from fastapi import FastAPI
+
+        from bitimage.monitoring import metrics_router
+
+        app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+        app.include_router(metrics_router(settings.metrics_token, stats))
+
+        @app.get("/healthz")
+        def healthz() -> dict[str, str]:
+            return {"status": "ok"}
+
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=log_config(settings.log_format),
+            access_log=False,
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="bitimage-metrics")
+        self.where = f"http://{settings.host}:{settings.port}"
+
+    def start(self) -> None:
+        """Serve, or raise OSError when the address cannot be bound."""
+        self.thread.start()
+        while not self.server.started:
+            if not self.thread.is_alive():
+                raise OSError(f"cannot serve the worker's metrics on {self.where} (port in use?)")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread."""
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
