@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from typing import Any
 
@@ -113,10 +114,13 @@ def _captured(container: Container, query: SearchQuery) -> list[tuple[str, Any]]
     return statements
 
 
-QUERIES = [
-    ("name", _HASH[:6]),  # substring of one name
-    ("name", "x" + _HASH[1:6]),  # the same with a typo
-    ("text", _HASH[20:28]),
+QUERIES = [("text", _HASH[20:28])]
+NAMES = [
+    # (term, the index of the containing names' statement, a fuzzy statement expected)
+    (_HASH[:6], "ix_image_search_{scope}_name_trgm", True),  # substring of one name
+    ("x" + _HASH[1:6], "ix_image_search_{scope}_name_trgm", True),  # the same with a typo
+    # An eighth of the names: read newest first from the index that includes them, a page.
+    ("kitten", "ix_image_search_{scope}_recent", False),
 ]
 POSTINGS = [
     ("tag", _HASH[2:9]),  # one image's own tag
@@ -163,6 +167,33 @@ def test_filtered_queries_use_trigram_indexes(container: Container, big_index: u
             for _sql, plan in plans:
                 if index not in plan:
                     wrong[f"{scope} {field}={term}"] = plan
+    assert not wrong, "\n\n".join(f"{query}:\n{plan}" for query, plan in wrong.items())
+
+
+def _uses(plan: str, index: str) -> bool:
+    """Whether the plan reads this index (not merely one whose name starts the same)."""
+    return re.search(rf"\b{index}\b(?!_)", plan) is not None
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_name_reads_exact_names_then_containing_ones_in_scope(
+    container: Container, big_index: uuid.UUID
+) -> None:
+    """Exact names by the scope's btree, then containing ones, then typo candidates."""
+    wrong = {}
+    for owner, scope in ((big_index, "owner"), (None, "public")):
+        for term, containing, fuzzy in NAMES:
+            plans = _plans(container, _query(owner, "name", term))
+            exact = [plan for sql, plan in plans if "s.name = " in sql]
+            contains = [plan for sql, plan in plans if "s.name LIKE" in sql]
+            similar = [plan for sql, plan in plans if "<%" in sql]
+            assert (len(exact), len(contains), len(similar)) == (1, 1, int(fuzzy)), plans
+            expected = [(f"ix_image_search_{scope}_name", exact),
+                        (containing.format(scope=scope), contains),
+                        (f"ix_image_search_{scope}_name_trgm", similar)]  # fmt: skip
+            for index, found in expected:
+                wrong.update({f"{scope} name={term} ({index})": plan for plan in found
+                              if not _uses(plan, index)})  # fmt: skip
     assert not wrong, "\n\n".join(f"{query}:\n{plan}" for query, plan in wrong.items())
 
 

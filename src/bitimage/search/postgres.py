@@ -30,7 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from bitimage.search import postings
-from bitimage.search.ports import SearchEntry
+from bitimage.search.names import NameSearch
+from bitimage.search.ports import SearchEntry, SearchQuery
 from bitimage.search.postings import Postings
 from bitimage.search.query import COLUMNS, IMAGES, SEPARATOR, ZERO, Term, like_pattern
 from bitimage.search.ranking import MIN_SIMILARITY, Position, normalise
@@ -165,6 +166,19 @@ class PostgresSearchIndex(TieredSearchIndex):
         if image_ids:
             session.execute(_REMOVE, {"ids": list(image_ids)})
             forget_postings(session, list(image_ids))
+
+    @functools.cached_property
+    def _names(self) -> NameSearch:
+        return NameSearch(self.dialect)
+
+    def _strong(
+        self, session: Session, query: SearchQuery, filters: dict[str, str], after: Position | None
+    ) -> list[Position]:
+        """A lone name filter: exact names, then containing ones, each tier newest first."""
+        if set(filters) != {"name"} or query.hash:
+            return super()._strong(session, query, filters, after)
+        scope = self._posting_scope(query)
+        return self._names.page(session, filters["name"], scope, after, query.limit + 1)
 
     def _similar_names(self, session: Session, kind: Postings, term: str) -> list[tuple[Any, str]]:
         """Names with a word similar to the term, by word similarity (trigram index)."""

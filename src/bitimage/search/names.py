@@ -1,0 +1,81 @@
+"""A lone name filter's strong matches on PostgreSQL: the exact names, then the containing ones.
+
+The strong score of a name is 2 when it equals the term, else 0 (it contains the term), then
+newest first: so the exact names are read first, in scope and newest first, through a btree on
+(scope, name, time) that a LIMIT stops after a page; then the names containing the term (and not
+equal to it), newest first. For those the planner chooses, by how many names the LIKE matches:
+the trigram index (few matches: each is read and sorted), or the scope's names in time order
+read from an index that includes the name (many matches: the scan stops after a page). Neither
+reads every one of thousands of matching rows, as one statement ordered by score had to.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from sqlalchemy import ColumnElement, FromClause, Select, bindparam, select
+from sqlalchemy.orm import Session
+
+from bitimage.search import query as sql
+from bitimage.search.query import EXACT_WEIGHT, SearchDialect, like_pattern
+from bitimage.search.ranking import Position
+
+STRONG = 2
+
+
+@functools.lru_cache(maxsize=16)
+def _names(rows: FromClause, public: bool, exact: bool, after: bool) -> Select[Any]:
+    """The exact (or only containing) names in scope, newest first, after (:c, :i)."""
+    # `visible` written bare: the condition of the public partial indexes, as they state it.
+    visible: ColumnElement[bool] = rows.c.visible
+    where = [visible if public else rows.c.user_id == bindparam("owner")]
+    term: ColumnElement[Any] = bindparam("q")
+    if exact:
+        where.append(rows.c.name == term)
+    else:
+        where += [rows.c.name.like(bindparam("like")), rows.c.name != term]
+    if after:
+        where.append(sql.after_position(rows.c.created_at, rows.c.image_id))
+    return (
+        select(rows.c.image_id, rows.c.created_at)
+        .where(*where)
+        .order_by(rows.c.created_at.desc(), rows.c.image_id.desc())
+        .limit(bindparam("limit"))
+    )
+
+
+class NameSearch:
+    """Pages of a lone name filter's strong matches, read tier by tier."""
+
+    def __init__(self, dialect: SearchDialect) -> None:
+        self.dialect = dialect
+
+    def page(
+        self,
+        session: Session,
+        term: str,
+        scope: dict[str, Any],
+        after: Position | None,
+        need: int,
+    ) -> list[Position]:
+        """Up to `need` strong positions after `after`, best first."""
+        public = "owner" not in scope
+        params: dict[str, Any] = {**scope, "q": term, "like": like_pattern(term)}
+        found: list[Position] = []
+        for exact, score in ((True, float(EXACT_WEIGHT)), (False, 0.0)):
+            if after is not None and after.score < score:
+                continue  # this tier was shown on earlier pages
+            cursor = after is not None and after.score == score
+            if cursor and after is not None:
+                params["c"] = self.dialect.time_value(after.created_at)
+                params["i"] = self.dialect.id_value(after.image_id)
+            params["limit"] = need - len(found)
+            statement = _names(self.dialect.scoped, public, exact, cursor)
+            found += [
+                self.dialect.position(STRONG, score, c, i)
+                for i, c in session.execute(statement, params)
+            ]
+            if len(found) >= need:
+                break
+        return found
