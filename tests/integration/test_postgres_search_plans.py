@@ -246,3 +246,24 @@ def test_a_tag_and_a_label_read_the_fewer_postings_in_order(
             wrong.update({f"{scope} tag={tag}": plan for plan in strong
                           if index.format(scope=scope) not in plan})  # fmt: skip
     assert not wrong, "\n\n".join(f"{query}:\n{plan}" for query, plan in wrong.items())
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_common_tag_and_several_labels_join_both_scoped_postings(
+    container: Container, big_index: uuid.UUID
+) -> None:
+    """Several labels' postings have no common order: the tags lead, joined to the labels' postings
+    through their scoped index (a hash join when both are many; here the planner may start from
+    the few labels' postings), never through every posting of the labels."""
+    wrong = {}
+    for owner, scope in ((big_index, "owner"), (None, "public")):
+        # Every image has "common"; about forty labels contain these three letters.
+        query = SearchQuery(owner_id=owner, tag="common", label=_HASH[9:12])
+        strong = [plan for sql, plan in _plans(container, query) if " AS score" in sql]
+        assert strong, f"{scope}: no strong statement"
+        index = f"ix_content_labels_{scope}_posting"
+        unscoped = ("Seq Scan", "ix_image_content_labels_label_id")
+        for plan in strong:
+            if index not in plan or any(name in plan for name in unscoped):
+                wrong[scope] = plan
+    assert not wrong, "\n\n".join(f"{query}:\n{plan}" for query, plan in wrong.items())
