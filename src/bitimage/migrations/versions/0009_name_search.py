@@ -36,11 +36,15 @@ def upgrade() -> None:
         "CREATE INDEX ix_image_search_public_recent ON image_search "
         "(created_at, image_id) INCLUDE (name) WHERE visible"
     )
+    # The planner's choice between those two reads rests on the LIKE's estimated matches: a
+    # larger sample of names (300,000 rows instead of 30,000) sees the mid-frequency words.
+    op.execute("ALTER TABLE image_search ALTER COLUMN name SET STATISTICS 1000")
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute("CREATE INDEX ix_image_search_owner ON image_search (user_id, created_at)")
+    op.execute("ALTER TABLE image_search ALTER COLUMN name SET STATISTICS -1")
     for name in ("public_recent", "owner_recent", "public_name", "owner_name"):
         op.execute(f"DROP INDEX ix_image_search_{name}")
