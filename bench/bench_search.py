@@ -55,7 +55,7 @@ from bitimage.config import load_settings
 from bitimage.db.migrate import upgrade
 
 try:
-    from bench._common import option, percentile, quick, table, text_option
+    from bench._common import option, percentile, quick, text_option
     from bench._search_bulk import USERS, read_ids, user_rows, write_photos, write_vocabulary
     from bench._search_check import check_bulk_path, with_real_bytes
     from bench._search_data import START, PhotoMaker, Vocabulary
@@ -67,13 +67,13 @@ try:
         save_samples,
         scopes_wanted,
     )
-    from bench._search_queries import LIMIT, UNFILTERED, Kinds, Samples, Timings, run_kind, timed
+    from bench._search_queries import LIMIT, UNFILTERED, Kinds, Samples, run_kind, timed
+    from bench._search_report import Results, figures, report, verdict
 except ModuleNotFoundError:  # run as `python bench/bench_search.py`
     from _common import (  # type: ignore[import-not-found,no-redef]
         option,
         percentile,
         quick,
-        table,
         text_option,
     )
     from _search_bulk import (  # type: ignore[import-not-found,no-redef]
@@ -101,9 +101,14 @@ except ModuleNotFoundError:  # run as `python bench/bench_search.py`
         UNFILTERED,
         Kinds,
         Samples,
-        Timings,
         run_kind,
         timed,
+    )
+    from _search_report import (  # type: ignore[import-not-found,no-redef]
+        Results,
+        figures,
+        report,
+        verdict,
     )
 
 SEED = 17
@@ -114,7 +119,6 @@ PAGING_OWNERS = 5  # private cursor pages: owners whose cursors are fetched (unt
 ADMIN_URL = os.environ.get(
     "BITIMAGE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-Results = dict[str, dict[str, Timings]]  # scope -> kind -> timings
 
 
 @dataclass(frozen=True)
@@ -236,52 +240,6 @@ def measure(
     return results
 
 
-def summary(found: Timings) -> dict[str, float]:
-    """n, p50 and p99 of one kind."""
-    times = sorted(found.times)
-    if not times:
-        return {"n": 0, "p50_ms": 0.0, "p99_ms": 0.0}
-    return {
-        "n": len(times),
-        "p50_ms": round(percentile(times, 0.5), 2),
-        "p99_ms": round(percentile(times, 0.99), 2),
-    }
-
-
-def report(title: str, results: Results) -> str:
-    """The figures of one database as a table, with ratios to the same-run unfiltered page."""
-    scopes = list(results)
-    header = ["kind"]
-    for scope in scopes:
-        header += [f"{scope} p50", "p99", "x base", "n", "hits"]
-    rows = []
-    for kind in results[scopes[0]]:
-        row: list[object] = [kind]
-        for scope in scopes:
-            got, base = summary(results[scope][kind]), summary(results[scope][UNFILTERED])
-            hits = results[scope][kind].hits
-            ratio = got["p99_ms"] / base["p99_ms"] if base["p99_ms"] else 0.0
-            row += [f"{got['p50_ms']:.1f}", f"{got['p99_ms']:.1f}", f"{ratio:.1f}", int(got["n"])]
-            row.append(f"{sum(hits) / len(hits):.0f}" if hits else "-")
-        rows.append(row)
-    return f"{title}\n{table(rows, header)}"
-
-
-def verdict(name: str, results: Results, scope: str, limit: float, unfiltered: bool) -> str:
-    """Whether every kind (or the unfiltered one) of a scope is under `limit` ms at p99."""
-    worst = max(
-        (
-            (summary(t)["p99_ms"], kind)
-            for kind, t in results[scope].items()
-            if (kind == UNFILTERED) == unfiltered
-        ),
-        default=(0.0, "none"),  # --kinds left only the baseline
-    )
-    what = "unfiltered" if unfiltered else "every filtered kind"
-    state = "met" if worst[0] < limit else f"MISSED (worst {worst[1]}: {worst[0]:.0f} ms)"
-    return f"target {name} {scope}, {what} p99 < {limit:.0f} ms: {state}"
-
-
 def user_ids(count: int, seed: int = 0) -> list[uuid.UUID]:
     """`count` seeded user ids."""
     return [
@@ -332,11 +290,6 @@ def run_single_user(images: int, runs: int, budget: float) -> tuple[str, Results
     title = f"sqlite: one user with {images:,} images, populated in {built.seconds:.0f} s"
     lines = [report(title, results), verdict("sqlite one user", results, "private", 30, False)]
     return "\n".join(lines), results, built.seconds
-
-
-def figures(results: Results) -> dict[str, dict[str, dict[str, float]]]:
-    """The JSON form: scope -> kind -> n, p50_ms, p99_ms."""
-    return {scope: {k: summary(t) for k, t in kinds.items()} for scope, kinds in results.items()}
 
 
 def main() -> None:
