@@ -17,6 +17,7 @@ def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return  # SQLite's names are in its FTS5 table
     # Exact names: one owner's, or the visible ones, newest first (a LIMIT stops after a page).
+    # A name is at most 255 characters: well under a btree entry's limit, as a key or included.
     op.execute(
         "CREATE INDEX ix_image_search_owner_name ON image_search "
         "(user_id, name, created_at, image_id)"
