@@ -179,21 +179,28 @@ def _uses(plan: str, index: str) -> bool:
 def test_a_name_reads_exact_names_then_containing_ones_in_scope(
     container: Container, big_index: uuid.UUID
 ) -> None:
-    """Exact names by the scope's btree, then containing ones, then typo candidates."""
+    """Exact names by the scope's btree, then containing ones, then two bands of typo candidates."""
     wrong = {}
     for owner, scope in ((big_index, "owner"), (None, "public")):
         for term, containing, fuzzy in NAMES:
             plans = _plans(container, _query(owner, "name", term))
             exact = [plan for sql, plan in plans if "s.name = " in sql]
             contains = [plan for sql, plan in plans if "s.name LIKE" in sql]
-            similar = [plan for sql, plan in plans if "<%" in sql]
-            assert (len(exact), len(contains), len(similar)) == (1, 1, int(fuzzy)), plans
+            # Typo candidates: the close ones by similarity, then the newest similar ones.
+            close = [plan for sql, plan in plans if "<%" in sql and "word_similarity" in sql]
+            newest = [plan for sql, plan in plans if "<%" in sql and "word_similarity" not in sql]
+            counts = (len(exact), len(contains), len(close), len(newest))
+            assert counts == (1, 1, int(fuzzy), int(fuzzy)), plans
+            trigrams = f"ix_image_search_{scope}_name_trgm"
             expected = [(f"ix_image_search_{scope}_name", exact),
-                        (containing.format(scope=scope), contains),
-                        (f"ix_image_search_{scope}_name_trgm", similar)]  # fmt: skip
+                        (containing.format(scope=scope), contains), (trigrams, close)]  # fmt: skip
             for index, found in expected:
                 wrong.update({f"{scope} name={term} ({index})": plan for plan in found
                               if not _uses(plan, index)})  # fmt: skip
+            # Few similar names: the trigram index; many: the scope's names newest first.
+            either = (trigrams, f"ix_image_search_{scope}_recent")
+            wrong.update({f"{scope} name={term} (newest)": plan for plan in newest
+                          if not any(_uses(plan, index) for index in either)})  # fmt: skip
     assert not wrong, "\n\n".join(f"{query}:\n{plan}" for query, plan in wrong.items())
 
 

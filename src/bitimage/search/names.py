@@ -7,21 +7,32 @@ equal to it), newest first. For those the planner chooses, by how many names the
 the trigram index (few matches: each is read and sorted), or the scope's names in time order
 read from an index that includes the name (many matches: the scan stops after a page). Neither
 reads every one of thousands of matching rows, as one statement ordered by score had to.
+
+Its typo candidates come in two bands: the names nearly equal to the term (word similarity at
+least CLOSE, few: through the trigram index, most similar first), then the newest names similar
+at all (at least MIN_SIMILARITY): either through the trigram index (few) or from the scope's
+names in time order, read from the index that includes them, until FUZZY_CANDIDATES are found.
+The band below CLOSE is thus the newest similar names, not the most similar: an older name
+similar between MIN_SIMILARITY and CLOSE is missed once FUZZY_CANDIDATES newer ones are found.
+The trigram index alone would return every row sharing enough trigrams (a camera file name
+shares `img` and `jpg` with most names: 160,000 rows at 1M images) to keep the 400 best.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, Select, bindparam, select
+from sqlalchemy import ColumnElement, FromClause, Select, bindparam, literal, select
 from sqlalchemy.orm import Session
 
 from bitimage.search import query as sql
-from bitimage.search.query import EXACT_WEIGHT, SearchDialect, like_pattern
-from bitimage.search.ranking import Position
+from bitimage.search.query import EXACT_WEIGHT, FUZZY_CANDIDATES, SearchDialect, like_pattern
+from bitimage.search.ranking import MIN_SIMILARITY, Position
 
 STRONG = 2
+CLOSE = 0.7  # the first band of typo candidates: names nearly equal to the term
 
 
 @functools.lru_cache(maxsize=16)
@@ -43,6 +54,19 @@ def _names(rows: FromClause, public: bool, exact: bool, after: bool) -> Select[A
         .order_by(rows.c.created_at.desc(), rows.c.image_id.desc())
         .limit(bindparam("limit"))
     )
+
+
+@functools.lru_cache(maxsize=16)
+def _newest(statement: Select[Any], rows: FromClause) -> Select[Any]:
+    """The same candidates, newest first instead of most similar first, read from the index.
+
+    Only the name is scored (the filter is a lone name), so the other texts are left empty:
+    the scope's time-ordered index, which includes the name, answers without the table.
+    """
+    empty = literal("")
+    columns = (rows.c.image_id.label("id"), rows.c.created_at, rows.c.name, empty, empty, empty)
+    ordered = statement.with_only_columns(*columns).order_by(None)
+    return ordered.order_by(rows.c.created_at.desc(), rows.c.image_id.desc())
 
 
 class NameSearch:
@@ -79,3 +103,21 @@ class NameSearch:
             if len(found) >= need:
                 break
         return found
+
+    def candidates(
+        self,
+        session: Session,
+        statement: Select[Any],
+        params: dict[str, Any],
+        threshold: Callable[[Session, float], None],
+    ) -> list[tuple[Any, ...]]:
+        """The typo candidates of `statement` (most similar first), band by band."""
+        newest = _newest(statement, self.dialect.scoped)
+        found: dict[Any, tuple[Any, ...]] = {}
+        for band, ordered in ((CLOSE, statement), (MIN_SIMILARITY, newest)):
+            threshold(session, band)
+            for row in session.execute(ordered, params):
+                found.setdefault(row[0], tuple(row))
+            if len(found) >= FUZZY_CANDIDATES:
+                break
+        return list(found.values())[:FUZZY_CANDIDATES]
