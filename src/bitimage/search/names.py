@@ -1,4 +1,4 @@
-"""A lone name filter's strong matches on PostgreSQL: the exact names, then the containing ones.
+"""A lone name filter on PostgreSQL: exact names, containing ones, then typo candidates in bands.
 
 The strong score of a name is 2 when it equals the term, else 0 (it contains the term), then
 newest first: so the exact names are read first, in scope and newest first, through a btree on
