@@ -274,3 +274,14 @@ def test_a_common_tag_and_several_labels_join_both_scoped_postings(
             if index not in plan or any(name in plan for name in unscoped):
                 wrong[scope] = plan
     assert not wrong, "\n\n".join(f"{query}:\n{plan}" for query, plan in wrong.items())
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_search_statements_are_planned_for_their_values(container: Container) -> None:
+    """No statement is prepared on the server, where a generic plan would ignore the values."""
+    query = SearchQuery(owner_id=None, tag="common", label="common")
+    with container.database.transaction(write=False) as session:
+        for _ in range(8):  # psycopg prepares a statement on its fifth run unless told not to
+            container.search_index.search(session, query)
+        prepared = session.execute(text("SELECT count(*) FROM pg_prepared_statements"))
+        assert prepared.scalar_one() == 0
