@@ -178,11 +178,16 @@ class PostgresSearchIndex(TieredSearchIndex):
         return NameSearch(self.dialect)
 
     def _strong(
-        self, session: Session, query: SearchQuery, filters: dict[str, str], after: Position | None
+        self,
+        session: Session,
+        query: SearchQuery,
+        filters: dict[str, str],
+        after: Position | None,
+        exact_label: bool,
     ) -> list[Position]:
         """A lone name filter: exact names, then containing ones, each tier newest first."""
         if set(filters) != {"name"} or query.hash:
-            return super()._strong(session, query, filters, after)
+            return super()._strong(session, query, filters, after, exact_label)
         scope = self._posting_scope(query)
         return self._names.page(session, filters["name"], scope, after, query.limit + 1)
 
