@@ -141,3 +141,13 @@ def test_the_sweeper_clears_expired_staging_uploads_on_s3(
     sweeper.clock = lambda: later
     sweeper.sweep()
     assert _keys(s3_container) == {f"users/{owner}/{kept[0]}"}
+
+
+def test_the_web_page_may_reach_the_store_and_nothing_else(
+    s3_client: TestClient, endpoint: str
+) -> None:
+    policy = s3_client.get("/").headers["content-security-policy"]
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+    assert directives["connect-src"] == f"'self' {endpoint}"
+    assert directives["img-src"] == f"'self' data: blob: {endpoint}"
+    assert directives["script-src"] == "'self'"
