@@ -22,9 +22,12 @@ def axe_violations(page: Page) -> list[dict[str, Any]]:
 
 
 def check_page(page: Page, name: str) -> None:
-    """No severe accessibility violation; fits 390 px; screenshots at 1280 and 390 px."""
-    assert axe_violations(page) == [], name
-    shoot(page, name, fits=True)
+    """In light and dark: no severe accessibility violation, fits 390 px, two screenshots."""
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        assert axe_violations(page) == [], f"{name} ({scheme})"
+        shoot(page, name if scheme == "light" else f"{name}-dark", fits=True)
+    page.emulate_media(color_scheme="light")
 
 
 def shoot(page: Page, name: str, fits: bool = False) -> None:

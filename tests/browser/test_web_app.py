@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from pathlib import Path
@@ -176,6 +177,29 @@ def test_the_account_is_deleted_after_typing_the_confirmation(visit: Visit) -> N
         json={"email": "leaving@example.com", "password": PASSWORD},
     )
     assert again.status_code == 401, again.text
+
+
+def test_files_dropped_on_the_page_are_uploaded(visit: Visit, files: dict[str, Path]) -> None:
+    page = visit.page
+    sign_up(page, "dropper@example.com")
+    content = base64.b64encode(files["coffee.jpg"].read_bytes()).decode()
+    # A drop as the browser makes it: a DataTransfer holding a File.
+    page.locator(".drop").evaluate(
+        """(zone, content) => {
+            const bytes = Uint8Array.from(atob(content), (c) => c.charCodeAt(0));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([bytes], "dropped.jpg", { type: "image/jpeg" }));
+            zone.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true }));
+        }""",
+        content,
+    )
+    expect(page.get_by_text("1 file ready to upload.")).to_be_visible()
+    page.get_by_label("Public").check()
+    page.get_by_role("button", name="Upload").click()
+    expect(page.locator(".uploads li[data-state=done]")).to_contain_text("dropped.jpg")
+    expect(tile(page, "dropped.jpg")).to_be_visible()
+    public = httpx.get(f"{visit.base}/api/v1/images/public/summary").json()["images"]
+    assert "dropped.jpg" in [image["name"] for image in public]
 
 
 def pattern(size: int) -> bytes:
