@@ -184,22 +184,16 @@ export function uploadPanel(onDone) {
   const tags = field("Tags", { type: "text", placeholder: "comma-separated, e.g. holiday, 2024" });
   const publicBox = h("input", { type: "checkbox", id: "upload-public" });
   const list = h("ul", { class: "uploads", "aria-label": "Uploads" });
-  const total = h("progress", { max: 1, value: 0, "aria-label": "Total upload progress" });
+  const total = h("progress", { max: 1, value: 0, "aria-label": "Total upload progress", hidden: true });
   const summary = h("p", { class: "summary", role: "status" });
-  const chosenText = h("p", { class: "hint" }, "No file chosen yet.");
+  const chosenText = h("p", { class: "hint" }, "Or drop images here.");
   const button = h("button", { type: "submit" }, "Upload");
   const choose = (files) => {
     chosen = [...files];
     chosenText.textContent = `${chosen.length} file${chosen.length === 1 ? "" : "s"} ready to upload.`;
   };
   picker.input.addEventListener("change", () => choose(picker.input.files));
-  const drop = h(
-    "div",
-    { class: "drop" },
-    h("p", {}, "Drop images here, or choose them:"),
-    picker.wrap,
-    chosenText,
-  );
+  const drop = h("div", { class: "drop" }, picker.wrap, chosenText);
   drop.addEventListener("dragover", (e) => {
     e.preventDefault();
     drop.classList.add("over");
@@ -224,8 +218,9 @@ export function uploadPanel(onDone) {
         const files = chosen;
         chosen = [];
         picker.input.value = "";
-        chosenText.textContent = "No file chosen yet.";
+        chosenText.textContent = "Or drop images here.";
         list.replaceChildren();
+        total.hidden = false;
         button.disabled = true;
         try {
           await uploadAll(files, { tags: tagList(tags.input.value), isPublic: publicBox.checked },
@@ -236,10 +231,14 @@ export function uploadPanel(onDone) {
       },
     },
     h("h2", {}, "Add images"),
-    drop,
-    tags.wrap,
-    h("p", { class: "field check" }, publicBox, h("label", { for: "upload-public" }, "Public")),
-    h("p", { class: "actions" }, button),
+    h(
+      "div",
+      { class: "upload-row" },
+      drop,
+      tags.wrap,
+      h("p", { class: "field check" }, publicBox, h("label", { for: "upload-public" }, "Public")),
+      h("p", { class: "actions" }, button),
+    ),
     total,
     summary,
     list,
