@@ -72,7 +72,7 @@ def fill(base: str, headers: dict[str, str], files: list[bytes]) -> None:
             urls = http.get(
                 "/api/v1/images/upload_urls", params={"image_count": len(chunk)}
             ).json()["image_upload_urls"]
-            images = []
+            images: list[dict[str, str]] = []
             for url, content in zip(urls, chunk, strict=True):
                 httpx.put(url["url"], content=content, timeout=120).raise_for_status()
                 md5 = hashlib.md5(content, usedforsecurity=False).hexdigest()
