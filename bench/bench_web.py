@@ -1,8 +1,8 @@
 """The web application in Chromium: the first screen of thumbnails, and browser uploads.
 
 First screen: an account holds N photos of about 1 MB (skimage's astronaut at 2048x1536, q90,
-each with its own JPEG comment so every MD5 differs), their thumbnails made. A fresh browser
-context (no cache) opens `/` logged in, 1280x900; measured until every thumbnail tile in the
+grain 10, each with its own JPEG comment so every MD5 differs), their thumbnails made. A fresh
+browser context (no cache) opens `/` logged in, 1280x900; measured until every thumbnail tile in the
 viewport shows its loaded thumbnail (performance.now() from navigation start, polled every
 animation frame), and the bytes transferred until then (navigation + resource timing
 transferSize: the page, its modules, the JSON pages, the thumbnails). Best of 3 loads.
@@ -160,7 +160,7 @@ def cli_upload(base: str, token: str, folder: Path) -> float:
 def main() -> None:
     """Fill an account, load its first screen, then race the page's upload against the CLI's."""
     count, uploads, loads = (60, 10, 1) if quick() else (1000, 100, 3)
-    photo = photo_jpeg(data.astronaut(), 2048, 1536, 90)
+    photo = photo_jpeg(data.astronaut(), 2048, 1536, 90, grain=10)
     files = [with_comment(photo, n) for n in range(count)]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "upload"

@@ -133,7 +133,13 @@ export function renderGallery(main, scope) {
   const { form, stop } = searchForm(search, onSearch);
   const heading = h("h1", {}, owner ? "Your library" : "Public gallery");
   const parts = [heading];
-  if (owner && session()) parts.push(uploadPanel(() => reload()));
+  // New images show as batches are confirmed, but the grid reloads at most every 2 s: a
+  // reload per batch of 5 would compete with the uploads themselves.
+  let pendingReload = 0;
+  const reloadSoon = () => {
+    if (!pendingReload) pendingReload = setTimeout(() => ((pendingReload = 0), reload()), 2000);
+  };
+  if (owner && session()) parts.push(uploadPanel(reloadSoon));
   parts.push(form, note, grid, sentinel);
   main.replaceChildren(...parts);
   reload();
@@ -142,6 +148,7 @@ export function renderGallery(main, scope) {
     controller.abort();
     observer.disconnect();
     clearInterval(refresh);
+    clearTimeout(pendingReload);
     stop();
     generation += 1;
   };

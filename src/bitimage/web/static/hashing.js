@@ -1,5 +1,6 @@
 // A small pool of MD5 workers: hash(file, onProgress) -> hex MD5, computed off the main thread.
-const POOL = Math.max(1, Math.min(2, (navigator.hardwareConcurrency || 2) - 1));
+// Two workers: one file hashes while the other's last slice is read (I/O and CPU overlap).
+const POOL = 2;
 let workers = [];
 let next = 0;
 let counter = 0;
