@@ -23,7 +23,7 @@ function renderNav() {
 }
 
 function go(hash) {
-  if (location.hash === hash) route();
+  if (location.hash === hash) route(null);
   else location.hash = hash; // hashchange routes
 }
 
@@ -32,10 +32,15 @@ function logOut() {
   go("#/login");
 }
 
-function route() {
+function route(event) {
   stopCurrent();
   stopCurrent = () => {};
   renderNav();
+  if (event) {
+    // A new view: screen readers start at its content, and the page at its top.
+    main.focus({ preventScroll: true });
+    window.scrollTo(0, 0);
+  }
   const path = location.hash.replace(/^#/, "").split("?")[0] || "/";
   const loggedIn = Boolean(session());
   let stop;
@@ -55,4 +60,4 @@ function route() {
 
 window.addEventListener("hashchange", route);
 window.addEventListener("bitimage:logged-out", () => go("#/login"));
-route();
+route(null);

@@ -7,6 +7,7 @@ import { uploadPanel } from "./upload.js";
 
 const DEBOUNCE_MS = 250;
 const REFRESH_MS = 3000;
+const MAX_POLLS = 40; // two minutes: a thumbnail that never comes is not asked for forever
 
 /** The ids of the last gallery shown, in order: the image page's previous and next. */
 export const lastShown = { ids: [], scope: "private" };
@@ -110,8 +111,10 @@ export function renderGallery(main, scope) {
   // Tiles whose analysis or thumbnail is not ready yet are asked again every few seconds.
   const refresh = setInterval(async () => {
     const waiting = [...grid.querySelectorAll('li[data-status="pending"], li[data-ready="no"]')]
+      .filter((item) => Number(item.dataset.polls || 0) < MAX_POLLS && item.dataset.status !== "failed")
       .slice(0, 20);
     for (const item of waiting) {
+      item.dataset.polls = String(Number(item.dataset.polls || 0) + 1);
       try {
         const image = await api(`/api/v1/images/${item.dataset.id}/expanded`, {
           signal: controller.signal,
