@@ -225,6 +225,7 @@ export function uploadPanel(onDone) {
         picker.input.value = "";
         chosenText.textContent = "Or drop images here.";
         list.replaceChildren();
+        summary.textContent = "Starting…";
         total.hidden = false;
         button.disabled = true;
         try {
