@@ -18,9 +18,11 @@ function put(url, file, onProgress) {
       if (xhr.status >= 200 && xhr.status < 300) return resolve();
       let body = null;
       try {
-        body = JSON.parse(xhr.responseText);
+        body = JSON.parse(xhr.responseText); // this server's store: the API's error body
       } catch {
-        body = { message: `The store answered ${xhr.status}` };
+        // S3 answers XML: <Error><Code>EntityTooLarge</Code><Message>...</Message></Error>
+        const said = /<Message>([^<]*)<\/Message>/.exec(xhr.responseText || "");
+        body = { message: said ? `The store refused it: ${said[1]}` : `The store answered ${xhr.status}` };
       }
       reject(new ApiError(xhr.status, body));
     };
