@@ -40,7 +40,7 @@ from bitimage.storage.ports import StoreUnavailable
 from bitimage.storage.router import StorageRoutes
 from bitimage.storage.router import router as storage_router
 from bitimage.users.router import router as users_router
-from bitimage.web.router import app_router, docs_router
+from bitimage.web.router import web_router
 
 log = logging.getLogger("bitimage")
 
@@ -280,8 +280,8 @@ def create_app(container: Container, *, api: bool = True, cas: bool = True) -> F
             app.include_router(storage_router)
             # Outermost: an upload's many receive() calls skip every layer below.
             app.add_middleware(DirectUploads, owner=app)
-        app.include_router(app_router(lambda: _store_origins(container)))
-    app.include_router(docs_router())
+    # The page needs the API beside it; the docs (a CAS alone has its own) do not.
+    app.include_router(web_router(lambda: _store_origins(container), app_page=api))
 
     @app.get(
         "/healthz",

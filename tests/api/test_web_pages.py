@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from bitimage.app import create_app
 from bitimage.web.router import STATIC
 from tests.support import app_client, make_container, make_settings
 
@@ -80,3 +81,13 @@ def test_no_asset_loads_from_another_origin() -> None:
 def test_the_web_routes_are_not_part_of_the_api_schema(web: TestClient) -> None:
     paths = web.get("/openapi.json").json()["paths"]
     assert not [p for p in paths if p == "/" or p.startswith(("/static", "/docs", "/redoc"))]
+
+
+def test_a_cas_alone_serves_its_docs_but_no_page(tmp_path: Path) -> None:
+    container = make_container(make_settings(tmp_path / "data"))
+    with TestClient(create_app(container, api=False)) as cas:
+        assert cas.get("/docs").status_code == 200
+        bundle = cas.get("/static/vendor/docs/swagger-ui/swagger-ui-bundle.js")
+        assert bundle.status_code == 200
+        assert cas.get("/").status_code == 404
+    container.close()

@@ -77,9 +77,13 @@ def _asset(path: str, policy: str) -> FileResponse:
     return FileResponse(target, media_type=media or "application/octet-stream", headers=headers)
 
 
-def docs_router() -> APIRouter:
-    """/docs (Swagger UI) and /redoc, every asset served from this package: they work offline."""
+def web_router(store_origins: Callable[[], Sequence[str]], *, app_page: bool) -> APIRouter:
+    """/docs, /redoc and /static/...; with `app_page`, `/` too (the API is served alongside).
+
+    `store_origins` names where the store's signed URLs point; it is asked once, on first use.
+    """
     router = APIRouter(include_in_schema=False)
+    policy = cache(lambda: app_policy(store_origins()))
 
     @router.api_route("/docs", methods=["GET", "HEAD"])
     def docs() -> HTMLResponse:
@@ -91,22 +95,17 @@ def docs_router() -> APIRouter:
         """Redoc on /openapi.json."""
         return _page("docs/redoc.html", DOCS_POLICY)
 
-    return router
-
-
-def app_router(store_origins: Callable[[], Sequence[str]]) -> APIRouter:
-    """`/` and `/static/...`; `store_origins` names where signed URLs point (asked once)."""
-    router = APIRouter(include_in_schema=False)
-    policy = cache(lambda: app_policy(store_origins()))
-
-    @router.api_route("/", methods=["GET", "HEAD"])
-    def index() -> HTMLResponse:
-        """The single page of the web application."""
-        return _page("index.html", policy())
-
     @router.api_route("/static/{path:path}", methods=["GET", "HEAD"])
     def static(path: str) -> FileResponse:
-        """A file of the web application (scripts, styles, vendored libraries)."""
-        return _asset(path, DOCS_POLICY if path.startswith(("docs/", "vendor/docs")) else policy())
+        """A file of the web application or of the docs (scripts, styles, vendored libraries)."""
+        docs_file = path.startswith(("docs/", "vendor/docs/"))
+        return _asset(path, DOCS_POLICY if docs_file else policy())
+
+    if app_page:
+
+        @router.api_route("/", methods=["GET", "HEAD"])
+        def index() -> HTMLResponse:
+            """The single page of the web application."""
+            return _page("index.html", policy())
 
     return router
