@@ -88,6 +88,12 @@ def test_a_person_signs_up_uploads_searches_edits_and_deletes(
     expect(tile(page, "chelsea.jpg")).to_be_visible()
     expect(tile(page, "coffee.jpg")).to_have_count(0)
     check_page(page, "search")
+    # A minimum confidence above the cat label's leaves nothing; a low one keeps the cat.
+    page.get_by_label("Minimum confidence").fill("0.99")
+    expect(page.get_by_text("No image matches this search.")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"conf=0\.99"))
+    page.get_by_label("Minimum confidence").fill("0.1")
+    expect(tile(page, "chelsea.jpg")).to_be_visible()
 
     # The one search box: fuzzy, as you type.
     page.goto(f"{visit.base}/#/")
@@ -116,6 +122,12 @@ def test_a_person_signs_up_uploads_searches_edits_and_deletes(
     expect(tile(stranger.page, "chelsea.jpg")).to_be_visible()
     expect(tile(stranger.page, "coffee.jpg")).to_have_count(0)
     check_page(stranger.page, "public")
+    stranger.page.get_by_text("Filters").click()
+    stranger.page.get_by_label("Tag").fill("tabbby")  # a typo: fuzzy
+    expect(tile(stranger.page, "chelsea.jpg")).to_be_visible()
+    stranger.page.get_by_label("Tag").fill("holiday")  # the old tag, replaced by the edit
+    expect(stranger.page.get_by_text("No image matches this search.")).to_be_visible()
+    stranger.page.goto("/#/public")
     tile(stranger.page, "chelsea.jpg").click()
     expect(stranger.page.get_by_role("heading", name="chelsea.jpg")).to_be_visible()
     expect(stranger.page.get_by_role("button", name="Delete")).to_have_count(0)

@@ -17,7 +17,7 @@ function searchForm(search, onChange) {
   const tag = field("Tag", { type: "text", value: search.tag });
   const label = field("Content label", { type: "text", value: search.label });
   const conf = field("Minimum confidence", {
-    type: "number", min: "0", max: "1", step: "0.05", value: search.conf, inputmode: "decimal",
+    type: "number", min: "0", max: "1", step: "0.01", value: search.conf, inputmode: "decimal",
   });
   const text = field("Text in the image", { type: "text", value: search.text });
   let timer = 0;
