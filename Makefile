@@ -44,6 +44,11 @@ services:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get install -y -qq beanstalkd >/dev/null 2>&1 || \
 		{ $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq beanstalkd; }; }
+	@# tests/browser drive Debian's Chromium through Playwright (`playwright install` is not used).
+	@command -v chromium >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get install -y -qq chromium >/dev/null 2>&1 || \
+		{ $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }; }
 
 lint: $(DEV_STAMP)  ## ruff, mypy and the import contracts, as CI runs them
 	$(BIN)/ruff check .

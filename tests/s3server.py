@@ -101,7 +101,10 @@ class PresignedUrlCheck:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or ""
-        if "X-Amz-Signature=" not in raw.partition("?")[2]:
+        # A browser's CORS preflight carries the URL but no credentials: S3 answers it from
+        # the bucket's CORS rules alone, never checking the signature (which is for the PUT).
+        preflight = environ["REQUEST_METHOD"] == "OPTIONS"
+        if preflight or "X-Amz-Signature=" not in raw.partition("?")[2]:
             return self.app(environ, start_response)
         problem = self.problem(environ["REQUEST_METHOD"], environ.get("HTTP_HOST", ""), raw)
         if problem is None:

@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -35,10 +36,12 @@ from bitimage.images.router import router as images_router
 from bitimage.monitoring import install_metrics
 from bitimage.queue.ports import QueueUnavailable
 from bitimage.storage.direct import DirectUploads
+from bitimage.storage.keys import STAGING_PREFIX
 from bitimage.storage.ports import StoreUnavailable
 from bitimage.storage.router import StorageRoutes
 from bitimage.storage.router import router as storage_router
 from bitimage.users.router import router as users_router
+from bitimage.web.router import web_router
 
 log = logging.getLogger("bitimage")
 
@@ -224,6 +227,22 @@ def _openapi_without_422(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
+def _store_origins(container: Container) -> list[str]:
+    """The origins the store's signed URLs point at (S3, or this server's public URL)."""
+    # Signing is local computation: no request reaches the store.
+    urls = [
+        container.store.presign_get("web/origin-probe", 60),
+        container.store.presign_put(f"{STAGING_PREFIX}web/origin-probe", 60),
+    ]
+    origins = []
+    for url in urls:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if parts.scheme in ("http", "https") and origin not in origins:
+            origins.append(origin)
+    return origins
+
+
 def create_app(container: Container, *, api: bool = True, cas: bool = True) -> FastAPI:
     """The ASGI app: the API (with the local store's routes) and/or the CAS."""
     settings = container.settings
@@ -246,6 +265,9 @@ def create_app(container: Container, *, api: bool = True, cas: bool = True) -> F
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Served by the web package from its own files: FastAPI's pages load a CDN.
+        docs_url=None,
+        redoc_url=None,
         responses={500: {"model": ErrorBody, "description": "Internal server error"}},
     )
     app.state.container = container
@@ -268,6 +290,8 @@ def create_app(container: Container, *, api: bool = True, cas: bool = True) -> F
             app.add_middleware(DirectUploads, owner=app)
     if settings.metrics:  # after DirectUploads: its counting wraps the direct uploads too
         install_metrics(app, settings.metrics_token, getattr(container.queue, "stats", None))
+    # The page needs the API beside it; the docs (a CAS alone has its own) do not.
+    app.include_router(web_router(lambda: _store_origins(container), app_page=api))
 
     @app.get(
         "/healthz",

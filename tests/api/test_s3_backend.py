@@ -189,3 +189,13 @@ def test_presigned_urls_name_the_public_endpoint(
 def test_a_public_endpoint_needs_s3_storage(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="BITIMAGE_S3_PUBLIC_ENDPOINT_URL needs an s3://"):
         load_settings(data_dir=tmp_path, s3_public_endpoint_url="http://localhost:9000")
+
+
+def test_the_web_page_may_reach_the_store_and_nothing_else(
+    s3_client: TestClient, endpoint: str
+) -> None:
+    policy = s3_client.get("/").headers["content-security-policy"]
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+    assert directives["connect-src"] == f"'self' {endpoint}"
+    assert directives["img-src"] == f"'self' data: blob: {endpoint}"
+    assert directives["script-src"] == "'self'"

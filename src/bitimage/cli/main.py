@@ -176,6 +176,36 @@ def sweep(data_dir: DataOpt = None) -> None:
     )
 
 
+OriginOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--origin",
+        help="origin of the web application (repeat); default: BITIMAGE_PUBLIC_URL's",
+    ),
+]
+
+
+@app.command("s3-cors")
+def s3_cors(origin: OriginOpt = None, data_dir: DataOpt = None) -> None:
+    """Let browsers PUT uploads to and GET images from the S3 buckets (their CORS rule)."""
+    from bitimage.storage.cors import set_browser_cors
+    from bitimage.storage.ports import StoreUnavailable
+    from bitimage.storage.s3 import s3_store_from_url
+
+    settings = settings_from(data_dir=data_dir)
+    if not settings.resolved_storage_url.startswith("s3://"):
+        raise fail("BITIMAGE_STORAGE_URL is not s3://BUCKET: the local store needs no CORS")
+    origins = [o.rstrip("/") for o in origin] if origin else [settings.base_url]
+    store = s3_store_from_url(
+        settings.resolved_storage_url, settings.s3_staging_bucket, settings.s3_endpoint_url
+    )
+    try:
+        buckets = set_browser_cors(store, origins)
+    except StoreUnavailable as exc:
+        raise fail(f"cannot set the CORS rule: {exc}") from None
+    typer.echo(f"CORS rule set on {', '.join(buckets)} for {', '.join(origins)}")
+
+
 from bitimage.cli.client import register as _register_client_commands  # noqa: E402
 
 _register_client_commands(app)
