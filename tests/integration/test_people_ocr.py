@@ -130,3 +130,75 @@ def test_ocr_models_come_from_the_package(reader: TextAnalyser) -> None:
     package_dir = Path(rapidocr.__file__).parent
     for name in ("PP-OCRv6_det_small.onnx", "PP-OCRv6_rec_small.onnx"):
         assert Path(model_path(name)).parent == package_dir / "models"
+
+
+def captioned(pixels: np.ndarray[Any, Any], caption: str) -> DecodedImage:
+    """A photo at a phone photo's decoded size with a white, outlined caption near its foot."""
+    image = Image.fromarray(pixels).convert("RGB").resize((1024, 683))
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=56)
+    draw.text((120, 560), caption, fill="white", font=font, stroke_width=3, stroke_fill="black")
+    return decoded(image)
+
+
+@pytest.fixture
+def recognitions(reader: TextAnalyser, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many crops each call of the recogniser got, one entry a call."""
+    calls: list[int] = []
+    engine: Any = reader._engine
+    recogniser = engine.text_rec
+
+    def counted(rec_input: Any) -> Any:
+        calls.append(len(rec_input.img))
+        return recogniser(rec_input)
+
+    monkeypatch.setattr(engine, "text_rec", counted)
+    return calls
+
+
+@pytest.mark.parametrize("name", ["chelsea", "coffee", "rocket", "astronaut"])
+def test_photos_without_text_skip_recognition(
+    reader: TextAnalyser, recognitions: list[int], name: str
+) -> None:
+    image = photo(getattr(data, name)())
+    assert not reader.has_text(image)
+    result = analyse_offline(reader, image)
+    assert result.text is None
+    assert result.facts == {"text_lines": 0}
+    assert recognitions == []
+
+
+def test_text_on_a_photo_passes_the_gate_and_is_read(
+    reader: TextAnalyser, recognitions: list[int]
+) -> None:
+    image = captioned(data.chelsea(), "HAPPY BIRTHDAY TOM")
+    assert reader.has_text(image)
+    result = analyse_offline(reader, image)
+    assert result.text is not None
+    assert "happy birthday tom" in result.text.lower()
+    assert recognitions != []
+
+
+def test_the_gate_changes_nothing_on_text(reader: TextAnalyser) -> None:
+    with no_network():
+        ungated = TextAnalyser(gate=False)
+    assert not ungated.gate
+    for image in (
+        captioned(data.coffee(), "MONDAY MORNING"),
+        rendered(["BIT IMAGE 2026", "hello world"]),
+    ):
+        assert analyse_offline(reader, image) == analyse_offline(ungated, image)
+
+
+def test_ungated_reader_runs_the_recogniser_on_a_photo(
+    reader: TextAnalyser, recognitions: list[int]
+) -> None:
+    # The check above is not vacuous: without the gate the detector's full pass runs and its
+    # regions (if any) are recognised; the gated reader stops before both.
+    assert not reader.has_text(photo(data.chelsea()))
+    reader.gate = False
+    try:
+        analyse_offline(reader, photo(data.coffee()))
+    finally:
+        reader.gate = True
+    assert recognitions != []
