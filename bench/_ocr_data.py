@@ -157,6 +157,22 @@ def document() -> TextCase:
     return TextCase("document page", image, lines)
 
 
+def paragraph() -> TextCase:
+    image = Image.new("RGB", (1240, 1754), "white")
+    draw = ImageDraw.Draw(image)
+    lines = (
+        "The committee met on Tuesday to discuss",
+        "the new library opening hours. Members",
+        "agreed that the reading room will stay",
+        "open until nine in the evening on weekdays",
+        "and that children may borrow ten books.",
+        "The next meeting is planned for March 3.",
+    )
+    for row, line in enumerate(lines):
+        draw.text((100, 200 + row * 52), line, fill="black", font=font(36, "Serif"))
+    return TextCase("dense paragraph", image, lines)
+
+
 def poster() -> TextCase:
     image = Image.new("RGB", (1080, 1350), (200, 40, 60))
     draw = ImageDraw.Draw(image)
@@ -181,6 +197,7 @@ TEXT_CASES: tuple[Callable[[], TextCase], ...] = (
     sign,
     screenshot,
     document,
+    paragraph,
     poster,
     watermark,
 )

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 from skimage import data
 
-from bitimage.analysis.ocr import DETECTOR_SIDE, TextAnalyser, model_path
+from bitimage.analysis.ocr import DETECTOR_SIDE, GATE_REGIONS, TextAnalyser, model_path
 from bitimage.analysis.people import EXPLICIT_THRESHOLD, PeopleAnalyser
 from bitimage.analysis.ports import AnalysisResult, DecodedImage
 
@@ -202,3 +202,15 @@ def test_ungated_reader_runs_the_recogniser_on_a_photo(
     finally:
         reader.gate = True
     assert recognitions != []
+
+
+@pytest.mark.parametrize("name", ["immunohistochemistry", "retina"])
+def test_a_texture_region_is_read_once_and_rejected(
+    reader: TextAnalyser, recognitions: list[int], name: str
+) -> None:
+    # The detector at the gate's size takes the stained tissue (the retina) for a region;
+    # the recogniser reads that region alone, finds no word, and the full pass never runs.
+    result = analyse_offline(reader, photo(getattr(data, name)()))
+    assert result.text is None
+    assert len(recognitions) == 1
+    assert 1 <= recognitions[0] <= GATE_REGIONS
