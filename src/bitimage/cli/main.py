@@ -265,3 +265,7 @@ def sweep(data_dir: DataOpt = None) -> None:
 from bitimage.cli.client import register as _register_client_commands  # noqa: E402
 
 _register_client_commands(app)
+
+from bitimage.cli.duplicates import register as _register_duplicate_commands  # noqa: E402
+
+_register_duplicate_commands(app)
