@@ -4,6 +4,7 @@ owner scope, public matching, paging, bad parameters; the dHash comes from the m
 from __future__ import annotations
 
 import io
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,11 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image, ImageEnhance
 from skimage import data as photos
+from sqlalchemy import update
 
 from bitimage.bootstrap import Container
 from bitimage.config import Settings
+from bitimage.images.models import Image as ImageRow
 from bitimage.queue.db import DbJobQueue
 from bitimage.queue.worker import Worker
 from tests.support import auth, make_settings, md5
@@ -189,6 +192,14 @@ def test_owner_scope_and_public_matching(client: TestClient, container: Containe
     assert names(similar(client, public["bob public cat"])) == ["alice public cat"]
     stranger_view = similar(client, public["bob public cat"], alice)["images"][0]["image"]
     assert stranger_view["id"] == other["alice public cat"]
+    # A public image the explicit-content check hid is not matched for strangers either.
+    with container.database.transaction() as session:
+        session.execute(
+            update(ImageRow)
+            .where(ImageRow.id == uuid.UUID(other["alice public cat"]))
+            .values(moderation="flagged")
+        )
+    assert names(similar(client, public["bob public cat"])) == []
     # Private images are not there for anyone but their owner.
     answer = client.get(f"/api/v1/images/{bobs['bob private cat']}/similar", headers=alice)
     assert answer.status_code == 404

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy import ColumnElement, Select, TextClause, or_, select, text, union
 from sqlalchemy.orm import Session
 
 from bitimage.images.models import Image
@@ -34,6 +34,38 @@ def bands(image: Image) -> tuple[int, int, int, int] | None:
     return (b0, b1, b2, b3)
 
 
+def candidate_query(
+    owner: uuid.UUID | None,
+    md5: str,
+    of: tuple[int, int, int, int] | None,
+    max_distance: int,
+    united: bool,
+) -> Select[Image] | None:
+    """The statement of DuplicateRepository.candidates (None: nothing to look up)."""
+    scope: ColumnElement[bool] | TextClause
+    terms: list[ColumnElement[bool]] = []
+    if owner is None:
+        # Spelled as the partial indexes' condition, or SQLite would not use them. No MD5
+        # term: no index serves it across owners, and a public exact copy is at distance 0.
+        scope = text("NOT images.is_private")
+    else:
+        scope = Image.user_id == owner
+        terms.append(Image.hash == md5)
+    if of is not None:
+        terms += [_BAND_COLUMNS[n].in_(band_neighbours(of[n], max_distance)) for n in range(BANDS)]
+    if not terms:
+        return None
+    if united:
+        # SQLite reads an OR of the terms as one scan of the owner's rows; united, each term
+        # is an indexed lookup. PostgreSQL plans the OR itself (a BitmapOr, or one scan of a
+        # small library: measured faster than four).
+        found = union(*(select(Image.id).where(scope, term) for term in terms)).subquery()
+        query = select(Image).where(Image.id.in_(select(found.c.id)))
+    else:
+        query = select(Image).where(scope, or_(*terms))
+    return query if owner is not None else query.where(Image.moderation != "flagged")
+
+
 class DuplicateRepository:
     """Reads for the duplicate routes, in the given session."""
 
@@ -51,20 +83,9 @@ class DuplicateRepository:
 
         Scope: `owner`'s library, or (None) public images that are not flagged.
         """
-        scope: ColumnElement[bool]
-        same: ColumnElement[bool]
-        if owner is None:
-            scope = and_(Image.is_private.is_(False), Image.moderation != "flagged")
-            same = false()  # strangers: a public exact copy has distance 0 (no MD5 index)
-        else:
-            scope = Image.user_id == owner
-            same = Image.hash == md5
-        near: list[ColumnElement[bool]] = []
-        if of is not None:
-            near = [
-                _BAND_COLUMNS[n].in_(band_neighbours(of[n], max_distance)) for n in range(BANDS)
-            ]
-        return list(self.session.scalars(select(Image).where(scope, or_(same, *near))))
+        united = self.session.get_bind().dialect.name == "sqlite"
+        query = candidate_query(owner, md5, of, max_distance, united)
+        return [] if query is None else list(self.session.scalars(query))
 
     def library(self, owner: uuid.UUID) -> list[HashRow]:
         """Every image of `owner` with its MD5 and dHash bands, oldest first."""

@@ -58,9 +58,11 @@ def close_pairs(hashes: Sequence[int], max_distance: int) -> list[tuple[int, int
     pairs: list[tuple[int, int]] = []
     for start in range(0, len(values), _CHUNK):
         block = values[start : start + _CHUNK]
-        near = np.bitwise_count(block[:, None] ^ values[None, :]) <= max_distance
+        # Against this block and the rows after it only: each pair is compared once.
+        near = np.bitwise_count(block[:, None] ^ values[None, start:]) <= max_distance
         rows, cols = np.nonzero(near)
         rows += start
+        cols += start
         keep = rows < cols
         pairs.extend(zip(rows[keep].tolist(), cols[keep].tolist(), strict=True))
     return pairs
