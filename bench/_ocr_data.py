@@ -191,6 +191,31 @@ def watermark() -> TextCase:
     return TextCase("small corner watermark", image, lines)
 
 
+def _small_caption(photo: str, size: int, at: tuple[int, int], line: str) -> TextCase:
+    image = sample(photo).resize((1536, 1024))
+    draw = ImageDraw.Draw(image)
+    # 1.5 times `size` here: `size` px once the worker has decoded it at 1024 px.
+    face = font(size * 3 // 2, "Sans")
+    draw.text(at, line, fill="white", font=face, stroke_width=1, stroke_fill="black")
+    return TextCase(f"{size} px caption on {photo}", image, (line,))
+
+
+def caption_12() -> TextCase:
+    return _small_caption("rocket", 12, (600, 840), "Launch day 2024")
+
+
+def caption_14() -> TextCase:
+    return _small_caption("chelsea", 14, (90, 90), "Summer holiday 2024")
+
+
+def caption_16() -> TextCase:
+    return _small_caption("coffee", 16, (600, 840), "Cafe Central, Vienna")
+
+
+def caption_20() -> TextCase:
+    return _small_caption("astronaut", 20, (90, 900), "Photo: NASA archive")
+
+
 TEXT_CASES: tuple[Callable[[], TextCase], ...] = (
     caption,
     meme,
@@ -200,6 +225,10 @@ TEXT_CASES: tuple[Callable[[], TextCase], ...] = (
     paragraph,
     poster,
     watermark,
+    caption_12,
+    caption_14,
+    caption_16,
+    caption_20,
 )
 
 
