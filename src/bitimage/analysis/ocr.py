@@ -1,6 +1,6 @@
 """Text in the picture, from RapidOCR's PP-OCR models (detector, line orientation, recogniser).
 
-Most photos have no text, and reading one costs about 50 times the classifier, so a cheap test
+Most photos have no text, and reading one costs about 70 times the classifier, so a cheap test
 comes first: the detector alone at GATE_SIDE px, then the recogniser on the few regions it found
 (cut from the decoded picture, so at full resolution). Only a picture where one of them reads as
 a word is read in full: the detector at DETECTOR_SIDE, which finds the small lines the gate
