@@ -23,6 +23,7 @@ from bitimage.cas.service import CasService
 from bitimage.cas.tokens import RemoteKeySource, RingKeySource, TokenIssuer, TokenVerifier
 from bitimage.config import Settings
 from bitimage.db.session import Database, create_db_engine
+from bitimage.images.duplicates import DuplicateService
 from bitimage.images.purges import Purger
 from bitimage.images.service import ImageService
 from bitimage.images.summaries import SearchService
@@ -62,6 +63,7 @@ class Container:
     images: ImageService
     users: UserService
     search: SearchService
+    duplicates: DuplicateService
     sweeper: StagingSweeper
     analysis: AnalysisService
     analysis_tasks: AnalysisTasks
@@ -270,6 +272,7 @@ def bootstrap(settings: Settings) -> Container:
         images=images,
         users=build_users(settings, images, cas),
         search=SearchService(search_index, images),
+        duplicates=DuplicateService(settings, images),
         sweeper=StagingSweeper(database, store, purger, settings.upload_url_ttl_seconds),
         analysis=analysis,
         analysis_tasks=analysis_tasks,

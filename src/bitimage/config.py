@@ -109,6 +109,10 @@ class Settings(BaseSettings):
     upload_urls_max: int = Field(default=1000, ge=1)
     default_image_upload_limit: int | None = Field(default=None, ge=0)
     sweep_interval_seconds: float = Field(default=60.0, gt=0)
+    # Near duplicates (issue 15): the largest dHash Hamming distance that still counts, out of
+    # 64 bits. 10 takes resized, re-encoded and lightly cropped copies; different photos
+    # measured 18 or more apart (bench/bench_duplicates.py). 12 at most: images/perceptual.py.
+    near_duplicate_distance: int = Field(default=10, ge=0, le=12)
 
     # Upload grants (issue 11): open URLs per user without an image limit, and how long a
     # notify that died keeps its images claimed before another notify may take them over.

@@ -64,13 +64,19 @@ def test_every_route_documents_its_error_answers(document: dict[str, Any]) -> No
 
 def test_the_token_is_optional_only_where_it_is(document: dict[str, Any]) -> None:
     images = "/api/v1/images"
-    assert document["paths"][f"{images}/{{image_id}}/expanded"]["get"]["security"] == [
-        {"HTTPBearer": []},
-        {},
-    ]
+    optional = ("expanded", "similar")  # a public image needs no token
+    for view in optional:
+        assert document["paths"][f"{images}/{{image_id}}/{view}"]["get"]["security"] == [
+            {"HTTPBearer": []},
+            {},
+        ]
     assert "security" not in document["paths"][f"{images}/public/summary"]["get"]
     for method, path, operation in _operations(document):
-        if path.startswith("/api/") and "public" not in path and "expanded" not in path:
+        if (
+            path.startswith("/api/")
+            and "public" not in path
+            and path.split("/")[-1] not in optional
+        ):
             assert operation["security"] == [{"HTTPBearer": []}], f"{method} {path}"
 
 

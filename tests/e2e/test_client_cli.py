@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bitimage.client import Client, NotFound, UploadFile, UploadProgress
+from bitimage.client import Client, NotFound, NotifyImage, UploadFile, UploadProgress
 from tests.servers import clean_env, running
 from tests.support import PASSWORD, make_jpeg, md5
 
@@ -428,3 +428,49 @@ def test_sdk_uploads_file_objects_and_reports_progress(server: str) -> None:
         assert caught.value.status == 404
         assert str(public[0].id) in caught.value.message
         bit.delete_account()
+
+
+def test_duplicates_and_similar_from_the_sdk_and_the_cli(cli: Cli, server: str) -> None:
+    # No worker here, so no dHash: the same bytes kept twice are the duplicates to find.
+    photo, other = make_jpeg(seed=400), make_jpeg(seed=401)
+    with Client(server) as bit:
+        bit.signup("copies@example.com", PASSWORD)
+        bit.login("copies@example.com", PASSWORD)
+        bit.ensure_account()
+        urls = bit.upload_urls(3)
+        for url, payload in zip(urls, (photo, photo, other), strict=True):
+            assert httpx.put(url.url, content=payload).status_code == 200
+        bit.notify(
+            [
+                NotifyImage(id=url.image_id, name=name, hash=md5(payload))
+                for url, name, payload in zip(
+                    urls, ("first", "second", "other"), (photo, photo, other), strict=True
+                )
+            ]
+        )
+        first, second = urls[0].image_id, urls[1].image_id
+        groups = list(bit.duplicates())
+        assert [[e.image.id for e in g.images] for g in groups] == [[first, second]]
+        assert groups[0].images[1].exact
+        found = bit.similar(first)
+        assert [e.image.id for e in found.images] == [second]
+        assert found.images[0].distance is None  # not analysed
+        assert bit.similar(urls[2].image_id).images == []
+        token = bit.token
+    assert token is not None
+    env = {"BITIMAGE_TOKEN": token}
+    listed = cli("duplicates", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert [[e["image"]["name"] for e in g["images"]] for g in json.loads(listed.stdout)] == [
+        ["first", "second"]
+    ]
+    text = cli("duplicates", env=env)
+    assert "group 1: 2 images" in text.stdout
+    assert "same bytes" in text.stdout
+    copies = cli("similar", str(first), "--json", env=env)
+    assert copies.returncode == 0, copies.stderr
+    assert [e["image"]["name"] for e in json.loads(copies.stdout)["images"]] == ["second"]
+    none = cli("similar", str(urls[2].image_id), env=env)
+    assert (none.returncode, none.stderr.strip()) == (0, "no copies found")
+    assert cli("similar", "not-an-id", env=env).returncode == 2
+    assert cli("duplicates", "--max-distance", "13", env=env).returncode == 2

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 from skimage import data
 
-from bitimage.analysis.ocr import DETECTOR_SIDE, TextAnalyser, model_path
+from bitimage.analysis.ocr import DETECTOR_SIDE, GATE_REGIONS, TextAnalyser, model_path
 from bitimage.analysis.people import EXPLICIT_THRESHOLD, PeopleAnalyser
 from bitimage.analysis.ports import AnalysisResult, DecodedImage
 
@@ -128,3 +128,110 @@ def test_ocr_models_come_from_the_package(reader: TextAnalyser) -> None:
     package_dir = Path(rapidocr.__file__).parent
     for name in ("PP-OCRv6_det_small.onnx", "PP-OCRv6_rec_small.onnx"):
         assert Path(model_path(name)).parent == package_dir / "models"
+
+
+def captioned(pixels: np.ndarray[Any, Any], caption: str) -> DecodedImage:
+    """A photo at a phone photo's decoded size with a white, outlined caption near its foot."""
+    image = Image.fromarray(pixels).convert("RGB").resize((1024, 683))
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=56)
+    draw.text((120, 560), caption, fill="white", font=font, stroke_width=3, stroke_fill="black")
+    return decoded(image)
+
+
+@pytest.fixture
+def recognitions(reader: TextAnalyser, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many crops each call of the recogniser got, one entry a call."""
+    calls: list[int] = []
+    engine: Any = reader._engine
+    recogniser = engine.text_rec
+
+    def counted(rec_input: Any) -> Any:
+        calls.append(len(rec_input.img))
+        return recogniser(rec_input)
+
+    monkeypatch.setattr(engine, "text_rec", counted)
+    return calls
+
+
+class CountedEngine:
+    """The OCR engine, counting its full passes (detector at DETECTOR_SIDE, every line read)."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.full_passes = 0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.full_passes += 1
+        return self.engine(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.engine, name)
+
+
+@pytest.fixture
+def engine(reader: TextAnalyser, monkeypatch: pytest.MonkeyPatch) -> CountedEngine:
+    counted = CountedEngine(reader._engine)
+    monkeypatch.setattr(reader, "_engine", counted)
+    return counted
+
+
+@pytest.mark.parametrize("name", ["chelsea", "coffee", "rocket", "astronaut"])
+def test_photos_without_text_skip_the_full_reading(
+    reader: TextAnalyser, engine: CountedEngine, recognitions: list[int], name: str
+) -> None:
+    image = photo(getattr(data, name)())
+    assert not reader.has_text(image)
+    result = analyse_offline(reader, image)
+    assert result.text is None
+    assert result.facts == {"text_lines": 0}
+    assert engine.full_passes == 0
+    # At most the gate's few regions were read (coffee's cup is one), never every line.
+    assert all(crops <= GATE_REGIONS for crops in recognitions)
+
+
+def test_text_on_a_photo_passes_the_gate_and_is_read(
+    reader: TextAnalyser, engine: CountedEngine
+) -> None:
+    image = captioned(data.chelsea(), "HAPPY BIRTHDAY TOM")
+    assert reader.has_text(image)
+    result = analyse_offline(reader, image)
+    assert result.text is not None
+    assert "happy birthday tom" in result.text.lower()
+    assert engine.full_passes == 1
+
+
+def test_the_gate_changes_nothing_on_text(reader: TextAnalyser) -> None:
+    with no_network():
+        ungated = TextAnalyser(gate=False)
+    assert not ungated.gate
+    for image in (
+        captioned(data.coffee(), "MONDAY MORNING"),
+        rendered(["BIT IMAGE 2026", "hello world"]),
+    ):
+        assert analyse_offline(reader, image) == analyse_offline(ungated, image)
+
+
+def test_ungated_reader_runs_the_full_reading_on_a_photo(
+    reader: TextAnalyser, engine: CountedEngine
+) -> None:
+    # The checks above are not vacuous: without the gate every photo gets the full pass.
+    reader.gate = False
+    try:
+        analyse_offline(reader, photo(data.coffee()))
+    finally:
+        reader.gate = True
+    assert engine.full_passes == 1
+
+
+@pytest.mark.parametrize("name", ["immunohistochemistry", "retina"])
+def test_a_texture_region_is_read_once_and_rejected(
+    reader: TextAnalyser, engine: CountedEngine, recognitions: list[int], name: str
+) -> None:
+    # The detector at the gate's size takes the stained tissue (the retina) for a region;
+    # the recogniser reads the gate's regions alone, finds no word, and the full pass never runs.
+    result = analyse_offline(reader, photo(getattr(data, name)()))
+    assert result.text is None
+    assert len(recognitions) == 1
+    assert 1 <= recognitions[0] <= GATE_REGIONS
+    assert engine.full_passes == 0

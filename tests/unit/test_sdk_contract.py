@@ -40,6 +40,8 @@ PARSED: dict[type[BaseModel], list[tuple[str, str, str]]] = {
         ("get", "/api/v1/images/private/summary", "200"),
         ("get", "/api/v1/images/public/summary", "200"),
     ],
+    sdk.SimilarImages: [("get", "/api/v1/images/{image_id}/similar", "200")],
+    sdk.DuplicatePage: [("get", "/api/v1/images/duplicates", "200")],
     sdk.ExpandedImage: [
         ("get", "/api/v1/images/{image_id}/expanded", "200"),
         ("patch", "/api/v1/images/{image_id}", "200"),

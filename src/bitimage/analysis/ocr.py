@@ -1,5 +1,12 @@
 """Text in the picture, from RapidOCR's PP-OCR models (detector, line orientation, recogniser).
 
+Most photos have no text, and reading one costs about 70 times the classifier, so a cheap test
+comes first: the detector alone at GATE_SIDE px, then the recogniser on the few regions it found
+(cut from the decoded picture, so at full resolution). Only a picture where one of them reads as
+a word is read in full: the detector at DETECTOR_SIDE, which finds the small lines the gate
+misses, and the recogniser on every line. bench/bench_ocr.py measured the gate on photos and on
+a text set with known strings.
+
 The three ONNX graphs ship inside the PyPI package `rapidocr` (models/); their paths are given
 explicitly, because without them RapidOCR resolves a model by name and hashes the file on every
 start, or fetches it from the internet when it is missing. The recogniser carries its character
@@ -11,7 +18,10 @@ from __future__ import annotations
 from importlib import metadata, resources
 from typing import Any
 
+import numpy as np
 from rapidocr import RapidOCR
+from rapidocr.ch_ppocr_det.utils import DetPreProcess
+from rapidocr.ch_ppocr_rec import TextRecInput
 
 from bitimage.analysis.ports import AnalysisResult, DecodedImage
 
@@ -20,6 +30,11 @@ DETECTOR = "PP-OCRv6_det_small.onnx"
 ORIENTATION = "ch_ppocr_mobile_v2.0_cls_mobile.onnx"
 RECOGNISER = "PP-OCRv6_rec_small.onnx"
 DETECTOR_SIDE = 960  # longest side the detector sees: a wide banner must not cost seconds
+# The gate's side: 3/8 of the decoded size. A 16-20 px caption on a photo (at the decoded 1024
+# px) passed 8 of 8 times, 14 px 7 of 8, 12 px 4 of 8; at 256 px even 20 px passed 2 of 8
+# (bench/bench_ocr.py's captions; the full pass reads all of them).
+GATE_SIDE = 384
+GATE_REGIONS = 6  # the largest regions the gate reads: one word among them is enough
 MIN_SCORE = 0.5  # recognised lines below this are mostly texture read as letters
 
 
@@ -47,6 +62,12 @@ def engine_params(threads: int) -> dict[str, Any]:
     }
 
 
+def quad_area(box: Any) -> float:
+    """The area of a detected quadrilateral (shoelace formula)."""
+    x, y = np.asarray(box, dtype=np.float64).T
+    return float(abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))) / 2)
+
+
 def _has_words(text: str) -> bool:
     # A lone "0" or "8" read off a photo's texture is noise, not text anyone searches for.
     return sum(ch.isalnum() for ch in text) >= 2
@@ -57,7 +78,9 @@ class TextAnalyser:
 
     name = "text"
 
-    def __init__(self, threads: int = 1) -> None:
+    def __init__(self, threads: int = 1, gate: bool = True) -> None:
+        # gate=False reads every picture, as before the gate: bench_ocr.py compares the two.
+        self.gate = gate
         self.model = f"rapidocr@{metadata.version(PACKAGE)}"
         self._engine = RapidOCR(params=engine_params(threads))
         # RapidOCR opens each model on first use; open them now so the first picture is not
@@ -66,8 +89,33 @@ class TextAnalyser:
         self._engine._load_cls_model()  # type: ignore[no-untyped-call]
         self._engine._load_rec_model()  # type: ignore[no-untyped-call]
 
+    def has_text(self, image: DecodedImage) -> bool:
+        """True when a region the detector finds at GATE_SIDE px reads as a word."""
+        engine: Any = self._engine
+        detector = engine.text_det
+        bgr = np.ascontiguousarray(np.asarray(image.pixels)[:, :, ::-1])
+        # Its own preprocessing at the gate's side; the engine's detector keeps DETECTOR_SIDE.
+        tensor = DetPreProcess(GATE_SIDE, "max", detector.mean, detector.std)(bgr)
+        if tensor is None:
+            return False
+        boxes, _ = detector.postprocess_op(detector.session(tensor), bgr.shape[:2])
+        if len(boxes) == 0:
+            return False
+        # A blob of texture (a retina, a tissue slide) is a region too: it reads as noise.
+        areas = [quad_area(box) for box in boxes]
+        largest = [boxes[i] for i in np.argsort(areas)[::-1][:GATE_REGIONS]]
+        crops = engine.crop_text_regions(bgr, largest)
+        upright = engine.text_cls(crops).img_list
+        read = engine.text_rec(TextRecInput(img=upright))
+        return any(
+            float(score) >= MIN_SCORE and _has_words(str(text))
+            for text, score in zip(read.txts or (), read.scores, strict=False)
+        )
+
     def read(self, image: DecodedImage) -> list[tuple[str, float]]:
         """The recognised lines with their scores, top to bottom, at least MIN_SCORE each."""
+        if self.gate and not self.has_text(image):
+            return []
         # A PIL image goes in as it is: RapidOCR converts it to its BGR array in memory.
         result = self._engine(image.pixels)
         texts: Any = getattr(result, "txts", None) or ()

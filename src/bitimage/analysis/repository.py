@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from bitimage.analysis.ports import Label
 from bitimage.db.base import utcnow
 from bitimage.images.models import ContentLabel, Image, ImageContentLabel
+from bitimage.images.perceptual import bands_of
 from bitimage.images.repository import scope_of
 
 
@@ -98,6 +99,9 @@ class AnalysisRepository:
     def finish(self, image: Image, facts: dict[str, Any]) -> None:
         """Record the analysis as done, merging these facts into the image's."""
         image.analysis_facts = {**(image.analysis_facts or {}), **facts}
+        dhash = image.analysis_facts.get("dhash")
+        if isinstance(dhash, str):  # its bands are what near-duplicate lookups read
+            image.dhash0, image.dhash1, image.dhash2, image.dhash3 = bands_of(dhash)
         image.analysis_status = "done"
         image.analysis_error = None
         image.analysed_at = utcnow()

@@ -306,9 +306,7 @@ def _main_options(
 
 
 def register(app: typer.Typer) -> None:
-    """Add the client commands (and the `account` group) and `--version` to the `bitimage` app;
-    then give every command help that names values by metavar."""
-    from bitimage.cli.helptext import tidy
+    """Add the client commands (and the `account` group) and `--version` to the `bitimage` app."""
     from bitimage.cli.uploading import upload  # it imports this module's helpers
 
     app.callback()(_main_options)
@@ -317,4 +315,3 @@ def register(app: typer.Typer) -> None:
     account = typer.Typer(help="Your Bit-image account.", no_args_is_help=True)
     account.command("delete")(account_delete)
     app.add_typer(account, name="account")
-    tidy(app)

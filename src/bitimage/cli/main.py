@@ -219,3 +219,9 @@ _register_backup(app)
 app.add_typer(_admin, name="admin")
 # `bitimage cas` serves the CAS alone, as before; `bitimage cas rotate-key` manages its keys.
 app.add_typer(_cas, name="cas")
+
+from bitimage.cli.duplicates import register as _register_duplicate_commands  # noqa: E402
+from bitimage.cli.helptext import tidy  # noqa: E402
+
+_register_duplicate_commands(app)
+tidy(app)  # last: every command's and group's help names values by metavar

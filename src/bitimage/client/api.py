@@ -19,12 +19,15 @@ from bitimage.client.models import (
     Authorization,
     CallerAccount,
     ConfirmedImages,
+    DuplicateGroup,
+    DuplicatePage,
     ExpandedImage,
     ImageSummary,
     Jwks,
     LoginAnswer,
     NotifyImage,
     SignupAnswer,
+    SimilarImages,
     SummaryPage,
     UploadUrl,
     UploadUrls,
@@ -193,6 +196,36 @@ class Client(BaseClient):
         """Everything about one image (yours, or anyone's public one)."""
         answer = self.request("GET", f"/api/v1/images/{image_id}/expanded", expect=200, auth=None)
         return self._parse(ExpandedImage, answer)
+
+    def similar(
+        self, image_id: uuid.UUID | str, *, limit: int = 20, max_distance: int | None = None
+    ) -> SimilarImages:
+        """Copies of an image (resized, re-encoded, lightly edited): yours, or public ones."""
+        params: dict[str, str | int] = {"kind": "duplicate", "limit": limit}
+        if max_distance is not None:
+            params["max_distance"] = max_distance
+        answer = self.request(
+            "GET", f"/api/v1/images/{image_id}/similar", expect=200, auth=None, params=params
+        )
+        return self._parse(SimilarImages, answer)
+
+    def duplicates_page(
+        self, page: int = 1, per_page: int = 100, max_distance: int | None = None
+    ) -> DuplicatePage:
+        """One page of the groups of duplicates in your library, largest first."""
+        params: dict[str, int] = {"page": page, "per_page": per_page}
+        if max_distance is not None:
+            params["max_distance"] = max_distance
+        answer = self.request("GET", "/api/v1/images/duplicates", expect=200, params=params)
+        return self._parse(DuplicatePage, answer)
+
+    def duplicates(self, max_distance: int | None = None) -> Iterator[DuplicateGroup]:
+        """Every group of duplicates in your library, page after page."""
+        page: int | None = 1
+        while page is not None:
+            answer = self.duplicates_page(page, max_distance=max_distance)
+            yield from answer.groups
+            page = answer.next_page
 
     def download(
         self, image_id: uuid.UUID | str, destination: str | os.PathLike[str] | IO[bytes]

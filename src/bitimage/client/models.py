@@ -120,6 +120,38 @@ class SummaryPage(_Model):
     next_cursor: str | None
 
 
+class SimilarImage(_Model):
+    """A copy of an image: its summary, the dHash distance (None before analysis), same bytes."""
+
+    image: ImageSummary
+    distance: int | None
+    exact: bool
+
+
+class SimilarImages(_Model):
+    """GET /api/v1/images/{id}/similar: the image's copies, nearest first."""
+
+    image_id: uuid.UUID
+    kind: Literal["duplicate"]
+    max_distance: int
+    images: list[SimilarImage]
+
+
+class DuplicateGroup(_Model):
+    """Images of one picture, the oldest first (distances are from it)."""
+
+    images: list[SimilarImage]
+
+
+class DuplicatePage(_Model):
+    """GET /api/v1/images/duplicates: a page of groups (`next_page` None: the last)."""
+
+    groups: list[DuplicateGroup]
+    total_groups: int
+    max_distance: int
+    next_page: int | None
+
+
 class Tag(_Model):
     """A tag of an image."""
 

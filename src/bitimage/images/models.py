@@ -51,6 +51,18 @@ class Image(Base):
         Index("ix_images_user_created", "user_id", "created_at"),
         Index("ix_images_public_created", "is_private", "created_at"),
         Index("ix_images_user_hash", "user_id", "hash"),
+        # Near-duplicate candidates by dHash band (images/perceptual.py): in an owner's
+        # library, and among public images for a stranger's view.
+        *(Index(f"ix_images_user_dhash{n}", "user_id", f"dhash{n}") for n in range(4)),
+        *(
+            Index(
+                f"ix_images_public_dhash{n}",
+                f"dhash{n}",
+                postgresql_where=text("NOT is_private"),
+                sqlite_where=text("NOT is_private"),
+            )
+            for n in range(4)
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
@@ -76,6 +88,11 @@ class Image(Base):
     # The copy strangers are served (location and camera metadata removed) exists.
     public_copy: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The 64-bit dHash in four 16-bit bands, most significant first; None until analysed.
+    dhash0: Mapped[int | None] = mapped_column(Integer, default=None)
+    dhash1: Mapped[int | None] = mapped_column(Integer, default=None)
+    dhash2: Mapped[int | None] = mapped_column(Integer, default=None)
+    dhash3: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
 class Tag(Base):

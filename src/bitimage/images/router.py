@@ -22,6 +22,13 @@ from bitimage.errors import (
     UnsupportedMedia,
     responses,
 )
+from bitimage.images.duplicate_schemas import (
+    DuplicatePage,
+    DuplicatesQuery,
+    SimilarImages,
+    SimilarQuery,
+)
+from bitimage.images.duplicates import DuplicateService
 from bitimage.images.filters import PrivateSummaryFilters, SummaryFilters
 from bitimage.images.schemas import (
     ConfirmedImages,
@@ -38,6 +45,7 @@ from bitimage.images.uploads import UploadService
 UploadServiceDep = Annotated[UploadService, Depends(provide("uploads", UploadService))]
 ImageServiceDep = Annotated[ImageService, Depends(provide("images", ImageService))]
 SearchServiceDep = Annotated[SearchService, Depends(provide("search", SearchService))]
+DuplicateServiceDep = Annotated[DuplicateService, Depends(provide("duplicates", DuplicateService))]
 
 router = APIRouter(prefix="/api/v1/images", tags=["images"])
 
@@ -144,6 +152,39 @@ def expanded(
     """Your image, or anyone's public image; a token is needed only for private ones."""
     viewer = caller.user_id if caller else None
     return images.expanded(session, viewer, image_id)
+
+
+@router.get(
+    "/duplicates",
+    responses=responses(AuthorizationFailed, ServiceUnavailable),
+    summary="Groups of the same picture in your library",
+)
+def duplicates(
+    caller: CurrentUser,
+    session: ReadSessionDep,
+    service: DuplicateServiceDep,
+    query: Annotated[DuplicatesQuery, Query()],
+) -> DuplicatePage:
+    """Your images kept more than once: the same bytes, or resized, re-encoded, lightly edited."""
+    return service.groups(session, caller.user_id, query)
+
+
+@router.get(
+    "/{image_id}/similar",
+    responses=responses(AuthorizationFailed, NotFound, ServiceUnavailable),
+    summary="Other copies of one image",
+    openapi_extra=OPTIONAL_TOKEN,
+)
+def similar(
+    image_id: uuid.UUID,
+    caller: OptionalUser,
+    session: ReadSessionDep,
+    service: DuplicateServiceDep,
+    query: Annotated[SimilarQuery, Query()],
+) -> SimilarImages:
+    """Copies of your image in your library; of a public image, among public images."""
+    viewer = caller.user_id if caller else None
+    return service.similar(session, viewer, image_id, query)
 
 
 @router.patch(

@@ -1,0 +1,78 @@
+"""Query parameters and answers of the duplicate routes (issue 15)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bitimage.images.perceptual import MAX_DISTANCE
+from bitimage.images.schemas import ImageSummary
+
+MaxDistance = Annotated[
+    int | None,
+    Field(
+        ge=0,
+        le=MAX_DISTANCE,
+        description=f"largest dHash Hamming distance (of 64 bits) that counts, 0 to "
+        f"{MAX_DISTANCE}; 0: only the same picture; default: BITIMAGE_NEAR_DUPLICATE_DISTANCE",
+    ),
+]
+
+
+class SimilarQuery(BaseModel):
+    """The query of GET /images/{id}/similar."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["duplicate"] = Field(
+        default="duplicate", description="duplicate: the same picture, resized, re-encoded or"
+        " lightly edited (same bytes or a close perceptual hash)"
+    )  # fmt: skip
+    limit: int = Field(default=20, ge=1, le=100, description="at most this many, 1 to 100")
+    max_distance: MaxDistance = None
+
+
+class DuplicatesQuery(BaseModel):
+    """The query of GET /images/duplicates."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    page: int = Field(default=1, ge=1, le=100_000, description="1 for the first page")
+    per_page: int = Field(default=20, ge=1, le=100, description="groups a page, 1 to 100")
+    max_distance: MaxDistance = None
+
+
+class SimilarImage(BaseModel):
+    """An image that is the same picture as another, and how far apart their hashes are."""
+
+    image: ImageSummary
+    distance: int | None = Field(
+        description="dHash Hamming distance, 0 to 64; null when either is not analysed yet"
+    )
+    exact: bool = Field(description="the same bytes (MD5)")
+
+
+class SimilarImages(BaseModel):
+    """The answer to GET /images/{id}/similar: nearest first, then oldest."""
+
+    image_id: uuid.UUID
+    kind: Literal["duplicate"]
+    max_distance: int
+    images: list[SimilarImage]
+
+
+class DuplicateGroup(BaseModel):
+    """Images of one picture: the oldest first; distances and `exact` are from it."""
+
+    images: list[SimilarImage]
+
+
+class DuplicatePage(BaseModel):
+    """A page of duplicate groups, largest first; `next_page` is null on the last."""
+
+    groups: list[DuplicateGroup]
+    total_groups: int
+    max_distance: int
+    next_page: int | None
