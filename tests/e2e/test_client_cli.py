@@ -13,8 +13,8 @@ import sys
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
-import click
 import httpx
 import pytest
 from typer.main import get_command
@@ -308,7 +308,8 @@ def test_token_variable_overrides_the_saved_one(cli: Cli, server: str, tmp_path:
     )
 
 
-def _every_command(command: click.Command, path: list[str]) -> Iterator[list[str]]:
+def _every_command(command: Any, path: list[str]) -> Iterator[list[str]]:
+    # Any: typer builds its commands on a click of its own (typer._click), private to it
     yield path
     for name, sub in getattr(command, "commands", {}).items():
         yield from _every_command(sub, [*path, name])
