@@ -28,8 +28,9 @@ Run: python -m bench.bench_search [--quick] [--images N] [--users U] [--database
 postgresql|both|none] [--queries N] [--budget S] [--single-user N] [--json FILE]
 --quick: 20,000 images (single user 5,000), 10 queries a kind, 100 photos checked.
 PostgreSQL databases are made as bitimage_bench_<random> on BITIMAGE_BENCH_POSTGRES_URL
-(default the local server) and dropped at the end. A full run takes about an hour
-(population ~10-15 minutes a database).
+(default the local server) and dropped at the end (`--keep`: kept, to be measured again with
+`--reuse NAME [--kinds word,word] [--scopes private|public]`: bench/_search_keep.py). A full
+run takes about an hour (population ~10-15 minutes a database).
 """
 
 from __future__ import annotations
@@ -54,17 +55,25 @@ from bitimage.config import load_settings
 from bitimage.db.migrate import upgrade
 
 try:
-    from bench._common import option, percentile, quick, table, text_option
+    from bench._common import option, percentile, quick, text_option
     from bench._search_bulk import USERS, read_ids, user_rows, write_photos, write_vocabulary
     from bench._search_check import check_bulk_path, with_real_bytes
     from bench._search_data import START, PhotoMaker, Vocabulary
-    from bench._search_queries import LIMIT, UNFILTERED, Kinds, Samples, Timings, run_kind, timed
+    from bench._search_keep import (
+        keep,
+        kinds_wanted,
+        load_samples,
+        reused,
+        save_samples,
+        scopes_wanted,
+    )
+    from bench._search_queries import LIMIT, UNFILTERED, Kinds, Samples, run_kind, timed
+    from bench._search_report import Results, figures, report, verdict
 except ModuleNotFoundError:  # run as `python bench/bench_search.py`
     from _common import (  # type: ignore[import-not-found,no-redef]
         option,
         percentile,
         quick,
-        table,
         text_option,
     )
     from _search_bulk import (  # type: ignore[import-not-found,no-redef]
@@ -79,14 +88,27 @@ except ModuleNotFoundError:  # run as `python bench/bench_search.py`
         with_real_bytes,
     )
     from _search_data import START, PhotoMaker, Vocabulary  # type: ignore[import-not-found,no-redef]
+    from _search_keep import (  # type: ignore[import-not-found,no-redef]
+        keep,
+        kinds_wanted,
+        load_samples,
+        reused,
+        save_samples,
+        scopes_wanted,
+    )
     from _search_queries import (  # type: ignore[import-not-found,no-redef]
         LIMIT,
         UNFILTERED,
         Kinds,
         Samples,
-        Timings,
         run_kind,
         timed,
+    )
+    from _search_report import (  # type: ignore[import-not-found,no-redef]
+        Results,
+        figures,
+        report,
+        verdict,
     )
 
 SEED = 17
@@ -97,7 +119,6 @@ PAGING_OWNERS = 5  # private cursor pages: owners whose cursors are fetched (unt
 ADMIN_URL = os.environ.get(
     "BITIMAGE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-Results = dict[str, dict[str, Timings]]  # scope -> kind -> timings
 
 
 @dataclass(frozen=True)
@@ -111,17 +132,20 @@ class Built:
 
 
 @contextmanager
-def opened(database: str, folder: Path) -> Iterator[Container]:
-    """A migrated container on a fresh database (PostgreSQL: made here, dropped after)."""
-    url, admin = None, None
+def opened(database: str, folder: Path, name: str = "") -> Iterator[Container]:
+    """A migrated container on a fresh database (PostgreSQL: made here, dropped after unless
+    --keep), or on the kept PostgreSQL database `name`."""
+    url, admin, drop = None, None, False
     if database == "postgresql":
-        name = f"bitimage_bench_{uuid.uuid4().hex[:10]}"
         admin = create_engine(
             "postgresql+psycopg://" + ADMIN_URL.removeprefix("postgresql://"),
             isolation_level="AUTOCOMMIT",
         )
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        if not name:
+            name = f"bitimage_bench_{uuid.uuid4().hex[:10]}"
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            drop = not keep()
         url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     settings = load_settings(
         data_dir=folder, database_url=url, argon2_memory_kib=8192, run_worker=False
@@ -133,8 +157,11 @@ def opened(database: str, folder: Path) -> Iterator[Container]:
     finally:
         container.close()
         if admin is not None:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            if drop:
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            else:
+                progress(f"postgresql: database {name} kept (drop it by hand)")
             admin.dispose()
 
 
@@ -200,7 +227,10 @@ def measure(
     results: Results = {}
     for scope in scopes:
         results[scope] = {}
+        wanted = kinds_wanted()
         for kind, make in kinds.kinds().items():
+            if wanted and kind != UNFILTERED and not any(word in kind for word in wanted):
+                continue  # --kinds: the unfiltered baseline is always timed
             who = owners[scope][:PAGING_OWNERS] if kind.startswith("pages") else owners[scope]
             found = run_kind(container, make, who, runs, budget)
             results[scope][kind] = found
@@ -208,49 +238,6 @@ def measure(
             n, dialect = len(found.times), container.database.dialect
             progress(f"{dialect} {scope} {kind}: n={n} p99={p99:.1f} ms")
     return results
-
-
-def summary(found: Timings) -> dict[str, float]:
-    """n, p50 and p99 of one kind."""
-    times = sorted(found.times)
-    if not times:
-        return {"n": 0, "p50_ms": 0.0, "p99_ms": 0.0}
-    return {
-        "n": len(times),
-        "p50_ms": round(percentile(times, 0.5), 2),
-        "p99_ms": round(percentile(times, 0.99), 2),
-    }
-
-
-def report(title: str, results: Results) -> str:
-    """The figures of one database as a table, with ratios to the same-run unfiltered page."""
-    scopes = list(results)
-    header = ["kind"]
-    for scope in scopes:
-        header += [f"{scope} p50", "p99", "x base", "n", "hits"]
-    rows = []
-    for kind in results[scopes[0]]:
-        row: list[object] = [kind]
-        for scope in scopes:
-            got, base = summary(results[scope][kind]), summary(results[scope][UNFILTERED])
-            hits = results[scope][kind].hits
-            ratio = got["p99_ms"] / base["p99_ms"] if base["p99_ms"] else 0.0
-            row += [f"{got['p50_ms']:.1f}", f"{got['p99_ms']:.1f}", f"{ratio:.1f}", int(got["n"])]
-            row.append(f"{sum(hits) / len(hits):.0f}" if hits else "-")
-        rows.append(row)
-    return f"{title}\n{table(rows, header)}"
-
-
-def verdict(name: str, results: Results, scope: str, limit: float, unfiltered: bool) -> str:
-    """Whether every kind (or the unfiltered one) of a scope is under `limit` ms at p99."""
-    worst = max(
-        (summary(t)["p99_ms"], kind)
-        for kind, t in results[scope].items()
-        if (kind == UNFILTERED) == unfiltered
-    )
-    what = "unfiltered" if unfiltered else "every filtered kind"
-    state = "met" if worst[0] < limit else f"MISSED (worst {worst[1]}: {worst[0]:.0f} ms)"
-    return f"target {name} {scope}, {what} p99 < {limit:.0f} ms: {state}"
 
 
 def user_ids(count: int, seed: int = 0) -> list[uuid.UUID]:
@@ -266,11 +253,16 @@ def run_database(
     """Build one database, measure every kind: the printed section, the figures, the build time."""
     with (
         tempfile.TemporaryDirectory(prefix="bench-search-") as folder,
-        opened(database, Path(folder)) as container,
+        opened(database, Path(folder), reused()) as container,
     ):
         owners = user_ids(users)
-        built = populate(container, owners, per_user)
-        results = measure(container, built, owners, runs, budget)
+        if reused():
+            built = Built(0.0, 0.0, 0, load_samples(reused()))
+        else:
+            built = populate(container, owners, per_user)
+        if keep() and database == "postgresql":
+            save_samples(str(container.database.engine.url.database), built.samples)
+        results = measure(container, built, owners, runs, budget, scopes_wanted())
     title = (
         f"{database}: {per_user * users:,} images over {users} users, populated in "
         f"{built.seconds:.0f} s (equality check of {CHECKED} photos: {built.compared_rows} "
@@ -278,9 +270,9 @@ def run_database(
     )
     lines = [report(title, results)]
     if database == "postgresql":
-        lines += [verdict("postgresql", results, "private", 30, False)]
-        lines += [verdict("postgresql", results, "public", 50, False)]
-        lines += [verdict("postgresql", results, s, 15, True) for s in ("private", "public")]
+        limits = {"private": 30, "public": 50}
+        lines += [verdict("postgresql", results, s, limits[s], False) for s in results]
+        lines += [verdict("postgresql", results, s, 15, True) for s in results]
     else:
         lines += [verdict("sqlite", results, "private", 50, False)]
     return "\n".join(lines), results, built.seconds
@@ -298,11 +290,6 @@ def run_single_user(images: int, runs: int, budget: float) -> tuple[str, Results
     title = f"sqlite: one user with {images:,} images, populated in {built.seconds:.0f} s"
     lines = [report(title, results), verdict("sqlite one user", results, "private", 30, False)]
     return "\n".join(lines), results, built.seconds
-
-
-def figures(results: Results) -> dict[str, dict[str, dict[str, float]]]:
-    """The JSON form: scope -> kind -> n, p50_ms, p99_ms."""
-    return {scope: {k: summary(t) for k, t in kinds.items()} for scope, kinds in results.items()}
 
 
 def main() -> None:

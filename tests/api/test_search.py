@@ -83,3 +83,24 @@ def test_paging_visits_every_match_once(client: TestClient) -> None:
     assert seen[:7] == strong
     assert len(seen) == len(set(seen))
     assert "dog" not in seen
+
+
+def test_paging_crosses_from_exact_names_to_containing_ones(client: TestClient) -> None:
+    """Exact names first (newest first), then the names containing the term, page by page."""
+    headers = auth(client, "exact-pages@example.com")
+    none: list[str] = []
+    items = [("tree", none), ("old tree", none), ("tree", none), ("treehouse", none)]
+    items += [("tree", none), ("my tree", none), ("tre", none)]
+    _confirm(client, headers, items)
+    seen: list[str] = []
+    cursor = ""
+    for _ in range(10):
+        answer = client.get(
+            f"/api/v1/images/private/summary?name=tree&limit=2{cursor}", headers=headers
+        ).json()
+        seen += [image["name"] for image in answer["images"]]
+        if answer["next_cursor"] is None:
+            break
+        cursor = f"&cursor={answer['next_cursor']}"
+    # Confirmed in this order, so the later ones are newer; "tre" is only similar: last.
+    assert seen == ["tree", "tree", "tree", "my tree", "treehouse", "old tree", "tre"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from typing import Any
 
@@ -113,10 +114,13 @@ def _captured(container: Container, query: SearchQuery) -> list[tuple[str, Any]]
     return statements
 
 
-QUERIES = [
-    ("name", _HASH[:6]),  # substring of one name
-    ("name", "x" + _HASH[1:6]),  # the same with a typo
-    ("text", _HASH[20:28]),
+QUERIES = [("text", _HASH[20:28])]
+NAMES = [
+    # (term, the index of the containing names' statement, a fuzzy statement expected)
+    (_HASH[:6], "ix_image_search_{scope}_name_trgm", True),  # substring of one name
+    ("x" + _HASH[1:6], "ix_image_search_{scope}_name_trgm", True),  # the same with a typo
+    # An eighth of the names: read newest first from the index that includes them, a page.
+    ("kitten", "ix_image_search_{scope}_recent", False),
 ]
 POSTINGS = [
     ("tag", _HASH[2:9]),  # one image's own tag
@@ -163,6 +167,40 @@ def test_filtered_queries_use_trigram_indexes(container: Container, big_index: u
             for _sql, plan in plans:
                 if index not in plan:
                     wrong[f"{scope} {field}={term}"] = plan
+    assert not wrong, "\n\n".join(f"{query}:\n{plan}" for query, plan in wrong.items())
+
+
+def _uses(plan: str, index: str) -> bool:
+    """Whether the plan reads this index (not merely one whose name starts the same)."""
+    return re.search(rf"\b{index}\b(?!_)", plan) is not None
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_name_reads_exact_names_then_containing_ones_in_scope(
+    container: Container, big_index: uuid.UUID
+) -> None:
+    """Exact names by the scope's btree, then containing ones, then two bands of typo candidates."""
+    wrong = {}
+    for owner, scope in ((big_index, "owner"), (None, "public")):
+        for term, containing, fuzzy in NAMES:
+            plans = _plans(container, _query(owner, "name", term))
+            exact = [plan for sql, plan in plans if "s.name = " in sql]
+            contains = [plan for sql, plan in plans if "s.name LIKE" in sql]
+            # Typo candidates: the close ones by similarity, then the newest similar ones.
+            close = [plan for sql, plan in plans if "<%" in sql and "word_similarity" in sql]
+            newest = [plan for sql, plan in plans if "<%" in sql and "word_similarity" not in sql]
+            counts = (len(exact), len(contains), len(close), len(newest))
+            assert counts == (1, 1, int(fuzzy), int(fuzzy)), plans
+            trigrams = f"ix_image_search_{scope}_name_trgm"
+            expected = [(f"ix_image_search_{scope}_name", exact),
+                        (containing.format(scope=scope), contains), (trigrams, close)]  # fmt: skip
+            for index, found in expected:
+                wrong.update({f"{scope} name={term} ({index})": plan for plan in found
+                              if not _uses(plan, index)})  # fmt: skip
+            # Few similar names: the trigram index; many: the scope's names newest first.
+            either = (trigrams, f"ix_image_search_{scope}_recent")
+            wrong.update({f"{scope} name={term} (newest)": plan for plan in newest
+                          if not any(_uses(plan, index) for index in either)})  # fmt: skip
     assert not wrong, "\n\n".join(f"{query}:\n{plan}" for query, plan in wrong.items())
 
 
@@ -214,4 +252,25 @@ def test_a_tag_and_a_label_read_the_fewer_postings_in_order(
             assert strong, f"{scope} tag={tag}: no strong statement"
             wrong.update({f"{scope} tag={tag}": plan for plan in strong
                           if index.format(scope=scope) not in plan})  # fmt: skip
+    assert not wrong, "\n\n".join(f"{query}:\n{plan}" for query, plan in wrong.items())
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_common_tag_and_several_labels_join_both_scoped_postings(
+    container: Container, big_index: uuid.UUID
+) -> None:
+    """Several labels' postings have no common order: the tags lead, joined to the labels' postings
+    through their scoped index (a hash join when both are many; here the planner may start from
+    the few labels' postings), never through every posting of the labels."""
+    wrong = {}
+    for owner, scope in ((big_index, "owner"), (None, "public")):
+        # Every image has "common"; about forty labels contain these three letters.
+        query = SearchQuery(owner_id=owner, tag="common", label=_HASH[9:12])
+        strong = [plan for sql, plan in _plans(container, query) if " AS score" in sql]
+        assert strong, f"{scope}: no strong statement"
+        index = f"ix_content_labels_{scope}_posting"
+        unscoped = ("Seq Scan", "ix_image_content_labels_label_id")
+        for plan in strong:
+            if index not in plan or any(name in plan for name in unscoped):
+                wrong[scope] = plan
     assert not wrong, "\n\n".join(f"{query}:\n{plan}" for query, plan in wrong.items())

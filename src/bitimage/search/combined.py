@@ -3,11 +3,13 @@
 An image's strong score is 2 per exact name (tag, label) plus its best containing label's
 confidence (at most 1), so the classes (exact tag and exact label: 4 and more; one exact
 name: 2 to 3; none: under 2) are ranked one after the other, each by confidence, then newest.
-Each class is read from whichever postings bound it best: the tag's postings in scope (each
-joined to its image's labels, then sorted: one random read per posting), or the label's
-postings in confidence order, each checked for the tags, so a LIMIT stops after a page: about
-page * labels / tags index probes. The tags lead when that is more than their own count. The classes
-below are only read when the ones above leave the page short.
+Each class is read from whichever postings bound it best: the tag's postings in scope joined to
+the labels' postings in scope (few tags: one index probe per tag posting; many: a hash join of
+both scoped indexes, read without the table), or one label's postings in confidence order, each
+checked for the tags, so a LIMIT stops after a page: about page * labels / tags index probes.
+The labels lead when the tags are many and the label filter names one label (several labels'
+postings have no common order: they would all be read and sorted). The classes below are only
+read when the ones above leave the page short.
 """
 
 from __future__ import annotations
@@ -113,7 +115,10 @@ class CombinedSearch:
         values = {**scope, "tags": tags, "cap": FEW_TAGS + 1}
         count = session.execute(sql.tag_count(public), values).scalar_one()
         if count > FEW_TAGS:
-            return True
+            # One label's postings are read in order, a LIMIT stops the scan; several labels'
+            # would be read whole and sorted: then both postings are read from their scoped
+            # indexes alone and joined (a hash join), the tags' order no help either.
+            return len(labels) == 1
         if count <= need:
             return False
         cap = count * count // need  # the labels' postings the label scan may read

@@ -30,7 +30,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from bitimage.search import postings
-from bitimage.search.ports import SearchEntry
+from bitimage.search import query as sql
+from bitimage.search.names import NameSearch
+from bitimage.search.ports import SearchEntry, SearchQuery
 from bitimage.search.postings import Postings
 from bitimage.search.query import COLUMNS, IMAGES, SEPARATOR, ZERO, Term, like_pattern
 from bitimage.search.ranking import MIN_SIMILARITY, Position, normalise
@@ -55,6 +57,11 @@ _UPSERT = text(
 _REMOVE = text("DELETE FROM image_search WHERE image_id = ANY(:ids)")
 # The operator `<%` compares with this threshold; the ranking's own floor is the same.
 _THRESHOLD = text("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)")
+
+
+def _threshold(session: Session, value: float) -> None:
+    """Sets the `<%` threshold for this transaction."""
+    session.execute(_THRESHOLD, {"t": str(value)})
 
 
 @functools.lru_cache(maxsize=4)
@@ -166,6 +173,30 @@ class PostgresSearchIndex(TieredSearchIndex):
             session.execute(_REMOVE, {"ids": list(image_ids)})
             forget_postings(session, list(image_ids))
 
+    @functools.cached_property
+    def _names(self) -> NameSearch:
+        return NameSearch(self.dialect)
+
+    def _strong(
+        self, session: Session, query: SearchQuery, filters: dict[str, str], after: Position | None
+    ) -> list[Position]:
+        """A lone name filter: exact names, then containing ones, each tier newest first."""
+        if set(filters) != {"name"} or query.hash:
+            return super()._strong(session, query, filters, after)
+        scope = self._posting_scope(query)
+        return self._names.page(session, filters["name"], scope, after, query.limit + 1)
+
+    def _fuzzy_candidates(
+        self, session: Session, query: SearchQuery, filters: dict[str, str]
+    ) -> list[tuple[Any, ...]]:
+        """A lone name's typo candidates in two bands (search/names.py); else as every index."""
+        if set(filters) != {"name"} or query.hash:
+            return super()._fuzzy_candidates(session, query, filters)
+        built = sql.fuzzy(self.dialect, query, filters)
+        if built is None:
+            return []
+        return self._names.candidates(session, *built, _threshold)
+
     def _similar_names(self, session: Session, kind: Postings, term: str) -> list[tuple[Any, str]]:
         """Names with a word similar to the term, by word similarity (trigram index)."""
         self._before_fuzzy(session)
@@ -173,4 +204,4 @@ class PostgresSearchIndex(TieredSearchIndex):
 
     def _before_fuzzy(self, session: Session) -> None:
         """Sets the `<%` threshold for this transaction."""
-        session.execute(_THRESHOLD, {"t": str(MIN_SIMILARITY)})
+        _threshold(session, MIN_SIMILARITY)

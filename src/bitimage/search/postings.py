@@ -255,6 +255,8 @@ def both(public: bool, after: bool, exact_tag: bool, exact_label: bool) -> Selec
         tags.c.tag_id.in_(bindparam("tags", expanding=True)),
         *_scope(TAGS, public),
         labels.c.label_id.in_(bindparam("labels", expanding=True)),
+        # The same image's scope, written on its labels too: their scoped index can serve them.
+        *_scope(LABELS, public),
         *_floor(LABELS),
     ]
     if not exact_tag:  # an image with the exact tag belongs to the class above

@@ -239,8 +239,10 @@ def _row_scope(dialect: SearchDialect, public: bool, hashed: bool) -> list[Colum
     return where
 
 
-def _after(created_at: ColumnElement[Any], ident: ColumnElement[Any]) -> ColumnElement[bool]:
-    """Rows after the cursor's position in newest-first order (same score)."""
+def after_position(
+    created_at: ColumnElement[Any], ident: ColumnElement[Any]
+) -> ColumnElement[bool]:
+    """Rows after the cursor's position (:c, :i) in newest-first order (same score)."""
     moment: ColumnElement[Any] = bindparam("c")
     image_id: ColumnElement[Any] = bindparam("i")
     return or_(created_at < moment, and_(created_at == moment, ident < image_id))
@@ -269,7 +271,9 @@ def _label_scores(public: bool) -> FromClause:
 
 @functools.lru_cache(maxsize=16)
 def _unfiltered(dialect: SearchDialect, public: bool, hashed: bool, after: bool) -> Select[Any]:
-    where = _scope(public, hashed) + ([_after(IMAGES.c.created_at, IMAGES.c.id)] if after else [])
+    where = _scope(public, hashed)
+    if after:
+        where.append(after_position(IMAGES.c.created_at, IMAGES.c.id))
     return (
         select(IMAGES.c.id, IMAGES.c.created_at)
         .where(*where)
@@ -305,7 +309,7 @@ def _strong(
         rows = rows.join(labels, labels.c.image_id == scoped.c.image_id)
     if after:
         above: ColumnElement[Any] = bindparam("s", type_=Float())  # a score is not an integer
-        newer = _after(scoped.c.created_at, scoped.c.image_id)
+        newer = after_position(scoped.c.created_at, scoped.c.image_id)
         where.append(or_(score < above, and_(score == above, newer)))
     return (
         select(scoped.c.image_id.label("id"), scoped.c.created_at, score.label("score"))

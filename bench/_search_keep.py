@@ -1,0 +1,75 @@
+"""bench_search.py on a kept PostgreSQL database: build it once, then measure it many times.
+
+`--keep` leaves the populated database in place (its name printed) and writes the photos kept
+for drawing query terms next to it, as JSON (`<tmp>/<name>.samples.json`); `--reuse NAME`
+measures that database again without populating it (migrations still run: a new index
+reaches it). `--kinds a,b` times only the kinds whose names contain one of the words, and
+`--scopes private|public` one scope. A kept database is dropped by hand:
+`psql -h 127.0.0.1 -U postgres -c 'drop database NAME'`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import uuid
+from dataclasses import asdict
+from pathlib import Path
+
+try:
+    from bench._common import text_option
+    from bench._search_queries import Sample, Samples
+except ModuleNotFoundError:  # run as `python bench/bench_search.py`
+    from _common import text_option  # type: ignore[import-not-found,no-redef]
+    from _search_queries import Sample, Samples  # type: ignore[import-not-found,no-redef]
+
+
+def keep() -> bool:
+    """True when the PostgreSQL database is to be kept after the run."""
+    return "--keep" in sys.argv[1:]
+
+
+def reused() -> str:
+    """The kept database to measure again ('' to build a new one)."""
+    return text_option("--reuse", "")
+
+
+def kinds_wanted() -> list[str]:
+    """Words naming the kinds to time (every kind when empty)."""
+    return [word for word in text_option("--kinds", "").split(",") if word]
+
+
+def scopes_wanted() -> tuple[str, ...]:
+    """The scopes to time."""
+    chosen = text_option("--scopes", "")
+    return (chosen,) if chosen else ("private", "public")
+
+
+def _file(name: str) -> Path:
+    return Path(tempfile.gettempdir()) / f"{name}.samples.json"
+
+
+def save_samples(name: str, samples: Samples) -> Path:
+    """Write the kept photos of database `name` for a later --reuse."""
+    rows = [{**asdict(s), "user_id": s.user_id.hex} for s in samples.kept]
+    path = _file(name)
+    path.write_text(json.dumps({"every": samples.every, "seen": samples.seen, "kept": rows}))
+    return path
+
+
+def load_samples(name: str) -> Samples:
+    """The kept photos written by save_samples for database `name`."""
+    raw = json.loads(_file(name).read_text())
+    kept = [
+        Sample(
+            uuid.UUID(hex=row["user_id"]),
+            row["name"],
+            row["public"],
+            tuple(row["tags"]),
+            tuple(row["labels"]),
+            row["text"],
+        )
+        for row in raw["kept"]
+    ]
+    return Samples(every=raw["every"], kept=kept, seen=raw["seen"])
