@@ -6,6 +6,10 @@ measures that database again without populating it (migrations still run: a new 
 reaches it). `--kinds a,b` times only the kinds whose names contain one of the words, and
 `--scopes private|public` one scope. A kept database is dropped by hand:
 `psql -h 127.0.0.1 -U postgres -c 'drop database NAME'`.
+
+On SQLite `--sqlite-dir DIR` does the same: the databases live in DIR/many and DIR/one (the
+single user's) instead of a temporary folder, with their samples beside them; a folder that
+already holds samples is measured again, not populated. Delete DIR by hand when done.
 """
 
 from __future__ import annotations
@@ -46,12 +50,29 @@ def scopes_wanted() -> tuple[str, ...]:
     return (chosen,) if chosen else ("private", "public")
 
 
+def sqlite_dir(part: str) -> Path | None:
+    """The kept SQLite folder for `part` (many, one), made if missing; None: a temporary one."""
+    chosen = text_option("--sqlite-dir", "")
+    if not chosen:
+        return None
+    folder = Path(chosen) / part
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def _file(name: str) -> Path:
+    if name.startswith("/"):  # a kept SQLite folder
+        return Path(name) / "samples.json"
     return Path(tempfile.gettempdir()) / f"{name}.samples.json"
 
 
+def has_samples(name: str) -> bool:
+    """True when database (or SQLite folder) `name` was populated and its samples saved."""
+    return _file(name).exists()
+
+
 def save_samples(name: str, samples: Samples) -> Path:
-    """Write the kept photos of database `name` for a later --reuse."""
+    """Write the kept photos of database (or SQLite folder) `name` for a later --reuse."""
     rows = [{**asdict(s), "user_id": s.user_id.hex} for s in samples.kept]
     path = _file(name)
     path.write_text(json.dumps({"every": samples.every, "seen": samples.seen, "kept": rows}))

@@ -29,7 +29,8 @@ postgresql|both|none] [--queries N] [--budget S] [--single-user N] [--json FILE]
 --quick: 20,000 images (single user 5,000), 10 queries a kind, 100 photos checked.
 PostgreSQL databases are made as bitimage_bench_<random> on BITIMAGE_BENCH_POSTGRES_URL
 (default the local server) and dropped at the end (`--keep`: kept, to be measured again with
-`--reuse NAME [--kinds word,word] [--scopes private|public]`: bench/_search_keep.py). A full
+`--reuse NAME [--kinds word,word] [--scopes private|public]`; SQLite: `--sqlite-dir DIR`, kept
+there and measured again when run with it again: bench/_search_keep.py). A full
 run takes about an hour (population ~10-15 minutes a database).
 """
 
@@ -60,12 +61,14 @@ try:
     from bench._search_check import check_bulk_path, with_real_bytes
     from bench._search_data import START, PhotoMaker, Vocabulary
     from bench._search_keep import (
+        has_samples,
         keep,
         kinds_wanted,
         load_samples,
         reused,
         save_samples,
         scopes_wanted,
+        sqlite_dir,
     )
     from bench._search_queries import LIMIT, UNFILTERED, Kinds, Samples, run_kind, timed
     from bench._search_report import Results, figures, report, verdict
@@ -89,12 +92,14 @@ except ModuleNotFoundError:  # run as `python bench/bench_search.py`
     )
     from _search_data import START, PhotoMaker, Vocabulary  # type: ignore[import-not-found,no-redef]
     from _search_keep import (  # type: ignore[import-not-found,no-redef]
+        has_samples,
         keep,
         kinds_wanted,
         load_samples,
         reused,
         save_samples,
         scopes_wanted,
+        sqlite_dir,
     )
     from _search_queries import (  # type: ignore[import-not-found,no-redef]
         LIMIT,
@@ -129,6 +134,17 @@ class Built:
     check_seconds: float
     compared_rows: int
     samples: Samples
+
+
+@contextmanager
+def folder_for(part: str) -> Iterator[Path]:
+    """The kept SQLite folder (--sqlite-dir) or a temporary one."""
+    kept = sqlite_dir(part)
+    if kept is not None:
+        yield kept
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-search-") as folder:
+        yield Path(folder)
 
 
 @contextmanager
@@ -252,16 +268,21 @@ def run_database(
 ) -> tuple[str, Results, float]:
     """Build one database, measure every kind: the printed section, the figures, the build time."""
     with (
-        tempfile.TemporaryDirectory(prefix="bench-search-") as folder,
-        opened(database, Path(folder), reused()) as container,
+        folder_for("many") as folder,
+        opened(database, folder, reused() if database == "postgresql" else "") as container,
     ):
         owners = user_ids(users)
-        if reused():
+        kept = str(folder) if sqlite_dir("many") is not None and database == "sqlite" else ""
+        if reused() and database == "postgresql":
             built = Built(0.0, 0.0, 0, load_samples(reused()))
+        elif kept and has_samples(kept):
+            built = Built(0.0, 0.0, 0, load_samples(kept))
         else:
             built = populate(container, owners, per_user)
         if keep() and database == "postgresql":
             save_samples(str(container.database.engine.url.database), built.samples)
+        if kept:
+            save_samples(kept, built.samples)
         results = measure(container, built, owners, runs, budget, scopes_wanted())
     title = (
         f"{database}: {per_user * users:,} images over {users} users, populated in "
@@ -280,12 +301,15 @@ def run_database(
 
 def run_single_user(images: int, runs: int, budget: float) -> tuple[str, Results, float]:
     """SQLite with one user holding every image, private scope."""
-    with (
-        tempfile.TemporaryDirectory(prefix="bench-search-") as folder,
-        opened("sqlite", Path(folder)) as container,
-    ):
+    with folder_for("one") as folder, opened("sqlite", folder) as container:
         owner = user_ids(1, seed=-1)
-        built = populate(container, owner, images)
+        kept = str(folder) if sqlite_dir("one") is not None else ""
+        if kept and has_samples(kept):
+            built = Built(0.0, 0.0, 0, load_samples(kept))
+        else:
+            built = populate(container, owner, images)
+        if kept:
+            save_samples(kept, built.samples)
         results = measure(container, built, owner, runs, budget, ("private",))
     title = f"sqlite: one user with {images:,} images, populated in {built.seconds:.0f} s"
     lines = [report(title, results), verdict("sqlite one user", results, "private", 30, False)]
