@@ -18,7 +18,8 @@ content_label `animal` and of the most common tag. Terms come from the generated
 kind, Zipf-weighted. Each kind runs --queries times per scope (default 100) or until --budget
 seconds (default 30) have gone, whichever is first, and never fewer than 3: `n` says how many.
 On SQLite it also measures one user with 100,000 images (--single-user N; 0 skips it;
---database none runs that part alone).
+--database none runs that part alone; --owner-scan N sets SQLite's private crossover: 0 puts
+every owner through FTS5, to compare the plans).
 
 Targets (issue 17): PostgreSQL at 1M / 100 users, every filtered kind p99 < 30 ms private and
 < 50 ms public, unfiltered < 15 ms; SQLite at 1M / 100 users p99 < 50 ms private; SQLite with
@@ -54,6 +55,7 @@ from sqlalchemy.engine import make_url
 from bitimage.bootstrap import Container, bootstrap
 from bitimage.config import load_settings
 from bitimage.db.migrate import upgrade
+from bitimage.search.sqlite import SqliteSearchIndex
 
 try:
     from bench._common import option, percentile, quick, text_option
@@ -181,6 +183,13 @@ def opened(database: str, folder: Path, name: str = "") -> Iterator[Container]:
             admin.dispose()
 
 
+def crossover(container: Container) -> None:
+    """--owner-scan N: SQLite's private crossover (owners above N images go through FTS5)."""
+    index = container.search_index
+    if "--owner-scan" in sys.argv[1:] and isinstance(index, SqliteSearchIndex):
+        index.owner_scan = option("--owner-scan", index.owner_scan)
+
+
 def progress(message: str) -> None:
     """A line on stderr, for whoever watches a long run."""
     print(message, file=sys.stderr, flush=True)
@@ -283,6 +292,7 @@ def run_database(
             save_samples(str(container.database.engine.url.database), built.samples)
         if kept:
             save_samples(kept, built.samples)
+        crossover(container)
         results = measure(container, built, owners, runs, budget, scopes_wanted())
     title = (
         f"{database}: {per_user * users:,} images over {users} users, populated in "
@@ -310,6 +320,7 @@ def run_single_user(images: int, runs: int, budget: float) -> tuple[str, Results
             built = populate(container, owner, images)
         if kept:
             save_samples(kept, built.samples)
+        crossover(container)
         results = measure(container, built, owner, runs, budget, ("private",))
     title = f"sqlite: one user with {images:,} images, populated in {built.seconds:.0f} s"
     lines = [report(title, results), verdict("sqlite one user", results, "private", 30, False)]

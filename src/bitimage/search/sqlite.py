@@ -167,13 +167,6 @@ class SqliteSearchSql:
 SQLITE = SqliteSearchSql()
 
 
-class OwnedSearchSql(owned.OwnedMixin, SqliteSearchSql):  # type: ignore[misc]
-    """The private scope of an owner under the crossover: LIKE on the owner's rows, no FTS5."""
-
-
-OWNED = OwnedSearchSql()
-
-
 class SqliteSearchIndex(TieredSearchIndex):
     """Search through an FTS5 table with the trigram tokenizer (SQLite 3.34 and later)."""
 
@@ -234,8 +227,9 @@ class SqliteSearchIndex(TieredSearchIndex):
     ) -> list[Position]:
         if not self._owned(session, query):
             return super()._strong(session, query, filters, after, exact_label)
-        statement, params = sql.strong(OWNED, query, filters, after, exact_label)
-        return [OWNED.position(2, float(s), c, i) for i, c, s in session.execute(statement, params)]
+        statement, params = sql.strong(owned.OWNED, query, filters, after, exact_label)
+        rows = session.execute(statement, params)
+        return [owned.OWNED.position(2, float(s), c, i) for i, c, s in rows]
 
     def _fuzzy_candidates(
         self, session: Session, query: SearchQuery, filters: dict[str, str]
@@ -243,7 +237,7 @@ class SqliteSearchIndex(TieredSearchIndex):
         if not self._owned(session, query):
             return super()._fuzzy_candidates(session, query, filters)
         shape, params = owned.candidate_params(filters)
-        statement = owned.candidates(_SEARCH, _ROWS, shape)
+        statement = owned.candidates(shape)
         params["owner"] = query.owner_id.hex if query.owner_id else None
         return [tuple(row) for row in session.execute(statement, params)]
 
