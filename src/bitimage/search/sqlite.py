@@ -231,6 +231,21 @@ class SqliteSearchIndex(TieredSearchIndex):
         rows = session.execute(statement, params)
         return [owned.OWNED.position(2, float(s), c, i) for i, c, s in rows]
 
+    def _strong_postings(
+        self,
+        session: Session,
+        query: SearchQuery,
+        filters: dict[str, str],
+        after: Position | None,
+        exact_label: bool,
+    ) -> list[Position]:
+        owner = query.owner_id.hex if query.owner_id else ""
+        if not self._owned(session, query) or not owned.few_tagged(session, owner, filters["tag"]):
+            return super()._strong_postings(session, query, filters, after, exact_label)
+        params = sql.strong(owned.OWNED, query, filters, after, exact_label)[1]
+        rows = session.execute(owned.tag_and_label(after is not None), params)
+        return [owned.OWNED.position(2, float(s), c, i) for i, c, s in rows]
+
     def _fuzzy_candidates(
         self, session: Session, query: SearchQuery, filters: dict[str, str]
     ) -> list[Candidate]:

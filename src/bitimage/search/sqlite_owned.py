@@ -23,24 +23,42 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Float,
     FromClause,
     Integer,
     Select,
     String,
+    and_,
     bindparam,
+    case,
     column,
     func,
     literal_column,
+    or_,
     select,
     table,
     text,
     type_coerce,
 )
+from sqlalchemy.orm import Session
 
-from bitimage.search.query import FUZZY_CANDIDATES, IMAGES, ONE, ZERO, Term, like_pattern
-from bitimage.search.ranking import Position, trigrams
+from bitimage.search.postings import TAGS, containing
+from bitimage.search.query import (
+    EXACT_WEIGHT,
+    FUZZY_CANDIDATES,
+    IMAGES,
+    ONE,
+    ZERO,
+    Term,
+    after_position,
+    like_pattern,
+)
+from bitimage.search.ranking import Position
 
 OWNER_SCAN = 30_000  # the crossover measured at 1M images (README, SQLite search)
+FEW_TAGGED = 300  # a tag + label filter: the owner's rows lead when the tag has this few images
+FEW_TAG_NAMES = 50  # more tags contain the term: it is common, the postings lead
+MAX_TRIGRAMS = 4  # a long term's typo candidates share one of 4 of its trigrams, spread evenly
 LIKE = "like"
 _COLUMNS = {"name": "c0", "tag": "c1", "label": "c2", "text": "c3"}  # FTS5's column order
 _CONTENT = table("image_search_content", column("id"), *map(column, _COLUMNS.values())).alias("s")
@@ -49,11 +67,34 @@ _ROWS = table(
     column("created_at"), column("visible"),
 )  # fmt: skip
 _NEWLINE = literal_column("char(10)", String)
+_IMAGE_LABELS = table(
+    "image_content_labels", column("image_id"), column("label_id"), column("confidence")
+).alias("ol")
+_LABELS = table("content_labels", column("id"), column("name")).alias("ocl")
+
+# At most FEW_TAGGED + 1 entries of the scoped tag index (owner, tag, time, image).
+_TAGGED = text(
+    "SELECT count(*) FROM (SELECT 1 FROM image_tags WHERE user_id = :owner "
+    "AND tag_id IN :ids LIMIT :cap)"
+).bindparams(bindparam("ids", expanding=True))
 
 # At most crossover + 1 index entries: whether the owner is under the crossover.
 OWNER_COUNT = text(
     "SELECT count(*) FROM (SELECT 1 FROM image_search_rows WHERE user_id = :owner LIMIT :cap)"
 )
+
+
+def few_tagged(session: Session, owner: str, term: str) -> bool:
+    """True when the owner has at most FEW_TAGGED images with a tag containing `term`.
+
+    Then a tag + label filter reads the owner's rows (each tagged row's labels by its key);
+    with more, the postings (search/combined.py) find a page sooner.
+    """
+    ids = [i for i, _ in session.execute(containing(TAGS), {"like": like_pattern(term)})]
+    if not ids or len(ids) > FEW_TAG_NAMES:
+        return not ids
+    params = {"owner": owner, "ids": ids, "cap": FEW_TAGGED + 1}
+    return bool(session.execute(_TAGGED, params).scalar_one() <= FEW_TAGGED)
 
 
 def _value(field: str) -> ColumnElement[Any]:
@@ -154,13 +195,59 @@ def candidates(shape: tuple[tuple[str, int], ...]) -> Select[Any]:
     )
 
 
+def _spread(grams: list[str]) -> list[str]:
+    """At most MAX_TRIGRAMS of the term's trigrams (in their order in it), evenly spaced.
+
+    A typo spoils at most the three trigrams that hold it, so a one-typo match still shares
+    most of the eight; a candidate sharing none of them is missed (README, SQLite search).
+    """
+    if len(grams) <= MAX_TRIGRAMS:
+        return grams
+    step = len(grams) / MAX_TRIGRAMS
+    return [grams[int(n * step)] for n in range(MAX_TRIGRAMS)]
+
+
 def candidate_params(filters: dict[str, str]) -> tuple[tuple[tuple[str, int], ...], dict[str, Any]]:
     """The candidates' shape and each term's trigrams as LIKE patterns (or the term's own)."""
     shape, params = [], {}
     for field, term in filters.items():
-        grams = sorted(trigrams(term))
+        grams = _spread(list(dict.fromkeys(term[i : i + 3] for i in range(len(term) - 2))))
         shape.append((field, len(grams)))
         params.update({f"g_{field}_{n}": like_pattern(gram) for n, gram in enumerate(grams)})
         if not grams:
             params[f"like_{field}"] = like_pattern(term)
     return tuple(shape), params
+
+
+@functools.lru_cache(maxsize=4)
+def tag_and_label(after: bool) -> Select[Any]:
+    """Strong matches of a tag and a label filter among the owner's rows (query.strong's params).
+
+    The owner's rows whose tags contain the term, then each one's labels by its key: bounded
+    by the owner's count, where the postings of a rare tag with a common label are not.
+    """
+    exact_label = func.max(case((_LABELS.c.name == bindparam("lc_exact"), ONE), else_=ZERO))
+    score: ColumnElement[Any] = literal_column(str(EXACT_WEIGHT)) * (
+        OWNED.exact("tag") + exact_label
+    ) + func.max(_IMAGE_LABELS.c.confidence)
+    rows = OWNED._by_rows.join(_IMAGE_LABELS, _IMAGE_LABELS.c.image_id == _ROWS.c.image_id).join(
+        _LABELS, _LABELS.c.id == _IMAGE_LABELS.c.label_id
+    )
+    statement = (
+        select(_ROWS.c.image_id.label("id"), _ROWS.c.created_at, score.label("score"))
+        .select_from(rows)
+        .where(
+            _ROWS.c.user_id == bindparam("owner"),
+            OWNED.predicate(LIKE, "tag"),
+            _LABELS.c.name.like(bindparam("lc_like"), escape="\\"),
+            _IMAGE_LABELS.c.confidence >= bindparam("lc_min"),
+        )
+        .group_by(_ROWS.c.image_id)
+    )
+    if after:
+        above: ColumnElement[Any] = bindparam("s", type_=Float())
+        newer = after_position(_ROWS.c.created_at, _ROWS.c.image_id)
+        statement = statement.having(or_(score < above, and_(score == above, newer)))
+    return statement.order_by(
+        literal_column("score").desc(), _ROWS.c.created_at.desc(), _ROWS.c.image_id.desc()
+    ).limit(bindparam("limit"))
