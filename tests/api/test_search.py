@@ -134,3 +134,11 @@ def test_paging_crosses_from_exact_names_to_containing_ones(client: TestClient) 
         cursor = f"&cursor={answer['next_cursor']}"
     # Confirmed in this order, so the later ones are newer; "tre" is only similar: last.
     assert seen == ["tree", "tree", "tree", "my tree", "treehouse", "old tree", "tre"]
+
+
+def test_a_long_name_with_a_typo_is_found(client: TestClient) -> None:
+    # On SQLite's owner scan a long term's typo candidates share one of 4 of its trigrams.
+    headers = auth(client, "long@example.com")
+    _confirm(client, headers, [("IMG_20190304_123456.JPG", []), ("DSC12345.JPG", [])])
+    assert _names(client, headers, "name=img_20190304_128456.jpg") == ["IMG_20190304_123456.JPG"]
+    assert _names(client, headers, "name=IMG_20190304_123456.jpg") == ["IMG_20190304_123456.JPG"]

@@ -134,3 +134,13 @@ def test_pages_follow_the_cursor_and_refuse_a_foreign_one(backend: Backend) -> N
     assert second.next_cursor is None
     with pytest.raises(InvalidCursor):
         backend.index.search(backend.session, SearchQuery(backend.owner, cursor="garbage"))
+
+
+def test_a_name_is_found_in_any_case(backend: Backend) -> None:
+    # The owner's rows are read with LIKE without lower(): SQLite's LIKE folds ASCII case.
+    a = backend.new_image("IMG_20190304_123456.JPG")
+    b = backend.new_image("DSC12345.JPG")
+    entries = [SearchEntry(a, "IMG_20190304_123456.JPG", []), SearchEntry(b, "DSC12345.JPG", [])]
+    backend.index.index(backend.session, entries)
+    assert _ids(backend, name="img_20190304_123456.jpg") == {a}
+    assert b in _ids(backend, name="DSC12345")
