@@ -127,8 +127,8 @@ class SqliteSearchSql:
         return Term(LIKE, params | {f"like_{field}": like_pattern(term)})
 
     def similar(self, field: str, term: str) -> Term:
-        """Any of the term's trigrams; a term too short for typos must be contained."""
-        grams = sorted(trigrams(term))
+        """Any of (at most 4 of) the term's trigrams; a term too short for typos is contained."""
+        grams = sorted(owned.spread(term))
         if grams:
             return Term(MATCH, fragment=f"{COLUMNS[field]} : ({' OR '.join(map(_phrase, grams))})")
         return Term(LIKE, {f"like_{field}": like_pattern(term)})

@@ -195,12 +195,14 @@ def candidates(shape: tuple[tuple[str, int], ...]) -> Select[Any]:
     )
 
 
-def _spread(grams: list[str]) -> list[str]:
+def spread(term: str) -> list[str]:
     """At most MAX_TRIGRAMS of the term's trigrams (in their order in it), evenly spaced.
 
-    A typo spoils at most the three trigrams that hold it, so a one-typo match still shares
-    most of the eight; a candidate sharing none of them is missed (README, SQLite search).
+    A typo spoils at most the three trigrams that hold it, so a one-typo match of a long term
+    still shares some of them; a candidate sharing none is missed (README, SQLite search).
+    FTS5's typo query uses the same few: a long file name's 21 trigrams read 21 doclists.
     """
+    grams = list(dict.fromkeys(term[i : i + 3] for i in range(len(term) - 2)))
     if len(grams) <= MAX_TRIGRAMS:
         return grams
     step = len(grams) / MAX_TRIGRAMS
@@ -211,7 +213,7 @@ def candidate_params(filters: dict[str, str]) -> tuple[tuple[tuple[str, int], ..
     """The candidates' shape and each term's trigrams as LIKE patterns (or the term's own)."""
     shape, params = [], {}
     for field, term in filters.items():
-        grams = _spread(list(dict.fromkeys(term[i : i + 3] for i in range(len(term) - 2))))
+        grams = spread(term)
         shape.append((field, len(grams)))
         params.update({f"g_{field}_{n}": like_pattern(gram) for n, gram in enumerate(grams)})
         if not grams:
