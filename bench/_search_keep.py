@@ -18,14 +18,19 @@ import json
 import sys
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
+from bitimage.bootstrap import Container
+from bitimage.search.sqlite import SqliteSearchIndex
+
 try:
-    from bench._common import text_option
+    from bench._common import option, text_option
     from bench._search_queries import Sample, Samples
 except ModuleNotFoundError:  # run as `python bench/bench_search.py`
-    from _common import text_option  # type: ignore[import-not-found,no-redef]
+    from _common import option, text_option  # type: ignore[import-not-found,no-redef]
     from _search_queries import Sample, Samples  # type: ignore[import-not-found,no-redef]
 
 
@@ -94,3 +99,21 @@ def load_samples(name: str) -> Samples:
         for row in raw["kept"]
     ]
     return Samples(every=raw["every"], kept=kept, seen=raw["seen"])
+
+
+@contextmanager
+def folder_for(part: str) -> Iterator[Path]:
+    """The kept SQLite folder (--sqlite-dir) or a temporary one."""
+    kept = sqlite_dir(part)
+    if kept is not None:
+        yield kept
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-search-") as folder:
+        yield Path(folder)
+
+
+def crossover(container: Container) -> None:
+    """--owner-scan N: SQLite's private crossover (owners above N images go through FTS5)."""
+    index = container.search_index
+    if "--owner-scan" in sys.argv[1:] and isinstance(index, SqliteSearchIndex):
+        index.owner_scan = option("--owner-scan", index.owner_scan)

@@ -41,7 +41,6 @@ import json
 import os
 import random
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -55,7 +54,6 @@ from sqlalchemy.engine import make_url
 from bitimage.bootstrap import Container, bootstrap
 from bitimage.config import load_settings
 from bitimage.db.migrate import upgrade
-from bitimage.search.sqlite import SqliteSearchIndex
 
 try:
     from bench._common import option, percentile, quick, text_option
@@ -63,6 +61,8 @@ try:
     from bench._search_check import check_bulk_path, with_real_bytes
     from bench._search_data import START, PhotoMaker, Vocabulary
     from bench._search_keep import (
+        crossover,
+        folder_for,
         has_samples,
         keep,
         kinds_wanted,
@@ -94,6 +94,8 @@ except ModuleNotFoundError:  # run as `python bench/bench_search.py`
     )
     from _search_data import START, PhotoMaker, Vocabulary  # type: ignore[import-not-found,no-redef]
     from _search_keep import (  # type: ignore[import-not-found,no-redef]
+        crossover,
+        folder_for,
         has_samples,
         keep,
         kinds_wanted,
@@ -139,17 +141,6 @@ class Built:
 
 
 @contextmanager
-def folder_for(part: str) -> Iterator[Path]:
-    """The kept SQLite folder (--sqlite-dir) or a temporary one."""
-    kept = sqlite_dir(part)
-    if kept is not None:
-        yield kept
-        return
-    with tempfile.TemporaryDirectory(prefix="bench-search-") as folder:
-        yield Path(folder)
-
-
-@contextmanager
 def opened(database: str, folder: Path, name: str = "") -> Iterator[Container]:
     """A migrated container on a fresh database (PostgreSQL: made here, dropped after unless
     --keep), or on the kept PostgreSQL database `name`."""
@@ -181,13 +172,6 @@ def opened(database: str, folder: Path, name: str = "") -> Iterator[Container]:
             else:
                 progress(f"postgresql: database {name} kept (drop it by hand)")
             admin.dispose()
-
-
-def crossover(container: Container) -> None:
-    """--owner-scan N: SQLite's private crossover (owners above N images go through FTS5)."""
-    index = container.search_index
-    if "--owner-scan" in sys.argv[1:] and isinstance(index, SqliteSearchIndex):
-        index.owner_scan = option("--owner-scan", index.owner_scan)
 
 
 def progress(message: str) -> None:
