@@ -18,7 +18,8 @@ content_label `animal` and of the most common tag. Terms come from the generated
 kind, Zipf-weighted. Each kind runs --queries times per scope (default 100) or until --budget
 seconds (default 30) have gone, whichever is first, and never fewer than 3: `n` says how many.
 On SQLite it also measures one user with 100,000 images (--single-user N; 0 skips it;
---database none runs that part alone).
+--database none runs that part alone; --owner-scan N sets SQLite's private crossover: 0 puts
+every owner through FTS5, to compare the plans).
 
 Targets (issue 17): PostgreSQL at 1M / 100 users, every filtered kind p99 < 30 ms private and
 < 50 ms public, unfiltered < 15 ms; SQLite at 1M / 100 users p99 < 50 ms private; SQLite with
@@ -29,7 +30,8 @@ postgresql|both|none] [--queries N] [--budget S] [--single-user N] [--json FILE]
 --quick: 20,000 images (single user 5,000), 10 queries a kind, 100 photos checked.
 PostgreSQL databases are made as bitimage_bench_<random> on BITIMAGE_BENCH_POSTGRES_URL
 (default the local server) and dropped at the end (`--keep`: kept, to be measured again with
-`--reuse NAME [--kinds word,word] [--scopes private|public]`: bench/_search_keep.py). A full
+`--reuse NAME [--kinds word,word] [--scopes private|public]`; SQLite: `--sqlite-dir DIR`, kept
+there and measured again when run with it again: bench/_search_keep.py). A full
 run takes about an hour (population ~10-15 minutes a database).
 """
 
@@ -39,7 +41,6 @@ import json
 import os
 import random
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -60,12 +61,16 @@ try:
     from bench._search_check import check_bulk_path, with_real_bytes
     from bench._search_data import START, PhotoMaker, Vocabulary
     from bench._search_keep import (
+        crossover,
+        folder_for,
+        has_samples,
         keep,
         kinds_wanted,
         load_samples,
         reused,
         save_samples,
         scopes_wanted,
+        sqlite_dir,
     )
     from bench._search_queries import LIMIT, UNFILTERED, Kinds, Samples, run_kind, timed
     from bench._search_report import Results, figures, report, verdict
@@ -89,12 +94,16 @@ except ModuleNotFoundError:  # run as `python bench/bench_search.py`
     )
     from _search_data import START, PhotoMaker, Vocabulary  # type: ignore[import-not-found,no-redef]
     from _search_keep import (  # type: ignore[import-not-found,no-redef]
+        crossover,
+        folder_for,
+        has_samples,
         keep,
         kinds_wanted,
         load_samples,
         reused,
         save_samples,
         scopes_wanted,
+        sqlite_dir,
     )
     from _search_queries import (  # type: ignore[import-not-found,no-redef]
         LIMIT,
@@ -252,16 +261,22 @@ def run_database(
 ) -> tuple[str, Results, float]:
     """Build one database, measure every kind: the printed section, the figures, the build time."""
     with (
-        tempfile.TemporaryDirectory(prefix="bench-search-") as folder,
-        opened(database, Path(folder), reused()) as container,
+        folder_for("many") as folder,
+        opened(database, folder, reused() if database == "postgresql" else "") as container,
     ):
         owners = user_ids(users)
-        if reused():
+        kept = str(folder) if sqlite_dir("many") is not None and database == "sqlite" else ""
+        if reused() and database == "postgresql":
             built = Built(0.0, 0.0, 0, load_samples(reused()))
+        elif kept and has_samples(kept):
+            built = Built(0.0, 0.0, 0, load_samples(kept))
         else:
             built = populate(container, owners, per_user)
         if keep() and database == "postgresql":
             save_samples(str(container.database.engine.url.database), built.samples)
+        if kept:
+            save_samples(kept, built.samples)
+        crossover(container)
         results = measure(container, built, owners, runs, budget, scopes_wanted())
     title = (
         f"{database}: {per_user * users:,} images over {users} users, populated in "
@@ -280,12 +295,16 @@ def run_database(
 
 def run_single_user(images: int, runs: int, budget: float) -> tuple[str, Results, float]:
     """SQLite with one user holding every image, private scope."""
-    with (
-        tempfile.TemporaryDirectory(prefix="bench-search-") as folder,
-        opened("sqlite", Path(folder)) as container,
-    ):
+    with folder_for("one") as folder, opened("sqlite", folder) as container:
         owner = user_ids(1, seed=-1)
-        built = populate(container, owner, images)
+        kept = str(folder) if sqlite_dir("one") is not None else ""
+        if kept and has_samples(kept):
+            built = Built(0.0, 0.0, 0, load_samples(kept))
+        else:
+            built = populate(container, owner, images)
+        if kept:
+            save_samples(kept, built.samples)
+        crossover(container)
         results = measure(container, built, owner, runs, budget, ("private",))
     title = f"sqlite: one user with {images:,} images, populated in {built.seconds:.0f} s"
     lines = [report(title, results), verdict("sqlite one user", results, "private", 30, False)]

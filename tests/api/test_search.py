@@ -2,9 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 from fastapi.testclient import TestClient
 
-from tests.support import auth, make_jpeg, md5, stage
+from bitimage.bootstrap import Container
+from bitimage.config import Settings
+from bitimage.search.sqlite import SqliteSearchIndex
+from tests.databases import empty_tables
+from tests.support import auth, make_container, make_jpeg, md5, stage
+
+FTS = "sqlite-fts"  # SQLite, every private search through FTS5 (as owners above the crossover)
+
+
+@pytest.fixture(params=["sqlite", FTS, "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """SQLite through both private plans (the owner's rows, FTS5), and PostgreSQL."""
+    if request.param != "postgresql":
+        return f"sqlite:///{tmp_path / 'bitimage.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    empty_tables(url)
+    return url
+
+
+@pytest.fixture
+def container(settings: Settings, request: pytest.FixtureRequest) -> Iterator[Container]:
+    built = make_container(settings)
+    if request.node.callspec.params["database_url"] == FTS:
+        assert isinstance(built.search_index, SqliteSearchIndex)
+        built.search_index.owner_scan = 0  # no owner is under the crossover
+    yield built
+    built.close()
 
 
 def _confirm(
@@ -104,3 +134,11 @@ def test_paging_crosses_from_exact_names_to_containing_ones(client: TestClient) 
         cursor = f"&cursor={answer['next_cursor']}"
     # Confirmed in this order, so the later ones are newer; "tre" is only similar: last.
     assert seen == ["tree", "tree", "tree", "my tree", "treehouse", "old tree", "tre"]
+
+
+def test_a_long_name_with_a_typo_is_found(client: TestClient) -> None:
+    # On SQLite's owner scan a long term's typo candidates share one of 4 of its trigrams.
+    headers = auth(client, "long@example.com")
+    _confirm(client, headers, [("IMG_20190304_123456.JPG", []), ("DSC12345.JPG", [])])
+    assert _names(client, headers, "name=img_20190304_128456.jpg") == ["IMG_20190304_123456.JPG"]
+    assert _names(client, headers, "name=IMG_20190304_123456.jpg") == ["IMG_20190304_123456.JPG"]

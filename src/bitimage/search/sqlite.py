@@ -30,12 +30,14 @@ from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.orm import Session
 
 from bitimage.search import postings
-from bitimage.search.ports import SearchEntry
+from bitimage.search import query as sql
+from bitimage.search import sqlite_owned as owned
+from bitimage.search.ports import LabelWords, SearchEntry, SearchQuery
 from bitimage.search.postings import Postings
 from bitimage.search.query import COLUMNS, IMAGES, MATCH, SEPARATOR, ZERO, Term, like_pattern
 from bitimage.search.ranking import Position, trigrams
 from bitimage.search.scope import forget_postings, rescope, rescope_statement, scope_table
-from bitimage.search.tiered import TieredSearchIndex
+from bitimage.search.tiered import Candidate, TieredSearchIndex
 
 _SEARCH = table(
     "image_search",
@@ -125,8 +127,8 @@ class SqliteSearchSql:
         return Term(LIKE, params | {f"like_{field}": like_pattern(term)})
 
     def similar(self, field: str, term: str) -> Term:
-        """Any of the term's trigrams; a term too short for typos must be contained."""
-        grams = sorted(trigrams(term))
+        """Any of (at most 4 of) the term's trigrams; a term too short for typos is contained."""
+        grams = sorted(owned.spread(term))
         if grams:
             return Term(MATCH, fragment=f"{COLUMNS[field]} : ({' OR '.join(map(_phrase, grams))})")
         return Term(LIKE, {f"like_{field}": like_pattern(term)})
@@ -171,6 +173,12 @@ class SqliteSearchIndex(TieredSearchIndex):
     dialect = SQLITE
     scope_rows = _SCOPE_ROWS
 
+    def __init__(
+        self, label_words: LabelWords | None = None, owner_scan: int = owned.OWNER_SCAN
+    ) -> None:
+        super().__init__(label_words)
+        self.owner_scan = owner_scan  # owners with more images are searched through FTS5
+
     def index(self, session: Session, entries: Sequence[SearchEntry]) -> None:
         """Add or replace these images' rows: three statements for a whole batch."""
         if not entries:
@@ -197,6 +205,56 @@ class SqliteSearchIndex(TieredSearchIndex):
                 for entry in entries
             ],
         )
+
+    def _owned(self, session: Session, query: SearchQuery) -> bool:
+        """A private query of an owner under the crossover: read the owner's rows, not FTS5."""
+        if query.owner_id is None or query.hash:
+            return False
+        owner = query.owner_id.hex
+        known = session.info.setdefault("search_owner_counts", {})
+        if owner not in known:  # once a unit of work: the strong and the fuzzy tier ask
+            params = {"owner": owner, "cap": self.owner_scan + 1}
+            known[owner] = session.execute(owned.OWNER_COUNT, params).scalar_one()
+        return bool(known[owner] <= self.owner_scan)
+
+    def _strong(
+        self,
+        session: Session,
+        query: SearchQuery,
+        filters: dict[str, str],
+        after: Position | None,
+        exact_label: bool,
+    ) -> list[Position]:
+        if not self._owned(session, query):
+            return super()._strong(session, query, filters, after, exact_label)
+        statement, params = sql.strong(owned.OWNED, query, filters, after, exact_label)
+        rows = session.execute(statement, params)
+        return [owned.OWNED.position(2, float(s), c, i) for i, c, s in rows]
+
+    def _strong_postings(
+        self,
+        session: Session,
+        query: SearchQuery,
+        filters: dict[str, str],
+        after: Position | None,
+        exact_label: bool,
+    ) -> list[Position]:
+        owner = query.owner_id.hex if query.owner_id else ""
+        if not self._owned(session, query) or not owned.few_tagged(session, owner, filters["tag"]):
+            return super()._strong_postings(session, query, filters, after, exact_label)
+        params = sql.strong(owned.OWNED, query, filters, after, exact_label)[1]
+        rows = session.execute(owned.tag_and_label(after is not None), params)
+        return [owned.OWNED.position(2, float(s), c, i) for i, c, s in rows]
+
+    def _fuzzy_candidates(
+        self, session: Session, query: SearchQuery, filters: dict[str, str]
+    ) -> list[Candidate]:
+        if not self._owned(session, query):
+            return super()._fuzzy_candidates(session, query, filters)
+        shape, params = owned.candidate_params(filters)
+        statement = owned.candidates(shape)
+        params["owner"] = query.owner_id.hex if query.owner_id else None
+        return [tuple(row) for row in session.execute(statement, params)]
 
     def _similar_names(self, session: Session, kind: Postings, term: str) -> list[tuple[Any, str]]:
         """Names sharing the most of the term's trigrams (none for a term under three letters)."""
