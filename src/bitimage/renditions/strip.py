@@ -2,9 +2,11 @@
 
 JPEG, PNG, WebP and GIF lose their metadata segments, chunks or blocks; the compressed pixel
 data is copied byte for byte. Orientation is kept: when the EXIF said anything but 1, a
-minimal EXIF holding that one tag takes the old one's place. BMP carries no metadata; TIFF
-and AVIF, whose metadata lives among the image's own structures, are re-saved losslessly by
-Pillow (TIFF as TIFF, AVIF as lossless WebP: the pixels, not the encoding, are kept).
+minimal EXIF holding that one tag takes the old one's place. BMP carries no metadata; TIFF,
+AVIF and HEIC/HEIF, whose metadata lives among the image's own structures, are re-saved
+losslessly by Pillow (TIFF as TIFF, AVIF and HEIC/HEIF as lossless WebP: the pixels, not the
+encoding, are kept; a HEIC's pixels come out of libheif already turned as its irot/imir boxes
+say, so the WebP needs no orientation).
 """
 
 from __future__ import annotations
