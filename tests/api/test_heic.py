@@ -64,7 +64,9 @@ def test_renditions_analysis_and_what_a_stranger_gets(
     mine = client.get(f"/api/v1/images/{image_id}/expanded", headers=headers).json()
     assert mine["analysis_status"] == "done"
     assert "cat" in {label["name"] for label in mine["labels"]}
-    assert mine["exif"]["camera"] == "Bitcam One"  # the owner sees the camera
+    assert mine["exif"]["camera"] == "Bitcam One"  # the owner sees the camera and place
+    assert mine["exif"]["gps"]["GPSLatitudeRef"] == "N"
+    assert mine["exif"]["orientation"] == 1  # the pixels analysed were upright already
     assert mine["placeholder"]
     thumbnail = client.get(mine["thumbnail_url"])
     assert thumbnail.headers["content-type"] == "image/webp"
