@@ -239,8 +239,15 @@ def _resaved(data: bytes, file_format: str) -> tuple[bytes, str]:
             compression = image.info.get("compression", "raw")
             image.save(out, "TIFF", compression=compression, icc_profile=icc)
             return out.getvalue(), CONTENT_TYPES["tiff"]
+        # Lossless at libwebp's fastest effort: on a 12 MP photo 0.5 s and 25 MB, against 6 s
+        # and 21 MB at quality 100 / method 4; a stranger's first request may be waiting on it.
         image.save(
-            out, "WEBP", lossless=True, quality=100, icc_profile=image.info.get("icc_profile")
+            out,
+            "WEBP",
+            lossless=True,
+            quality=25,
+            method=0,
+            icc_profile=image.info.get("icc_profile"),
         )
     return out.getvalue(), CONTENT_TYPES["webp"]
 
