@@ -164,3 +164,11 @@ def upload(
     assert answer.status_code == 201, answer.text
     images: list[dict[str, Any]] = answer.json()["images"]
     return images
+
+
+PHONE_HEIC = Path(__file__).parent / "images" / "phone.heic"
+
+
+def phone_heic() -> bytes:
+    """A 448x300 HEIC coded sideways (irot and EXIF orientation 6) with GPS (tests/images)."""
+    return PHONE_HEIC.read_bytes()

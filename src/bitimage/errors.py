@@ -98,7 +98,7 @@ class BodyTooLarge(TooLarge):
 class UnsupportedMedia(AppError):
     status_code = 415
     error = "Resource media type is unsupported"
-    default_detail = "Upload a JPEG, PNG, GIF, WebP, BMP or TIFF image"
+    default_detail = "Upload a JPEG, PNG, GIF, WebP, BMP, TIFF, AVIF, HEIC or HEIF image"
 
 
 class HashMismatch(AppError):

@@ -25,7 +25,8 @@ from bitimage.queue.db import DbJobQueue
 from bitimage.queue.worker import Worker
 from bitimage.storage.keys import derived_keys, permanent_key, user_prefixes
 from tests.s3server import create_buckets, moto_s3
-from tests.support import app_client, auth, make_container, make_settings, md5, user_id
+from tests.support import app_client, auth, make_container, make_settings, md5, phone_heic, user_id
+from tests.unit.test_heic import assert_upright
 
 LOCAL = "http://127.0.0.1:8000/storage/"
 
@@ -255,3 +256,22 @@ def test_reanalysis_backfills_renditions(built: tuple[Container, TestClient]) ->
         assert row is not None
         assert row.placeholder is not None
         assert row.public_copy  # public: its stripped copy was made by the step too
+
+
+def test_a_phone_heic_on_either_store(built: tuple[Container, TestClient]) -> None:
+    """Notify reads a HEIC whole through the ranged reader (S3 too); renditions are upright."""
+    container, client = built
+    headers = auth(client, "heic@example.com")
+    photo = phone_heic()
+    image_id = _upload(client, headers, photo, public=True)
+    _run_worker(container)
+    mine = client.get(f"/api/v1/images/{image_id}/expanded", headers=headers).json()
+    assert (mine["file_format"], mine["width"], mine["height"]) == ("heic", 448, 300)
+    assert _get(client, mine["view_url"]).content == photo
+    with Image.open(io.BytesIO(_get(client, mine["thumbnail_url"]).content)) as image:
+        assert_upright(image)
+    stranger = _get(client, client.get(f"/api/v1/images/{image_id}/expanded").json()["view_url"])
+    assert b"Bitcam" not in stranger.content
+    with Image.open(io.BytesIO(stranger.content)) as image:
+        assert image.format == "WEBP"
+        assert image.getexif().get_ifd(ExifTags.IFD.GPSInfo) == {}

@@ -22,7 +22,7 @@ from typer.main import get_command
 from bitimage.cli.main import app
 from bitimage.client import Client, NotFound, NotifyImage, UploadFile, UploadProgress
 from tests.servers import clean_env, running
-from tests.support import PASSWORD, make_jpeg, md5
+from tests.support import PASSWORD, make_jpeg, md5, phone_heic
 
 
 @pytest.fixture(scope="module")
@@ -246,6 +246,23 @@ def test_batch_upload_walkthrough(cli: Cli, tmp_path: Path) -> None:
     after = cli("whoami")
     assert after.returncode == 1
     assert "Resource not found" in after.stderr
+
+
+def test_a_phone_folder_with_heic_uploads_and_exits_0(cli: Cli, tmp_path: Path) -> None:
+    signup = cli("signup", "--email", "phone@example.com", "--password-stdin", stdin=PASSWORD)
+    assert signup.returncode == 0, signup.stderr
+    camera = tmp_path / "DCIM" / "100APPLE"
+    camera.mkdir(parents=True)
+    (camera / "IMG_0001.HEIC").write_bytes(phone_heic())
+    (camera / "IMG_0002.jpg").write_bytes(make_jpeg(seed=21))
+    (camera / "IMG_0001.AAE").write_bytes(b"<?xml version='1.0'?><plist/>")  # an edit sidecar
+    sent = cli("upload", "DCIM", "-r", "--json")
+    assert sent.returncode == 0, sent.stderr
+    report = json.loads(sent.stdout)
+    assert (report["uploaded"], report["failed"], report["ignored"]) == (2, 0, 1)
+    found = {image["name"]: image for image in json.loads(cli("search", "--json").stdout)}
+    assert (found["IMG_0001"]["file_format"], found["IMG_0001"]["width"]) == ("heic", 448)
+    assert found["IMG_0002"]["file_format"] == "jpeg"
 
 
 def test_login_creates_the_account_and_logout_forgets_the_token(cli: Cli, server: str) -> None:

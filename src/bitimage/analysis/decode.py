@@ -42,7 +42,9 @@ def decode(stream: BinaryIO, max_pixels: int) -> DecodedImage:
         if scale < 1:
             image.draft("RGB", (round(width * scale), round(height * scale)))
         exif = _exif(image)
-        upright = ImageOps.exif_transpose(image)
+        # libheif has already applied a HEIF's irot/imir: its EXIF orientation must not turn
+        # the pixels a second time.
+        upright = image if image.format == "HEIF" else ImageOps.exif_transpose(image)
         upright.thumbnail((WORK_SIZE, WORK_SIZE))
         pixels = upright.convert("RGB")
     return DecodedImage(pixels=pixels, original_width=width, original_height=height, exif=exif)

@@ -69,7 +69,10 @@ def _draft_size(width: int, height: int) -> tuple[int, int]:
 
 def _upright(image: Image.Image) -> Image.Image:
     """The decoded first frame, turned as its EXIF orientation says (no copy when upright)."""
-    orientation = image.getexif().get(_ORIENTATION, 1)
+    # A HEIC/HEIF is turned by libheif as its irot/imir boxes say, while decoding; the EXIF
+    # orientation phones also write describes the coded pixels and must not turn them again.
+    # (pi-heif resets that tag to 1 too; this does not depend on it.)
+    orientation = 1 if image.format == "HEIF" else image.getexif().get(_ORIENTATION, 1)
     image.load()
     if orientation in (2, 3, 4, 5, 6, 7, 8):
         method = {

@@ -2,9 +2,11 @@
 
 JPEG, PNG, WebP and GIF lose their metadata segments, chunks or blocks; the compressed pixel
 data is copied byte for byte. Orientation is kept: when the EXIF said anything but 1, a
-minimal EXIF holding that one tag takes the old one's place. BMP carries no metadata; TIFF
-and AVIF, whose metadata lives among the image's own structures, are re-saved losslessly by
-Pillow (TIFF as TIFF, AVIF as lossless WebP: the pixels, not the encoding, are kept).
+minimal EXIF holding that one tag takes the old one's place. BMP carries no metadata; TIFF,
+AVIF and HEIC/HEIF, whose metadata lives among the image's own structures, are re-saved
+losslessly by Pillow (TIFF as TIFF, AVIF and HEIC/HEIF as lossless WebP: the pixels, not the
+encoding, are kept; a HEIC's pixels come out of libheif already turned as its irot/imir boxes
+say, so the WebP needs no orientation).
 """
 
 from __future__ import annotations
@@ -237,8 +239,15 @@ def _resaved(data: bytes, file_format: str) -> tuple[bytes, str]:
             compression = image.info.get("compression", "raw")
             image.save(out, "TIFF", compression=compression, icc_profile=icc)
             return out.getvalue(), CONTENT_TYPES["tiff"]
+        # Lossless at libwebp's fastest effort: on a 12 MP photo 0.5 s and 25 MB, against 6 s
+        # and 21 MB at quality 100 / method 4; a stranger's first request may be waiting on it.
         image.save(
-            out, "WEBP", lossless=True, quality=100, icc_profile=image.info.get("icc_profile")
+            out,
+            "WEBP",
+            lossless=True,
+            quality=25,
+            method=0,
+            icc_profile=image.info.get("icc_profile"),
         )
     return out.getvalue(), CONTENT_TYPES["webp"]
 
