@@ -13,7 +13,13 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 from skimage import data
 
-from bitimage.analysis.ocr import DETECTOR_SIDE, GATE_REGIONS, TextAnalyser, model_path
+from bitimage.analysis.ocr import (
+    DETECTOR_SIDE,
+    GATE_MIN_SIDE,
+    GATE_REGIONS,
+    TextAnalyser,
+    model_path,
+)
 from bitimage.analysis.people import EXPLICIT_THRESHOLD, PeopleAnalyser
 from bitimage.analysis.ports import AnalysisResult, DecodedImage
 
@@ -51,7 +57,10 @@ def decoded(image: Image.Image) -> DecodedImage:
 
 
 def photo(pixels: np.ndarray[Any, Any]) -> DecodedImage:
-    return decoded(Image.fromarray(pixels).convert("RGB"))
+    """A photo as the worker sees a phone's: its longer side at the decoded 1024 px."""
+    image = Image.fromarray(pixels).convert("RGB")
+    scale = 1024 / max(image.size)
+    return decoded(image.resize((round(image.width * scale), round(image.height * scale))))
 
 
 def rendered(lines: list[str], size: tuple[int, int] = (900, 320)) -> DecodedImage:
@@ -198,6 +207,23 @@ def test_text_on_a_photo_passes_the_gate_and_is_read(
     result = analyse_offline(reader, image)
     assert result.text is not None
     assert "happy birthday tom" in result.text.lower()
+    assert engine.full_passes == 1
+
+
+def test_a_small_picture_is_read_in_full_without_the_gate(
+    reader: TextAnalyser, engine: CountedEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 741x500: the gate would shrink it to 384 px, where its small "YAMAHA" is not found.
+    def no_gate(_: DecodedImage) -> NoReturn:
+        raise AssertionError("a small picture is read in full, without the gate")
+
+    monkeypatch.setattr(reader, "has_text", no_gate)
+    pixels = data.stereo_motorcycle()[0]
+    image = DecodedImage(Image.fromarray(pixels), pixels.shape[1], pixels.shape[0])
+    assert max(image.pixels.size) < GATE_MIN_SIDE
+    result = analyse_offline(reader, image)
+    assert result.text is not None
+    assert "YAMAHA" in result.text
     assert engine.full_passes == 1
 
 
