@@ -39,32 +39,29 @@ def _tidy_params(params: list[Parameter]) -> None:
             param.__class__ = _Option
 
 
-class TidyCommand(TyperCommand):
+class _Tidy:
+    """What the tidy command and group add to Typer's: their parameters' help by metavar."""
+
+    params: list[Parameter]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _tidy_params(self.params)
+
+    def get_help_option(self, ctx: Context) -> TyperOption | None:
+        """--help, as tidy as the rest."""
+        # A mixin: the Typer class after it in the MRO defines this, out of mypy's sight.
+        option: TyperOption | None = super().get_help_option(ctx)  # type: ignore[misc]
+        _tidy_params([option] if option is not None else [])
+        return option
+
+
+class TidyCommand(_Tidy, TyperCommand):
     """A Typer command whose help names values by metavar rather than by Python type."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        _tidy_params(self.params)
 
-    def get_help_option(self, ctx: Context) -> TyperOption | None:
-        """--help, as tidy as the rest."""
-        option = super().get_help_option(ctx)
-        _tidy_params([option] if option is not None else [])
-        return option
-
-
-class TidyGroup(TyperGroup):
+class TidyGroup(_Tidy, TyperGroup):
     """A Typer group (its own options: --version, --help) with the same help."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        _tidy_params(self.params)
-
-    def get_help_option(self, ctx: Context) -> TyperOption | None:
-        """--help, as tidy as the rest."""
-        option = super().get_help_option(ctx)
-        _tidy_params([option] if option is not None else [])
-        return option
 
 
 def tidy(app: typer.Typer) -> None:

@@ -100,7 +100,7 @@ def _phrase(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-class SqliteSearchSql:
+class SqliteSearchSql(owned.SqliteValues):
     """FTS5's fragments: filters of three letters or more are phrases of one MATCH query."""
 
     search = _SEARCH
@@ -150,18 +150,6 @@ class SqliteSearchSql:
     def candidate_order(self, fields: Sequence[str]) -> ColumnElement[Any]:
         """bm25 over the trigram query."""
         return _SEARCH.c.rank
-
-    def id_value(self, image_id: str) -> Any:
-        """Ids are stored as hex."""
-        return image_id
-
-    def time_value(self, moment: str) -> Any:
-        """Times compare as the text SQLite stores."""
-        return moment
-
-    def position(self, tier: int, score: float, created_at: Any, image_id: Any) -> Position:
-        """Ids and times come back as the text they are stored as."""
-        return Position(tier, score, str(created_at), str(image_id))
 
 
 SQLITE = SqliteSearchSql()

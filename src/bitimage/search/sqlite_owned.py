@@ -101,7 +101,23 @@ def _value(field: str) -> ColumnElement[Any]:
     return _CONTENT.c[_COLUMNS[field]]
 
 
-class OwnedSearchSql:
+class SqliteValues:
+    """How SQLite stores ids and times, for both of its dialects (FTS5 and the owner's rows)."""
+
+    def id_value(self, image_id: str) -> Any:
+        """Ids are stored as hex."""
+        return image_id
+
+    def time_value(self, moment: str) -> Any:
+        """Times compare as the text SQLite stores."""
+        return moment
+
+    def position(self, tier: int, score: float, created_at: Any, image_id: Any) -> Position:
+        """Ids and times come back as the text they are stored as."""
+        return Position(tier, score, str(created_at), str(image_id))
+
+
+class OwnedSearchSql(SqliteValues):
     """The private scope's fragments under the crossover: LIKE on the owner's rows, no FTS5."""
 
     search = _CONTENT
@@ -143,18 +159,6 @@ class OwnedSearchSql:
     def candidate_order(self, fields: Sequence[str]) -> ColumnElement[Any]:
         """Unused: see `similar`."""
         raise NotImplementedError
-
-    def id_value(self, image_id: str) -> Any:
-        """Ids are stored as hex."""
-        return image_id
-
-    def time_value(self, moment: str) -> Any:
-        """Times compare as the text SQLite stores."""
-        return moment
-
-    def position(self, tier: int, score: float, created_at: Any, image_id: Any) -> Position:
-        """Ids and times come back as the text they are stored as."""
-        return Position(tier, score, str(created_at), str(image_id))
 
 
 OWNED = OwnedSearchSql()
