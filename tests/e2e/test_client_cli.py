@@ -487,8 +487,8 @@ def test_duplicates_and_similar_from_the_sdk_and_the_cli(cli: Cli, server: str) 
     none = cli("similar", str(urls[2].image_id), env=env)
     assert (none.returncode, none.stderr.strip()) == (0, "no copies found")
     assert cli("similar", "not-an-id", env=env).returncode == 2
-    alike = cli("similar", str(first), "--visual", env=env)
-    assert (alike.returncode, alike.stderr.strip()) == (0, "no look-alikes found")
+    looked = cli("similar", str(first), "--visual", env=env)
+    assert (looked.returncode, looked.stderr.strip()) == (0, "no look-alikes found")
     alike_json = cli("similar", str(first), "--visual", "--json", env=env)
     assert json.loads(alike_json.stdout)["kind"] == "visual"
     assert cli("similar", str(first), "--visual", "--max-distance", "3", env=env).returncode == 2

@@ -147,7 +147,7 @@ def test_the_embedding_output_leaves_the_probabilities_unchanged(
     analyser: ClassifierAnalyser,
 ) -> None:
     import onnx
-    import onnxruntime
+    import onnxruntime  # type: ignore[import-untyped]
 
     model = onnx.load(str(analyser.model_file))
     # The graph as it was before the embedding output (revision 1): probabilities alone.
