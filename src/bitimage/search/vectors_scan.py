@@ -51,14 +51,15 @@ class ScanVectorIndex:
             )
             .bindparams(*params)
             .bindparams(bindparam("self", image_id, type_=Uuid))
-            .columns(column("image_id", Uuid), column("embedding", LargeBinary))
         )
-        best: list[tuple[float, uuid.UUID]] = []
+        # Raw rows: ids are converted for the kept few only (most of a scan's cost otherwise).
+        best: list[tuple[float, str]] = []
         while chunk := rows.fetchmany(_CHUNK):
-            ids = [row[0] for row in chunk]
             matrix = np.frombuffer(b"".join(row[1] for row in chunk), dtype=np.float32)
             scores = matrix.reshape(len(chunk), DIMENSIONS) @ query_vector
-            keep = np.argsort(-scores, kind="stable")[:limit]
-            best += [(float(scores[i]), ids[i]) for i in keep]
+            keep = (
+                np.argpartition(-scores, limit)[:limit] if len(chunk) > limit else range(len(chunk))
+            )
+            best += [(float(scores[i]), str(chunk[i][0])) for i in keep]
             best = sorted(best, key=lambda pair: (-pair[0], pair[1]))[:limit]
-        return [Neighbour(found, score) for score, found in best]
+        return [Neighbour(uuid.UUID(found), score) for score, found in best]
