@@ -25,7 +25,8 @@ def _insert(container: Container, owner: uuid.UUID, count: int, offset: int) -> 
                 "INSERT INTO images (id, user_id, name, hash, size_bytes, file_format, width, "
                 "height, is_private, storage_key, analysis_status, created_at) "
                 "SELECT md5(g::text)::uuid, :owner, 'p' || g, md5(g::text), 1, 'jpeg', 1, 1, "
-                "g % 20 <> 0, 'k', 'done', now() FROM generate_series(CAST(:a AS int), CAST(:b AS int)) g"
+                "g % 20 <> 0, 'k', 'done', now() "
+                "FROM generate_series(CAST(:a AS int), CAST(:b AS int)) g"
             ),
             {"owner": owner, "a": offset, "b": offset + count - 1},
         )
@@ -34,7 +35,8 @@ def _insert(container: Container, owner: uuid.UUID, count: int, offset: int) -> 
             text(
                 "INSERT INTO image_search_vectors (image_id, embedding) "
                 "SELECT md5(g::text)::uuid, CAST(array(SELECT random() - 0.5 + g * 0 "
-                "FROM generate_series(1, 1280)) AS vector(1280)) FROM generate_series(CAST(:a AS int), CAST(:b AS int)) g"
+                "FROM generate_series(1, 1280)) AS vector(1280)) "
+                "FROM generate_series(CAST(:a AS int), CAST(:b AS int)) g"
             ),
             {"a": offset, "b": offset + count - 1},
         )
