@@ -18,6 +18,7 @@ import random
 import tempfile
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +47,6 @@ except ModuleNotFoundError:  # run as `python bench/bench_similar.py`
         USERS,
         opened,
     )
-
-from datetime import timedelta
 
 CENTRES = 1_000
 NOISE = 0.6  # the spread around a centre, relative to the centre's length (1)
