@@ -69,6 +69,8 @@ def test_a_crop_ranks_above_other_photos(client: TestClient, container: Containe
     assert scores[0] > scores[1] + 0.2
     assert all(entry["distance"] is None and not entry["exact"] for entry in found["images"])
     assert names(visual(client, ids["cat"], headers, "&limit=1")) == ["cat crop"]
+    # max_distance is kind=duplicate's: allowed by the schema, not used here.
+    assert visual(client, ids["cat"], headers, "&max_distance=3") == found
     assert names(visual(client, ids["coffee"], headers))[-1] != "coffee"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from bitimage.images.perceptual import MAX_DISTANCE
 from bitimage.images.schemas import ImageSummary
@@ -29,16 +29,10 @@ class SimilarQuery(BaseModel):
     kind: Literal["duplicate", "visual"] = Field(
         default="duplicate", description="duplicate: the same picture, resized, re-encoded or"
         " lightly edited (same bytes or a close perceptual hash); visual: the most visually"
-        " similar images by the classifier's embedding, nearest first"
+        " similar images by the classifier's embedding, nearest first (max_distance is not used)"
     )  # fmt: skip
     limit: int = Field(default=20, ge=1, le=100, description="at most this many, 1 to 100")
     max_distance: MaxDistance = None
-
-    @model_validator(mode="after")
-    def _distance_is_for_duplicates(self) -> SimilarQuery:
-        if self.kind == "visual" and self.max_distance is not None:
-            raise ValueError("max_distance applies to kind=duplicate only")
-        return self
 
 
 class DuplicatesQuery(BaseModel):
