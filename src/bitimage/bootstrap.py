@@ -39,6 +39,9 @@ from bitimage.renditions.tasks import RENDER, RenditionTasks
 from bitimage.search.ports import SearchIndex
 from bitimage.search.postgres import PostgresSearchIndex
 from bitimage.search.sqlite import SqliteSearchIndex
+from bitimage.search.vectors import VectorIndex
+from bitimage.search.vectors_pg import PgVectorIndex
+from bitimage.search.vectors_scan import ScanVectorIndex
 from bitimage.storage.local import LocalSignedStore
 from bitimage.storage.ports import ObjectStore
 from bitimage.storage.signing import UrlSigner
@@ -187,6 +190,11 @@ def build_search_index(database: Database) -> SearchIndex:
     return SqliteSearchIndex(DefaultLabelWords())
 
 
+def build_vector_index(database: Database) -> VectorIndex:
+    """pgvector's HNSW index on PostgreSQL; an exact scan elsewhere (no sqlite-vec: README)."""
+    return PgVectorIndex() if database.dialect == "postgresql" else ScanVectorIndex()
+
+
 def build_verifier(settings: Settings, issuer: TokenIssuer) -> TokenVerifier:
     """Trust the built-in CAS, or the external issuer of BITIMAGE_JWKS_URL."""
     if settings.jwks_url is not None:
@@ -219,6 +227,7 @@ def bootstrap(settings: Settings) -> Container:
     )
     store, local_store = build_store(settings)
     search_index = build_search_index(database)
+    vectors = build_vector_index(database)
     keys = KeyRing(settings.resolved_cas_key_file)
     issuer = TokenIssuer(keys, settings.issuer, settings.token_ttl_seconds)
     verifier = build_verifier(settings, issuer)
@@ -247,6 +256,7 @@ def bootstrap(settings: Settings) -> Container:
     analysis = AnalysisService(
         store,
         search_index,
+        vectors,
         lambda: build_analysers(settings),
         settings.max_image_pixels,
         settings.moderation_threshold,
@@ -272,7 +282,7 @@ def bootstrap(settings: Settings) -> Container:
         images=images,
         users=build_users(settings, images, cas),
         search=SearchService(search_index, images),
-        duplicates=DuplicateService(settings, images),
+        duplicates=DuplicateService(settings, images, vectors),
         sweeper=StagingSweeper(database, store, purger, settings.upload_url_ttl_seconds),
         analysis=analysis,
         analysis_tasks=analysis_tasks,

@@ -208,7 +208,8 @@ def test_owner_scope_and_public_matching(client: TestClient, container: Containe
 def test_bad_parameters_and_no_token(client: TestClient) -> None:
     headers = auth(client, "params@example.com")
     ids = upload(client, headers, {"one": jpeg(picture("coffee"))})
-    for query in ("kind=visual", "kind=duplicate&limit=0", "limit=101", "max_distance=13",
+    for query in ("kind=photo", "kind=duplicate&limit=0",
+                  "limit=101", "max_distance=13",
                   "max_distance=-1", "colour=red"):  # fmt: skip
         answer = client.get(f"/api/v1/images/{ids['one']}/similar?{query}", headers=headers)
         assert answer.status_code == 400, query

@@ -484,6 +484,9 @@ def test_duplicates_and_similar_from_the_sdk_and_the_cli(cli: Cli, server: str) 
         assert [e.image.id for e in found.images] == [second]
         assert found.images[0].distance is None  # not analysed
         assert bit.similar(urls[2].image_id).images == []
+        # Look-alikes need the classifier's embedding: none before analysis.
+        alike = bit.similar(first, kind="visual", limit=5)
+        assert (alike.kind, alike.max_distance, alike.images) == ("visual", None, [])
         token = bit.token
     assert token is not None
     env = {"BITIMAGE_TOKEN": token}
@@ -501,4 +504,9 @@ def test_duplicates_and_similar_from_the_sdk_and_the_cli(cli: Cli, server: str) 
     none = cli("similar", str(urls[2].image_id), env=env)
     assert (none.returncode, none.stderr.strip()) == (0, "no copies found")
     assert cli("similar", "not-an-id", env=env).returncode == 2
+    looked = cli("similar", str(first), "--visual", env=env)
+    assert (looked.returncode, looked.stderr.strip()) == (0, "no look-alikes found")
+    alike_json = cli("similar", str(first), "--visual", "--json", env=env)
+    assert json.loads(alike_json.stdout)["kind"] == "visual"
+    assert cli("similar", str(first), "--visual", "--max-distance", "3", env=env).returncode == 2
     assert cli("duplicates", "--max-distance", "13", env=env).returncode == 2

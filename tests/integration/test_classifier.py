@@ -141,3 +141,39 @@ def test_cat_and_coffee_get_no_scene_words(analyser: ClassifierAnalyser) -> None
     scenes = {"sky", "sunset", "forest", "grass", "leaf", "landscape"}
     for pixels in (data.chelsea(), data.coffee()):
         assert not names(analyse(analyser, pixels)) & scenes
+
+
+def test_the_embedding_output_leaves_the_probabilities_unchanged(
+    analyser: ClassifierAnalyser,
+) -> None:
+    import onnx
+    import onnxruntime  # type: ignore[import-untyped]
+
+    model = onnx.load(str(analyser.model_file))
+    # The graph as it was before the embedding output (revision 1): probabilities alone.
+    del model.graph.output[1]
+    kept = [n for n in model.graph.node if onnx_build.EMBEDDING_NAME not in n.output]
+    del model.graph.node[:]
+    model.graph.node.extend(kept)
+    before = onnxruntime.InferenceSession(model.SerializeToString())
+    images = [Image.fromarray(data.chelsea()), Image.fromarray(data.coffee())]
+    tensor = np.stack([classifier.preprocess(image) for image in images])
+    old = before.run(None, {onnx_build.INPUT_NAME: tensor})
+    assert len(old) == 1
+    probabilities, embeddings = analyser.infer_both(tensor)
+    np.testing.assert_array_equal(probabilities, old[0])
+    assert embeddings.shape == (2, onnx_build.EMBEDDING_SIZE)
+    np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-5)
+
+
+def test_a_crop_of_a_photo_is_closer_than_another_photo(analyser: ClassifierAnalyser) -> None:
+    cat = Image.fromarray(data.chelsea())
+    crop = cat.crop((30, 20, cat.width - 40, cat.height - 10)).resize((300, 220))
+    coffee, rocket = Image.fromarray(data.coffee()), Image.fromarray(data.rocket())
+    cat_vec, crop_vec, coffee_vec, rocket_vec = analyser.embed_batch([cat, crop, coffee, rocket])
+    near = float(cat_vec @ crop_vec)
+    assert near > float(cat_vec @ coffee_vec) + 0.2
+    assert near > float(cat_vec @ rocket_vec) + 0.2
+    result = analyse(analyser, data.chelsea())
+    assert result.embedding is not None
+    np.testing.assert_allclose(result.embedding, cat_vec, atol=1e-5)

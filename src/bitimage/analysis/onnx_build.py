@@ -25,6 +25,10 @@ from onnx import TensorProto, helper, numpy_helper
 INPUT_SIZE = 224
 INPUT_NAME = "image"
 OUTPUT_NAME = "probabilities"
+# The pooled features before the classifier layer, L2-normalised: what visually similar
+# images are found by (issue 15). A second output of the same run, so it costs no inference.
+EMBEDDING_NAME = "embedding"
+EMBEDDING_SIZE = 1280
 OPSET = 17
 IR_VERSION = 8  # old enough for any onnxruntime that supports opset 17
 BN_EPSILON = 1e-3  # TF's batch-norm epsilon, which the converted weights were trained with
@@ -207,10 +211,13 @@ class _Graph:
             helper.make_node("Gemm", ["features", "fc.w", "fc.b"], ["logits"], transB=1)
         )
         self.nodes.append(helper.make_node("Softmax", ["logits"], [OUTPUT_NAME], axis=1))
+        self.nodes.append(
+            helper.make_node("LpNormalization", ["features"], [EMBEDDING_NAME], axis=1, p=2)
+        )
 
 
 def build_model(state: dict[str, np.ndarray[Any, Any]]) -> onnx.ModelProto:
-    """The ONNX graph (NCHW float32 in, softmax probabilities out, any batch size)."""
+    """The ONNX graph (NCHW float32 in; softmax probabilities and the embedding out; any batch)."""
     graph = _Graph(state)
     x = graph.conv_bn(INPUT_NAME, "_conv_stem", "_bn0", stride=2)
     for block in _blocks(state):
@@ -222,7 +229,11 @@ def build_model(state: dict[str, np.ndarray[Any, Any]]) -> onnx.ModelProto:
             INPUT_NAME, TensorProto.FLOAT, ["batch", 3, INPUT_SIZE, INPUT_SIZE]
         )
     ]
-    outputs = [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["batch", classes])]
+    width = int(state["_fc.weight"].shape[1])
+    outputs = [
+        helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["batch", classes]),
+        helper.make_tensor_value_info(EMBEDDING_NAME, TensorProto.FLOAT, ["batch", width]),
+    ]
     model = helper.make_model(
         helper.make_graph(graph.nodes, "efficientnet_lite0", inputs, outputs, graph.inits),
         opset_imports=[helper.make_opsetid("", OPSET)],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
 from PIL import Image
 
 
@@ -28,11 +29,15 @@ class DecodedImage:
 
 @dataclass
 class AnalysisResult:
-    """What one analyser found; `facts` are extra fields for the expanded view."""
+    """What one analyser found; `facts` are extra fields for the expanded view.
+
+    `embedding`: a unit vector for visually similar images (the classifier's), stored apart.
+    """
 
     labels: list[Label] = field(default_factory=list)
     text: str | None = None
     facts: dict[str, Any] = field(default_factory=dict)
+    embedding: np.ndarray[Any, Any] | None = None
 
 
 class Analyser(Protocol):

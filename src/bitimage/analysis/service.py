@@ -21,6 +21,7 @@ from bitimage.imaging import UnsupportedImage
 from bitimage.queue.outbox import enqueue_analysis
 from bitimage.queue.worker import JobFailed, PermanentJobError
 from bitimage.search.ports import SearchIndex
+from bitimage.search.vectors import VectorIndex
 from bitimage.storage.ports import ObjectStore
 
 log = logging.getLogger("bitimage.analysis")
@@ -41,6 +42,7 @@ class AnalysisService:
         self,
         store: ObjectStore,
         search: SearchIndex,
+        vectors: VectorIndex,
         analysers: Callable[[], Sequence[Analyser]],
         max_pixels: int,
         moderation_threshold: float = 0.6,
@@ -48,6 +50,7 @@ class AnalysisService:
         self.moderation_threshold = moderation_threshold
         self.store = store
         self.search = search
+        self.vectors = vectors
         self.max_pixels = max_pixels
         self._load = analysers
         self._loaded: list[Analyser] | None = None
@@ -112,6 +115,8 @@ class AnalysisService:
             facts.update(result.facts)
             if result.text is not None or name == "text":
                 facts["text"] = result.text
+            if result.embedding is not None:
+                self.vectors.put(session, image_id, result.embedding)
         repo.finish(image, facts)
         merged = image.analysis_facts or {}
         explicit = float(merged.get("moderation", {}).get("explicit_score", 0))

@@ -1,8 +1,9 @@
-"""Client commands about copies: `bitimage duplicates` (your library), `bitimage similar ID`."""
+"""Client commands about copies: `bitimage duplicates` (your library), `bitimage similar ID`
+(`--visual`: look-alikes)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -21,6 +22,8 @@ DistanceOpt = Annotated[
 
 
 def _gap(entry: SimilarImage) -> str:
+    if entry.similarity is not None:
+        return f"{entry.similarity:.3f}"
     if entry.exact:
         return "same bytes"
     return "-" if entry.distance is None else str(entry.distance)
@@ -64,19 +67,26 @@ def similar(
     image_id: Annotated[str, typer.Argument(metavar="ID", help="image id")],
     limit: Annotated[int, typer.Option(min=1, max=100, help="at most this many")] = 20,
     max_distance: DistanceOpt = None,
+    visual: Annotated[
+        bool, typer.Option("--visual", help="images that look alike, not copies (kind=visual)")
+    ] = False,
     as_json: JsonOpt = False,
     server: ServerOpt = DEFAULT_SERVER,
 ) -> None:
-    """Copies of one image: yours in your library, or public copies of a public image."""
+    """Copies of one image (--visual: look-alikes): yours, or public ones of a public image."""
     wanted = _image_id(image_id)
+    if visual and max_distance is not None:
+        raise typer.BadParameter("--max-distance applies to copies, not to --visual")
     with handled(server=server), client_for(server, need_token=False) as bit:
-        found = bit.similar(wanted, limit=limit, max_distance=max_distance)
+        kind: Literal["duplicate", "visual"] = "visual" if visual else "duplicate"
+        found = bit.similar(wanted, limit=limit, max_distance=max_distance, kind=kind)
     if as_json:
         _print_json(found.model_dump(mode="json"))
     elif found.images:
-        typer.echo(_table(_rows(found.images), HEADER))
+        header = [*HEADER[:2], "SIMILARITY", *HEADER[3:]] if visual else HEADER
+        typer.echo(_table(_rows(found.images), header))
     else:
-        typer.echo("no copies found", err=True)
+        typer.echo("no look-alikes found" if visual else "no copies found", err=True)
 
 
 def register(app: typer.Typer) -> None:

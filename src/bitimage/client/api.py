@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import IO
+from typing import IO, Literal
 
 from bitimage.client.base import BaseClient
 from bitimage.client.errors import ApiError, Conflict, NotFound
@@ -198,10 +198,15 @@ class Client(BaseClient):
         return self._parse(ExpandedImage, answer)
 
     def similar(
-        self, image_id: uuid.UUID | str, *, limit: int = 20, max_distance: int | None = None
+        self,
+        image_id: uuid.UUID | str,
+        *,
+        limit: int = 20,
+        max_distance: int | None = None,
+        kind: Literal["duplicate", "visual"] = "duplicate",
     ) -> SimilarImages:
-        """Copies of an image (resized, re-encoded, lightly edited): yours, or public ones."""
-        params: dict[str, str | int] = {"kind": "duplicate", "limit": limit}
+        """Copies of an image (kind=visual: look-alikes, nearest first): yours, or public ones."""
+        params: dict[str, str | int] = {"kind": kind, "limit": limit}
         if max_distance is not None:
             params["max_distance"] = max_distance
         answer = self.request(

@@ -121,19 +121,21 @@ class SummaryPage(_Model):
 
 
 class SimilarImage(_Model):
-    """A copy of an image: its summary, the dHash distance (None before analysis), same bytes."""
+    """A copy or look-alike: its summary, the dHash distance (None before analysis and for
+    kind=visual), same bytes, and for kind=visual the cosine similarity (1: alike)."""
 
     image: ImageSummary
     distance: int | None
     exact: bool
+    similarity: float | None = None
 
 
 class SimilarImages(_Model):
-    """GET /api/v1/images/{id}/similar: the image's copies, nearest first."""
+    """GET /api/v1/images/{id}/similar: the image's copies or look-alikes, nearest first."""
 
     image_id: uuid.UUID
-    kind: Literal["duplicate"]
-    max_distance: int
+    kind: Literal["duplicate", "visual"]
+    max_distance: int | None
     images: list[SimilarImage]
 
 

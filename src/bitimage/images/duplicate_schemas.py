@@ -26,9 +26,10 @@ class SimilarQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["duplicate"] = Field(
+    kind: Literal["duplicate", "visual"] = Field(
         default="duplicate", description="duplicate: the same picture, resized, re-encoded or"
-        " lightly edited (same bytes or a close perceptual hash)"
+        " lightly edited (same bytes or a close perceptual hash); visual: the most visually"
+        " similar images by the classifier's embedding, nearest first (max_distance is not used)"
     )  # fmt: skip
     limit: int = Field(default=20, ge=1, le=100, description="at most this many, 1 to 100")
     max_distance: MaxDistance = None
@@ -45,21 +46,26 @@ class DuplicatesQuery(BaseModel):
 
 
 class SimilarImage(BaseModel):
-    """An image that is the same picture as another, and how far apart their hashes are."""
+    """An image like another: how far apart their hashes are, or how similar they look."""
 
     image: ImageSummary
     distance: int | None = Field(
         description="dHash Hamming distance, 0 to 64; null when either is not analysed yet"
+        " (and for kind=visual)"
     )
     exact: bool = Field(description="the same bytes (MD5)")
+    similarity: float | None = Field(
+        default=None,
+        description="kind=visual: cosine similarity of the embeddings, -1 to 1 (1: alike)",
+    )
 
 
 class SimilarImages(BaseModel):
     """The answer to GET /images/{id}/similar: nearest first, then oldest."""
 
     image_id: uuid.UUID
-    kind: Literal["duplicate"]
-    max_distance: int
+    kind: Literal["duplicate", "visual"]
+    max_distance: int | None = Field(description="the dHash reach used; null for kind=visual")
     images: list[SimilarImage]
 
 

@@ -20,6 +20,7 @@ from bitimage.images.duplicate_schemas import (
 from bitimage.images.models import Image
 from bitimage.images.perceptual import close_pairs, components, distance, joined
 from bitimage.images.service import ImageService
+from bitimage.search.vectors import VectorIndex
 
 
 def _distance(a: tuple[int, ...] | None, b: tuple[int, ...] | None) -> int | None:
@@ -29,9 +30,10 @@ def _distance(a: tuple[int, ...] | None, b: tuple[int, ...] | None) -> int | Non
 class DuplicateService:
     """Finds an image's duplicates, and every group of duplicates in a library."""
 
-    def __init__(self, settings: Settings, images: ImageService) -> None:
+    def __init__(self, settings: Settings, images: ImageService, vectors: VectorIndex) -> None:
         self.settings = settings
         self.images = images
+        self.vectors = vectors
 
     def _reach(self, max_distance: int | None) -> int:
         return self.settings.near_duplicate_distance if max_distance is None else max_distance
@@ -41,8 +43,10 @@ class DuplicateService:
     ) -> SimilarImages:
         """The image's duplicates its viewer may see: the owner's library, else public images."""
         image = self.images.visible_image(session, viewer, image_id)
-        reach = self._reach(query.max_distance)
         owner = image.user_id if viewer == image.user_id else None
+        if query.kind == "visual":
+            return self._visual(session, viewer, image, owner, query.limit)
+        reach = self._reach(query.max_distance)
         mine = bands(image)
         found: list[tuple[Image, int | None, bool]] = []
         for other in DuplicateRepository(session).candidates(owner, image.hash, mine, reach):
@@ -60,6 +64,34 @@ class DuplicateService:
             images=[
                 SimilarImage(image=summary, distance=gap, exact=exact)
                 for summary, (_, gap, exact) in zip(summaries, found, strict=True)
+            ],
+        )
+
+    def _visual(
+        self,
+        session: Session,
+        viewer: uuid.UUID | None,
+        image: Image,
+        owner: uuid.UUID | None,
+        limit: int,
+    ) -> SimilarImages:
+        """The images that look most like `image` in the same scope as its duplicates."""
+        found = self.vectors.nearest(session, image.id, owner, limit)
+        rows = DuplicateRepository(session).images([n.image_id for n in found])
+        kept = [(rows[n.image_id], n.similarity) for n in found if n.image_id in rows]
+        summaries = self.images.summaries([other for other, _ in kept], viewer)
+        return SimilarImages(
+            image_id=image.id,
+            kind="visual",
+            max_distance=None,
+            images=[
+                SimilarImage(
+                    image=summary,
+                    distance=None,
+                    exact=other.hash == image.hash,
+                    similarity=round(similarity, 4),
+                )
+                for summary, (other, similarity) in zip(summaries, kept, strict=True)
             ],
         )
 
