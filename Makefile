@@ -44,12 +44,6 @@ services:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get install -y -qq beanstalkd >/dev/null 2>&1 || \
 		{ $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq beanstalkd; }; }
-	@# kind=visual on PostgreSQL: the pgvector extension (Debian's package from trixie on, or
-	@# PGDG's; on bookworm without PGDG, build it: https://github.com/pgvector/pgvector#linux).
-	@[ -f /usr/share/postgresql/15/extension/vector.control ] || { \
-		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get install -y -qq postgresql-15-pgvector >/dev/null 2>&1 || \
-		{ $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq postgresql-15-pgvector; }; }
 	@# tests/browser drive Debian's Chromium through Playwright (`playwright install` is not used).
 	@command -v chromium >/dev/null 2>&1 || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

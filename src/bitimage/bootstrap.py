@@ -40,7 +40,6 @@ from bitimage.search.ports import SearchIndex
 from bitimage.search.postgres import PostgresSearchIndex
 from bitimage.search.sqlite import SqliteSearchIndex
 from bitimage.search.vectors import VectorIndex
-from bitimage.search.vectors_pg import PgVectorIndex
 from bitimage.search.vectors_scan import ScanVectorIndex
 from bitimage.storage.local import LocalSignedStore
 from bitimage.storage.ports import ObjectStore
@@ -191,8 +190,8 @@ def build_search_index(database: Database) -> SearchIndex:
 
 
 def build_vector_index(database: Database) -> VectorIndex:
-    """pgvector's HNSW index on PostgreSQL; an exact scan elsewhere (no sqlite-vec: README)."""
-    return PgVectorIndex() if database.dialect == "postgresql" else ScanVectorIndex()
+    """An exact scan on both databases, until a vector index can be installed (README)."""
+    return ScanVectorIndex()
 
 
 def build_verifier(settings: Settings, issuer: TokenIssuer) -> TokenVerifier:

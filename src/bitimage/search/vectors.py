@@ -1,8 +1,9 @@
 """The vector index port: image embeddings stored per image, nearest neighbours in a scope.
 
 Vectors live in `image_search_vectors` (one row an image, deleted with it by a foreign key
-cascade). Each database brings its own adapter (bootstrap picks): pgvector's HNSW index on
-PostgreSQL (vectors_pg.py), an exact numpy scan elsewhere (vectors_scan.py).
+cascade). Bootstrap picks the adapter: today an exact numpy scan on both databases
+(vectors_scan.py), since neither a pgvector package nor a SQLite able to load sqlite-vec is
+available to install here (README); an index adapter plugs in behind the same port.
 """
 
 from __future__ import annotations

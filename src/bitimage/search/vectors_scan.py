@@ -1,7 +1,7 @@
 """ScanVectorIndex: embeddings as float32 blobs, searched by an exact numpy scan of the scope.
 
-The fallback where the database has no vector index: Python's sqlite3 module here is built
-without extension loading, so sqlite-vec cannot be loaded (README, bench_similar.py figures).
+The adapter of both databases until a vector index can be installed (README): exact, and as
+slow as the scope is large (bench_similar.py figures).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""image embeddings for visually similar images: pgvector with an HNSW index on PostgreSQL
+"""image embeddings for visually similar images: one float32 blob an image, scanned exactly
 
-One row an image, deleted with it (foreign key cascade). PostgreSQL stores a vector(1280)
-searched through an HNSW index (cosine); other databases a float32 blob, scanned exactly.
+One row an image, deleted with it (foreign key cascade). No vector index yet: pgvector is not
+packaged for this Debian release and this Python's sqlite3 cannot load sqlite-vec (README).
 Images analysed before get theirs when reanalysed (`bitimage admin reanalyze`).
 
 Revision ID: 0011
@@ -19,15 +19,10 @@ depends_on = None
 
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("CREATE EXTENSION IF NOT EXISTS vector")
         op.execute(
             "CREATE TABLE image_search_vectors ("
             " image_id uuid PRIMARY KEY REFERENCES images (id) ON DELETE CASCADE,"
-            " embedding vector(1280) NOT NULL)"
-        )
-        op.execute(
-            "CREATE INDEX ix_image_search_vectors_hnsw ON image_search_vectors"
-            " USING hnsw (embedding vector_cosine_ops)"
+            " embedding bytea NOT NULL)"
         )
         return
     op.execute(
