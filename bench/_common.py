@@ -14,7 +14,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -215,3 +216,56 @@ def photo_jpeg(
     out = io.BytesIO()
     image.save(out, "JPEG", quality=quality, exif=exif.tobytes())
     return out.getvalue()
+
+
+ADMIN_URL = os.environ.get(
+    "BITIMAGE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@contextmanager
+def bench_container(
+    database: str, folder: Path, name: str = "", keep: bool = False
+) -> Iterator[Any]:
+    """A migrated container (embedded defaults in `folder`) on SQLite or PostgreSQL.
+
+    PostgreSQL: on the database `name` when given (kept), else on a fresh one made on
+    BITIMAGE_BENCH_POSTGRES_URL and dropped at the end unless `keep` (then named on stderr).
+    """
+    # Imported here: most scripts start servers and never need the server's code in-process.
+    import uuid
+
+    from sqlalchemy import create_engine, make_url, text
+
+    from bitimage.bootstrap import bootstrap
+    from bitimage.config import load_settings
+    from bitimage.db.migrate import upgrade
+
+    url, admin, drop = None, None, False
+    if database == "postgresql":
+        admin = create_engine(
+            "postgresql+psycopg://" + ADMIN_URL.removeprefix("postgresql://"),
+            isolation_level="AUTOCOMMIT",
+        )
+        if not name:
+            name = f"bitimage_bench_{uuid.uuid4().hex[:10]}"
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            drop = not keep
+        url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    settings = load_settings(
+        data_dir=folder, database_url=url, argon2_memory_kib=8192, run_worker=False
+    )
+    container = bootstrap(settings)
+    try:
+        upgrade(container.database.engine)
+        yield container
+    finally:
+        container.close()
+        if admin is not None:
+            if drop:
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            else:
+                print(f"postgresql: database {name} kept (drop it by hand)", file=sys.stderr)
+            admin.dispose()

@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import io
 import itertools
-import os
 import random
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -32,13 +30,12 @@ from typing import Any, cast
 import numpy as np
 from PIL import Image, ImageEnhance
 from skimage import data
-from sqlalchemy import Table, create_engine, make_url, text
+from sqlalchemy import Table, text
 
 from bitimage.analysis.decode import decode
 from bitimage.analysis.metadata import dhash
-from bitimage.bootstrap import Container, bootstrap
-from bitimage.config import Settings, load_settings
-from bitimage.db.migrate import upgrade
+from bitimage.bootstrap import Container
+from bitimage.config import Settings
 from bitimage.images.duplicate_repository import DuplicateRepository
 from bitimage.images.duplicate_schemas import DuplicatesQuery, SimilarQuery
 from bitimage.images.duplicates import library_groups
@@ -47,9 +44,10 @@ from bitimage.images.perceptual import bands_of
 from bitimage.users.models import User
 
 try:
-    from bench._common import option, percentile, quick, table, text_option
+    from bench._common import bench_container, option, percentile, quick, table, text_option
 except ModuleNotFoundError:  # run as `python bench/bench_duplicates.py`
     from _common import (  # type: ignore[import-not-found,no-redef]
+        bench_container,
         option,
         percentile,
         quick,
@@ -60,9 +58,6 @@ except ModuleNotFoundError:  # run as `python bench/bench_duplicates.py`
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "camera", "grass",
           "gravel", "brick", "moon", "immunohistochemistry", "horse", "coins", "clock", "text",
           "page", "logo", "retina")  # fmt: skip
-ADMIN_URL = os.environ.get(
-    "BITIMAGE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 IMAGES, USERS = cast(Table, ImageRow.__table__), cast(Table, User.__table__)
 START = datetime(2020, 1, 1, tzinfo=UTC)
 
@@ -116,32 +111,9 @@ def calibrate(reach: int) -> None:
     print(table(rows, ("pair", "min", "median", "max", f"within {reach}")))
 
 
-@contextmanager
-def opened(database: str, folder: Path) -> Iterator[Container]:
+def opened(database: str, folder: Path) -> AbstractContextManager[Container]:
     """A migrated container on a fresh database (PostgreSQL: made here, dropped after)."""
-    url, admin, name = None, None, ""
-    if database == "postgresql":
-        name = f"bitimage_bench_dupes_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(
-            "postgresql+psycopg://" + ADMIN_URL.removeprefix("postgresql://"),
-            isolation_level="AUTOCOMMIT",
-        )
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    settings: Settings = load_settings(
-        data_dir=folder, database_url=url, argon2_memory_kib=8192, run_worker=False
-    )
-    container = bootstrap(settings)
-    try:
-        upgrade(container.database.engine)
-        yield container
-    finally:
-        container.close()
-        if admin is not None:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+    return bench_container(database, folder)
 
 
 def library(count: int, rng: random.Random) -> tuple[list[int], set[tuple[int, int]]]:

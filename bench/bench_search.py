@@ -38,25 +38,20 @@ run takes about an hour (population ~10-15 minutes a database).
 from __future__ import annotations
 
 import json
-import os
 import random
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
-from bitimage.bootstrap import Container, bootstrap
-from bitimage.config import load_settings
-from bitimage.db.migrate import upgrade
+from bitimage.bootstrap import Container
 
 try:
-    from bench._common import option, percentile, quick, text_option
+    from bench._common import bench_container, option, percentile, quick, text_option
     from bench._search_bulk import USERS, read_ids, user_rows, write_photos, write_vocabulary
     from bench._search_check import check_bulk_path, with_real_bytes
     from bench._search_data import START, PhotoMaker, Vocabulary
@@ -76,6 +71,7 @@ try:
     from bench._search_report import Results, figures, report, verdict
 except ModuleNotFoundError:  # run as `python bench/bench_search.py`
     from _common import (  # type: ignore[import-not-found,no-redef]
+        bench_container,
         option,
         percentile,
         quick,
@@ -125,9 +121,6 @@ CHUNK = 20_000  # photos a transaction while populating
 CHECKED = 100 if quick() else 300  # photos written both ways and compared
 SAMPLES = 5_000  # photos kept for drawing query terms
 PAGING_OWNERS = 5  # private cursor pages: owners whose cursors are fetched (untimed)
-ADMIN_URL = os.environ.get(
-    "BITIMAGE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 
 
 @dataclass(frozen=True)
@@ -140,38 +133,10 @@ class Built:
     samples: Samples
 
 
-@contextmanager
-def opened(database: str, folder: Path, name: str = "") -> Iterator[Container]:
+def opened(database: str, folder: Path, name: str = "") -> AbstractContextManager[Container]:
     """A migrated container on a fresh database (PostgreSQL: made here, dropped after unless
     --keep), or on the kept PostgreSQL database `name`."""
-    url, admin, drop = None, None, False
-    if database == "postgresql":
-        admin = create_engine(
-            "postgresql+psycopg://" + ADMIN_URL.removeprefix("postgresql://"),
-            isolation_level="AUTOCOMMIT",
-        )
-        if not name:
-            name = f"bitimage_bench_{uuid.uuid4().hex[:10]}"
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-            drop = not keep()
-        url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    settings = load_settings(
-        data_dir=folder, database_url=url, argon2_memory_kib=8192, run_worker=False
-    )
-    container = bootstrap(settings)
-    try:
-        upgrade(container.database.engine)
-        yield container
-    finally:
-        container.close()
-        if admin is not None:
-            if drop:
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            else:
-                progress(f"postgresql: database {name} kept (drop it by hand)")
-            admin.dispose()
+    return bench_container(database, folder, name, keep())
 
 
 def progress(message: str) -> None:
