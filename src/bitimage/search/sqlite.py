@@ -37,7 +37,7 @@ from bitimage.search.postings import Postings
 from bitimage.search.query import COLUMNS, IMAGES, MATCH, SEPARATOR, ZERO, Term, like_pattern
 from bitimage.search.ranking import Position, trigrams
 from bitimage.search.scope import forget_postings, rescope, rescope_statement, scope_table
-from bitimage.search.tiered import Candidate, TieredSearchIndex
+from bitimage.search.tiered import Candidate, TieredSearchIndex, strong_positions
 
 _SEARCH = table(
     "image_search",
@@ -217,7 +217,7 @@ class SqliteSearchIndex(TieredSearchIndex):
             return super()._strong(session, query, filters, after, exact_label)
         statement, params = sql.strong(owned.OWNED, query, filters, after, exact_label)
         rows = session.execute(statement, params)
-        return [owned.OWNED.position(2, float(s), c, i) for i, c, s in rows]
+        return strong_positions(owned.OWNED, rows)
 
     def _strong_postings(
         self,
@@ -232,7 +232,7 @@ class SqliteSearchIndex(TieredSearchIndex):
             return super()._strong_postings(session, query, filters, after, exact_label)
         params = sql.strong(owned.OWNED, query, filters, after, exact_label)[1]
         rows = session.execute(owned.tag_and_label(after is not None), params)
-        return [owned.OWNED.position(2, float(s), c, i) for i, c, s in rows]
+        return strong_positions(owned.OWNED, rows)
 
     def _fuzzy_candidates(
         self, session: Session, query: SearchQuery, filters: dict[str, str]

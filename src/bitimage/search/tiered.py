@@ -66,6 +66,11 @@ _LABELS_OF = text(
 ).bindparams(bindparam("ids", expanding=True))
 
 
+def strong_positions(dialect: SearchDialect, rows: Iterable[Any]) -> list[Position]:
+    """Strong-tier rows (id, created_at, score) as positions of that dialect."""
+    return [dialect.position(2, float(s), c, i) for i, c, s in rows]
+
+
 class TieredSearchIndex:
     """search() for SQL indexes; subclasses bring their dialect and write their index rows."""
 
@@ -154,8 +159,7 @@ class TieredSearchIndex:
         exact_label: bool,
     ) -> list[Position]:
         statement, params = sql.strong(self.dialect, query, filters, after, exact_label)
-        position = self.dialect.position
-        return [position(2, float(s), c, i) for i, c, s in session.execute(statement, params)]
+        return strong_positions(self.dialect, session.execute(statement, params))
 
     @functools.cached_property
     def _combined(self) -> CombinedSearch:
