@@ -33,9 +33,9 @@ from skimage import data
 from sqlalchemy import Table, text
 
 from bitimage.analysis.decode import decode
-from bitimage.analysis.metadata import dhash
 from bitimage.bootstrap import Container
 from bitimage.config import Settings
+from bitimage.dhash import dhash
 from bitimage.images.duplicate_repository import DuplicateRepository
 from bitimage.images.duplicate_schemas import DuplicatesQuery, SimilarQuery
 from bitimage.images.duplicates import library_groups

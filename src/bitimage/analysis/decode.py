@@ -1,15 +1,17 @@
-"""Decode an image once for every analyser: draft-mode JPEG, upright, RGB, bounded size."""
+"""Decode an image once for every analyser: draft-mode JPEG, upright, RGB, bounded size.
+
+The pixels come from bitimage.dhash.upright, the decode the SDK hashes local files with.
+"""
 
 from __future__ import annotations
 
 from typing import Any, BinaryIO
 
-from PIL import ExifTags, Image, ImageOps
+from PIL import ExifTags, Image
 
 from bitimage.analysis.ports import DecodedImage
+from bitimage.dhash import upright
 from bitimage.imaging import open_within
-
-WORK_SIZE = 1024  # longest side handed to analysers: enough for OCR at 960 px
 
 _EXIF_FIELDS = {"DateTimeOriginal", "DateTime", "Make", "Model", "Orientation"}
 
@@ -35,16 +37,6 @@ def decode(stream: BinaryIO, max_pixels: int) -> DecodedImage:
     """
     with open_within(stream, max_pixels) as image:
         width, height = image.size
-        # A JPEG decodes at 1/2, 1/4 or 1/8 scale directly: several times cheaper. The
-        # requested size keeps the picture's proportions, or a 2048x1536 photo (not a square
-        # of 2048) would be decoded at full scale.
-        scale = WORK_SIZE / max(width, height)
-        if scale < 1:
-            image.draft("RGB", (round(width * scale), round(height * scale)))
         exif = _exif(image)
-        # libheif has already applied a HEIF's irot/imir: its EXIF orientation must not turn
-        # the pixels a second time.
-        upright = image if image.format == "HEIF" else ImageOps.exif_transpose(image)
-        upright.thumbnail((WORK_SIZE, WORK_SIZE))
-        pixels = upright.convert("RGB")
+        pixels = upright(image)
     return DecodedImage(pixels=pixels, original_width=width, original_height=height, exif=exif)

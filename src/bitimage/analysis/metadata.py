@@ -4,23 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from PIL import Image
-
 from bitimage.analysis.ports import AnalysisResult, DecodedImage
-
-_HASH_SIDE = 8
-
-
-def dhash(image: Image.Image) -> str:
-    """The 64-bit difference hash as 16 hex digits: near-duplicates differ in few bits."""
-    small = image.convert("L").resize((_HASH_SIDE + 1, _HASH_SIDE), Image.Resampling.LANCZOS)
-    pixels = small.tobytes()
-    bits = 0
-    for row in range(_HASH_SIDE):
-        start = row * (_HASH_SIDE + 1)
-        for col in range(_HASH_SIDE):
-            bits = (bits << 1) | (pixels[start + col] > pixels[start + col + 1])
-    return f"{bits:016x}"
+from bitimage.dhash import dhash
 
 
 def _exif_facts(exif: dict[str, Any]) -> dict[str, Any]:

@@ -36,7 +36,7 @@ def bands(image: Image) -> tuple[int, int, int, int] | None:
 
 def candidate_query(
     owner: uuid.UUID | None,
-    md5: str,
+    md5: str | None,
     of: tuple[int, int, int, int] | None,
     max_distance: int,
     united: bool,
@@ -50,7 +50,8 @@ def candidate_query(
         scope = text("NOT images.is_private")
     else:
         scope = Image.user_id == owner
-        terms.append(Image.hash == md5)
+        if md5 is not None:
+            terms.append(Image.hash == md5)
     if of is not None:
         terms += [_BAND_COLUMNS[n].in_(band_neighbours(of[n], max_distance)) for n in range(BANDS)]
     if not terms:
@@ -75,13 +76,14 @@ class DuplicateRepository:
     def candidates(
         self,
         owner: uuid.UUID | None,
-        md5: str,
+        md5: str | None,
         of: tuple[int, int, int, int] | None,
         max_distance: int,
     ) -> list[Image]:
         """Images in scope with the same MD5 or a band within reach of `of` (itself too).
 
-        Scope: `owner`'s library, or (None) public images that are not flagged.
+        Scope: `owner`'s library, or (None) public images that are not flagged. No `md5`:
+        band candidates only.
         """
         united = self.session.get_bind().dialect.name == "sqlite"
         query = candidate_query(owner, md5, of, max_distance, united)

@@ -82,3 +82,46 @@ class DuplicatePage(BaseModel):
     total_groups: int
     max_distance: int
     next_page: int | None
+
+
+DHash = Annotated[
+    str,
+    Field(
+        pattern=r"^[0-9a-fA-F]{16}$",
+        description="a 64-bit dHash as 16 hex digits, computed as the server's analysis does"
+        " (bitimage.dhash)",
+    ),
+]
+
+
+class HashLookupQuery(BaseModel):
+    """The query of GET /images/duplicates/lookup."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dhash: list[DHash] = Field(
+        min_length=1, max_length=100, description="1 to 100 hashes: repeat ?dhash=..&dhash=.."
+    )
+    limit: int = Field(default=5, ge=1, le=100, description="at most this many a hash, 1 to 100")
+    max_distance: MaxDistance = None
+
+
+class NearImage(BaseModel):
+    """One of the caller's images whose dHash is near the one asked about."""
+
+    image: ImageSummary
+    distance: int = Field(description="dHash Hamming distance, 0 to the reach used")
+
+
+class HashMatches(BaseModel):
+    """The caller's images near one hash: nearest first, then oldest."""
+
+    dhash: str = Field(description="the hash asked about, lower case")
+    images: list[NearImage]
+
+
+class HashLookup(BaseModel):
+    """The answer to GET /images/duplicates/lookup: one entry a hash, in the order asked."""
+
+    max_distance: int
+    matches: list[HashMatches]

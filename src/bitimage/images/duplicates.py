@@ -13,12 +13,16 @@ from bitimage.images.duplicate_schemas import (
     DuplicateGroup,
     DuplicatePage,
     DuplicatesQuery,
+    HashLookup,
+    HashLookupQuery,
+    HashMatches,
+    NearImage,
     SimilarImage,
     SimilarImages,
     SimilarQuery,
 )
 from bitimage.images.models import Image
-from bitimage.images.perceptual import close_pairs, components, distance, joined
+from bitimage.images.perceptual import bands_of, close_pairs, components, distance, joined
 from bitimage.images.service import ImageService
 from bitimage.search.vectors import VectorIndex
 
@@ -92,6 +96,34 @@ class DuplicateService:
                     similarity=round(similarity, 4),
                 )
                 for summary, (other, similarity) in zip(summaries, kept, strict=True)
+            ],
+        )
+
+    def lookup(self, session: Session, owner: uuid.UUID, query: HashLookupQuery) -> HashLookup:
+        """The owner's analysed images within reach of each hash, nearest first, then oldest."""
+        reach = self._reach(query.max_distance)
+        repo = DuplicateRepository(session)
+        per_hash: list[list[tuple[Image, int]]] = []
+        for dhash in query.dhash:
+            wanted = bands_of(dhash)
+            near = []
+            for image in repo.candidates(owner, None, wanted, reach):
+                gap = _distance(wanted, bands(image))
+                if gap is not None and gap <= reach:
+                    near.append((image, gap))
+            near.sort(key=lambda n: (n[1], n[0].created_at, n[0].id))
+            per_hash.append(near[: query.limit])
+        # One prepare for every image of the answer (an image may be near several hashes).
+        unique = {image.id: image for near in per_hash for image, _ in near}
+        self.images.prepare(list(unique.values()), owner)
+        return HashLookup(
+            max_distance=reach,
+            matches=[
+                HashMatches(
+                    dhash=dhash.lower(),
+                    images=[NearImage(image=self.images.summary(i), distance=d) for i, d in near],
+                )
+                for dhash, near in zip(query.dhash, per_hash, strict=True)
             ],
         )
 

@@ -25,6 +25,8 @@ from bitimage.errors import (
 from bitimage.images.duplicate_schemas import (
     DuplicatePage,
     DuplicatesQuery,
+    HashLookup,
+    HashLookupQuery,
     SimilarImages,
     SimilarQuery,
 )
@@ -167,6 +169,21 @@ def duplicates(
 ) -> DuplicatePage:
     """Your images kept more than once: the same bytes, or resized, re-encoded, lightly edited."""
     return service.groups(session, caller.user_id, query)
+
+
+@router.get(
+    "/duplicates/lookup",
+    responses=responses(AuthorizationFailed, ServiceUnavailable),
+    summary="Your images near some perceptual hashes",
+)
+def duplicate_lookup(
+    caller: CurrentUser,
+    session: ReadSessionDep,
+    service: DuplicateServiceDep,
+    query: Annotated[HashLookupQuery, Query()],
+) -> HashLookup:
+    """Your analysed images whose dHash is within `max_distance` of each hash (before an upload)."""
+    return service.lookup(session, caller.user_id, query)
 
 
 @router.get(
