@@ -108,6 +108,8 @@ def test_bad_parameters_and_no_token(client: TestClient) -> None:
         answer = client.get(f"/api/v1/images/duplicates/lookup?{query}", headers=headers)
         assert answer.status_code == 400, query
         assert answer.json()["error"], query
+    named = client.get("/api/v1/images/duplicates/lookup?dhash=xyz", headers=headers).json()
+    assert "dhash" in named["message"]
     hundred = "&".join(f"dhash={n:016x}" for n in range(100))
     assert len(lookup(client, headers, hundred)["matches"]) == 100  # type: ignore[arg-type]
     assert client.get(f"/api/v1/images/duplicates/lookup?dhash={good}").status_code == 401

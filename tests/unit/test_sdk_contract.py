@@ -42,6 +42,7 @@ PARSED: dict[type[BaseModel], list[tuple[str, str, str]]] = {
     ],
     sdk.SimilarImages: [("get", "/api/v1/images/{image_id}/similar", "200")],
     sdk.DuplicatePage: [("get", "/api/v1/images/duplicates", "200")],
+    sdk.HashLookup: [("get", "/api/v1/images/duplicates/lookup", "200")],
     sdk.ExpandedImage: [
         ("get", "/api/v1/images/{image_id}/expanded", "200"),
         ("patch", "/api/v1/images/{image_id}", "200"),

@@ -96,6 +96,8 @@ def _print_report(report: UploadReport, verbose: bool) -> None:
     for failed in report.failed:
         typer.echo(f"bitimage: {failed.source}: {failed.reason}", err=True)
     if verbose:
+        for skipped in report.skipped:
+            typer.echo(f"skipped: {skipped.source} ({skipped.reason})")
         for entry in report.ignored:
             typer.echo(f"ignored: {entry.path} ({entry.reason})")
     typer.echo(
@@ -140,6 +142,22 @@ def upload(
     concurrency: Annotated[
         int, typer.Option(min=1, max=64, metavar="N", help="files sent at once")
     ] = 8,
+    skip_near: Annotated[
+        bool,
+        typer.Option(
+            "--skip-near-duplicates",
+            help="skip too a resized or re-encoded copy of an image you hold (by dHash)",
+        ),
+    ] = False,
+    max_distance: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=12,
+            help="with --skip-near-duplicates: largest dHash distance (of 64 bits) that "
+            "counts; default: the server's setting",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
     server: ServerOpt = DEFAULT_SERVER,
 ) -> None:
@@ -147,12 +165,16 @@ def upload(
 
     Files with an image extension are considered (jpg, jpeg, png, gif, webp, bmp, tif, tiff,
     heic, heif, avif; any case); others are counted as ignored, never as failures. Bytes the
-    account already holds are skipped. Globs match a file's name or its path in the folder.
+    account already holds are skipped; with --skip-near-duplicates, so are near copies of its
+    images and of files sent before in the run. Globs match a file's name or its path in the
+    folder.
     """
     tags = tag or []
     for name in tags:
         if not 1 <= len(name.strip()) <= 64:
             raise typer.BadParameter(f"{name!r}: tags are 1 to 64 characters", param_hint="--tag")
+    if max_distance is not None and not skip_near:
+        raise typer.BadParameter("only with --skip-near-duplicates", param_hint="--max-distance")
     chosen = select_files(paths, recursive, include or [], exclude or [])
     if dry_run:
         _dry_run(chosen, verbose, as_json)
@@ -163,7 +185,8 @@ def upload(
         def send() -> UploadReport:
             return bit.upload(
                 chosen.files, tags=tags, is_private=not public, concurrency=concurrency,
-                include=["*"], progress=bar,
+                include=["*"], progress=bar, skip_near_duplicates=skip_near,
+                max_distance=max_distance,
             )  # fmt: skip
 
         if bar is not None:

@@ -22,6 +22,7 @@ from bitimage.client.models import (
     DuplicateGroup,
     DuplicatePage,
     ExpandedImage,
+    HashLookup,
     ImageSummary,
     Jwks,
     LoginAnswer,
@@ -232,6 +233,16 @@ class Client(BaseClient):
             yield from answer.groups
             page = answer.next_page
 
+    def near_images(
+        self, dhashes: Sequence[str], *, max_distance: int | None = None, limit: int = 5
+    ) -> HashLookup:
+        """Your analysed images near each dHash (16 hex digits, up to 100; bitimage.dhash)."""
+        params: dict[str, str | int | list[str]] = {"dhash": list(dhashes), "limit": limit}
+        if max_distance is not None:
+            params["max_distance"] = max_distance
+        answer = self.request("GET", "/api/v1/images/duplicates/lookup", expect=200, params=params)
+        return self._parse(HashLookup, answer)
+
     def download(
         self, image_id: uuid.UUID | str, destination: str | os.PathLike[str] | IO[bytes]
     ) -> ExpandedImage:
@@ -290,12 +301,16 @@ class Client(BaseClient):
         include: Sequence[str] = (),
         exclude: Sequence[str] = (),
         progress: ProgressCallback | None = None,
+        skip_near_duplicates: bool = False,
+        max_distance: int | None = None,
     ) -> UploadReport:
         """Upload files and folders (paths) or file objects; bytes already held are skipped.
 
         Of the paths, only files with an image extension are sent unless `include` globs say
         otherwise (`exclude` globs leave files out): see `select_files`. The files left out are
-        in the report's `ignored`, with their reason.
+        in the report's `ignored`, with their reason. `skip_near_duplicates`: skip too a picture
+        whose dHash is within `max_distance` (default: the server's) of one already held or
+        sent by this run (client/near.py).
         """
         expanded: list[Source] = []
         ignored: list[Ignored] = []
@@ -307,8 +322,9 @@ class Client(BaseClient):
             else:
                 expanded.append(source)
         uploader = BatchUploader(
-            self, tags=tags, is_private=is_private, concurrency=concurrency, progress=progress
-        )
+            self, tags=tags, is_private=is_private, concurrency=concurrency, progress=progress,
+            skip_near_duplicates=skip_near_duplicates, max_distance=max_distance,
+        )  # fmt: skip
         return uploader.run(expanded, ignored)
 
 

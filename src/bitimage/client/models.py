@@ -154,6 +154,27 @@ class DuplicatePage(_Model):
     next_page: int | None
 
 
+class NearImage(_Model):
+    """One of your images near a hash asked about, and how many bits apart they are."""
+
+    image: ImageSummary
+    distance: int
+
+
+class HashMatches(_Model):
+    """Your images near one hash, nearest first."""
+
+    dhash: str
+    images: list[NearImage]
+
+
+class HashLookup(_Model):
+    """GET /api/v1/images/duplicates/lookup: one entry a hash asked about, in order."""
+
+    max_distance: int
+    matches: list[HashMatches]
+
+
 class Tag(_Model):
     """A tag of an image."""
 

@@ -11,7 +11,14 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import IO, Protocol
 
-from bitimage.client.models import Account, ExpandedImage, ImageSummary, NotifyImage, UploadUrl
+from bitimage.client.models import (
+    Account,
+    ExpandedImage,
+    HashLookup,
+    ImageSummary,
+    NotifyImage,
+    UploadUrl,
+)
 
 
 class NotifyClient(Protocol):
@@ -39,6 +46,12 @@ class UploadClient(NotifyClient, Protocol):
 
     def find_by_hash(self, md5: str) -> ImageSummary | None:
         """One of the caller's images with exactly these bytes, or None."""
+        ...
+
+    def near_images(
+        self, dhashes: Sequence[str], *, max_distance: int | None = None, limit: int = 5
+    ) -> HashLookup:
+        """The caller's analysed images near each dHash."""
         ...
 
     def upload_urls(self, count: int) -> list[UploadUrl]:

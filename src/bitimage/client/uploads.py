@@ -8,7 +8,8 @@ as there are files is listed once; otherwise the private summary's `hash=` filte
 then it is PUT to a pre-signed URL (URLs are asked for in chunks of at most 1000, sized by how
 many files still look new) and confirmed in a batch of 5 as uploads finish. A batch the server
 refuses names the offending image: that file is reported with the server's reason and the
-others are confirmed again.
+others are confirmed again. With `skip_near_duplicates`, a file new by its MD5 is then checked
+for a near copy (near.py) before any byte of it is sent.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from bitimage.client.errors import ApiError, BitimageError, NotLoggedIn
 from bitimage.client.models import NotifyImage, TagIn, UploadUrl
+from bitimage.client.near import NearDuplicates
 from bitimage.client.notify import FATAL, confirm_batch, file_reason
 from bitimage.client.ports import UploadClient
 from bitimage.client.results import (
@@ -66,8 +68,12 @@ class BatchUploader:
         is_private: bool = True,
         concurrency: int = 8,
         progress: ProgressCallback | None = None,
+        skip_near_duplicates: bool = False,
+        max_distance: int | None = None,
     ) -> None:
         self.client = client
+        # Near copies (client/near.py): off unless asked, since every new file is decoded.
+        self._near = NearDuplicates(client, max_distance) if skip_near_duplicates else None
         self.tags = list(tags)
         self.is_private = is_private
         self.concurrency = max(1, concurrency)
@@ -211,7 +217,11 @@ class BatchUploader:
         while the file is sent, so each file is read once; a repeat of another file of the run
         is then dropped after its PUT, before notify.
         """
-        one_pass = self._held == {} and (item.handle is None or item.handle.seekable())
+        one_pass = (
+            self._held == {}
+            and self._near is None  # a near copy must be known before its bytes are sent
+            and (item.handle is None or item.handle.seekable())
+        )
         if not one_pass and not self._check(item, tracker):
             return
         if one_pass:
@@ -270,12 +280,18 @@ class BatchUploader:
                 held = self._held.get(item.md5)
             elif summary := self.client.find_by_hash(item.md5):
                 held = summary.id
-        self._checked_one(new=twin is item and held is None)
+        near = None
+        if twin is item and held is None and self._near is not None:
+            near = self._near.skip_reason(item)
+        self._checked_one(new=twin is item and held is None and near is None)
         if twin is not item:
             tracker.finish(item, "skipped", f"same bytes as {twin.label}")
             return False
         if held is not None:
             tracker.finish(item, "skipped", f"already uploaded as image {held}", held)
+            return False
+        if near is not None:
+            tracker.finish(item, "skipped", near[0], near[1])
             return False
         return True
 
