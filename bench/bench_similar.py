@@ -1,14 +1,17 @@
 """Issue 15, point 3b: visually similar images (kind=visual) at scale, on SQLite and PostgreSQL.
 
 One user with N images (100,000; --images N) in a fresh database of each kind (PostgreSQL: made
-here, dropped after), each with a random-but-clustered unit vector of 1280 values (1,000 random
-centres; each vector a centre plus Gaussian noise, normalised: near neighbours exist, as among
-photos of the same subjects), written by the bulk path (Core inserts in chunks). Both databases
-store the vectors as float32 blobs scanned exactly (search/vectors_scan.py): no vector index is
-installable here yet (README), so recall is 1 and the time is the scan's.
-Timed: p50/p99 of DuplicateService.similar(kind=visual, limit=10) (the vector query through the
-index adapter, then the summaries) over 200 images. Recall@10: the ten ids the index returned
-against the ten of an exact scan of every vector (numpy, in memory), averaged.
+here, dropped after), each with a random-but-clustered unit vector of 1280 values (a random
+centre per 100 images; each vector a centre plus Gaussian noise, normalised: near neighbours
+exist, as among photos of the same subjects), written by the bulk path (Core inserts in chunks)
+as the index's put writes them (float32 embedding, 8-bit code, generation 0); 40% of the
+images are public.
+Timed, in one run: p50/p99 of DuplicateService.similar(kind=visual, limit=10) (the vector query
+through the index adapter, then the summaries) over 200 images, first untrained (generation 0:
+every code in scope is scanned, the fallback), then after one upkeep pass (training + filing,
+timed), privately (the owner's 100,000) and publicly (the 40,000 public ones). Recall@10: the ten
+ids the index returned against the ten of an exact scan of every vector in scope (numpy, in
+memory), averaged.
 Options: --quick (5,000 images, 50 lookups); --images N; --database sqlite|postgresql|both.
 Run: python -m bench.bench_similar [--quick]
 """
@@ -28,7 +31,7 @@ from sqlalchemy import text
 
 from bitimage.bootstrap import Container
 from bitimage.images.duplicate_schemas import SimilarQuery
-from bitimage.search.vectors import DIMENSIONS
+from bitimage.search.vectors import DIMENSIONS, quantise
 
 try:
     from bench._common import option, percentile, quick, table, text_option
@@ -48,18 +51,20 @@ except ModuleNotFoundError:  # run as `python bench/bench_similar.py`
         opened,
     )
 
-CENTRES = 1_000
+PER_CENTRE = 100  # images around each random centre: 1,000 centres at 100,000 images
 NOISE = 0.6  # the spread around a centre, relative to the centre's length (1)
 CHUNK = 2_000
+PUBLIC_EVERY = 5  # images n % 5 in (0, 1) are public: 40%
 
 
 def vectors(count: int, seed: int = 15) -> np.ndarray[Any, np.dtype[np.float32]]:
-    """`count` unit vectors around CENTRES random unit centres."""
+    """`count` unit vectors, PER_CENTRE around each of count / PER_CENTRE random unit centres."""
     rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(CENTRES, DIMENSIONS)).astype(np.float32)
+    centres_count = max(1, count // PER_CENTRE)
+    centres = rng.normal(size=(centres_count, DIMENSIONS)).astype(np.float32)
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
     noise = rng.normal(scale=NOISE / np.sqrt(DIMENSIONS), size=(count, DIMENSIONS))
-    points = (centres[rng.integers(0, CENTRES, count)] + noise).astype(np.float32)
+    points = (centres[rng.integers(0, centres_count, count)] + noise).astype(np.float32)
     points /= np.linalg.norm(points, axis=1, keepdims=True)
     return points
 
@@ -76,8 +81,9 @@ def populate(
             rows = [
                 {"id": image_id, "user_id": owner, "name": f"photo {n}", "hash": f"{n:032x}",
                  "size_bytes": 1000, "file_format": "jpeg", "width": 64, "height": 48,
-                 "is_private": True, "storage_key": f"images/{owner}/{image_id}",
-                 "analysis_status": "done", "moderation": "none", "public_copy": False,
+                 "is_private": n % PUBLIC_EVERY > 1, "storage_key": f"images/{owner}/{image_id}",
+                 "analysis_status": "done", "moderation": "none",
+                 "public_copy": n % PUBLIC_EVERY <= 1,
                  "created_at": START + timedelta(seconds=n), "rendered_at": START,
                  "placeholder": "x"}
                 for n, image_id in enumerate(ids[at : at + CHUNK], at)
@@ -92,42 +98,91 @@ def populate(
                     for image_id, point in chunk
                 ],
             )
+            session.execute(
+                text(
+                    "INSERT INTO image_vector_lists (image_id, user_id, generation, list_no,"
+                    " scale, code) VALUES (:id, :owner, 0, 0, :scale, :code)"
+                ),
+                [
+                    {"id": image_id if postgres else image_id.hex,
+                     "owner": owner if postgres else owner.hex,
+                     "scale": quantise(point)[0], "code": quantise(point)[1]}
+                    for image_id, point in chunk
+                ],
+            )  # fmt: skip
     return ids
 
 
+def measure(
+    container: Container,
+    owner: uuid.UUID | None,
+    ids: list[uuid.UUID],
+    points: np.ndarray[Any, Any],
+    chosen: list[int],
+) -> tuple[list[float], float]:
+    """Sorted timings (ms) of kind=visual lookups of the `chosen` images, and recall@10."""
+    index = {image_id: n for n, image_id in enumerate(ids)}
+    scope = np.arange(len(ids)) if owner is not None else np.flatnonzero(public_mask(len(ids)))
+    query = SimilarQuery(kind="visual", limit=10)
+    viewer = owner if owner is not None else uuid.UUID(int=16, version=4)
+    timings, recalls = [], []
+    with container.database.transaction(write=False) as session:
+        container.duplicates.similar(session, viewer, ids[chosen[0]], query)  # warm-up
+        for n in chosen:
+            began = time.perf_counter()
+            found = container.duplicates.similar(session, viewer, ids[n], query)
+            timings.append((time.perf_counter() - began) * 1000)
+            scores = points[scope] @ points[n]
+            scores[scope == n] = -2.0  # itself is never an answer
+            exact = set(scope[np.argpartition(-scores, 10)[:10]].tolist())
+            got = {index[entry.image.id] for entry in found.images}
+            recalls.append(len(got & exact) / 10)
+    return sorted(timings), float(np.mean(recalls))
+
+
+def public_mask(count: int) -> np.ndarray[Any, Any]:
+    """Which of `count` images populate() made public."""
+    return np.arange(count) % PUBLIC_EVERY <= 1
+
+
 def scale(database: str, count: int, lookups: int) -> list[tuple[str, str]]:
-    """Populate, then time kind=visual lookups and measure recall@10; rows of the report."""
+    """Populate, time lookups untrained and trained, measure recall@10; rows of the report."""
     points = vectors(count)
     owner = uuid.UUID(int=15, version=4)
     rng = random.Random(15)
+    private = rng.sample(range(count), lookups)
+    public = rng.sample(np.flatnonzero(public_mask(count)).tolist(), lookups)
+    rows: list[tuple[str, str]] = []
+
+    def report(what: str, timings: list[float], recall: float) -> None:
+        rows.append(
+            (
+                f"{database}: {what}, p50 / p99 over {len(timings)}",
+                f"{percentile(timings, 0.5):.1f} / {percentile(timings, 0.99):.1f} ms",
+            )
+        )
+        rows.append((f"{database}: {what}, recall@10", f"{recall:.3f}"))  # fmt: skip
+
     with (
         tempfile.TemporaryDirectory(prefix="bench-similar-") as folder,
         opened(database, Path(folder)) as container,
     ):
         began = time.perf_counter()
         ids = populate(container, owner, points)
-        populated = time.perf_counter() - began
-        index = {image_id: n for n, image_id in enumerate(ids)}
-        query = SimilarQuery(kind="visual", limit=10)
-        timings, recalls = [], []
-        with container.database.transaction(write=False) as session:
-            container.duplicates.similar(session, owner, ids[0], query)  # warm-up
-            for n in rng.sample(range(count), lookups):
-                began = time.perf_counter()
-                found = container.duplicates.similar(session, owner, ids[n], query)
-                timings.append((time.perf_counter() - began) * 1000)
-                scores = points @ points[n]
-                scores[n] = -2.0  # itself is never an answer
-                exact = set(np.argpartition(-scores, 10)[:10].tolist())
-                got = {index[entry.image.id] for entry in found.images}
-                recalls.append(len(got & exact) / 10)
-        timings.sort()
-    return [
-        (f"{database}: populate {count:,} images and vectors (bulk)", f"{populated:.1f} s"),
-        (f"{database}: similar(kind=visual, limit=10), p50 / p99 over {lookups}",
-         f"{percentile(timings, 0.5):.1f} / {percentile(timings, 0.99):.1f} ms"),
-        (f"{database}: recall@10 against an exact scan", f"{np.mean(recalls):.3f}"),
-    ]  # fmt: skip
+        rows.append((f"{database}: populate {count:,} images and vectors (bulk)",
+                     f"{time.perf_counter() - began:.1f} s"))  # fmt: skip
+        scan = measure(container, owner, ids, points, private[: max(10, lookups // 4)])
+        report("untrained (scan of the codes), private", *scan)
+        began = time.perf_counter()
+        done = container.vector_upkeep.run()
+        rows.append((f"{database}: upkeep pass ({done.lists} lists, {done.reassigned:,} filed)",
+                     f"{time.perf_counter() - began:.1f} s"))  # fmt: skip
+        indexed = measure(container, owner, ids, points, private)
+        report("indexed, private", *indexed)
+        report("indexed, public", *measure(container, None, ids, points, public))
+        rows.append((f"{database}: untrained p50 / indexed p50 (private)",
+                     f"{percentile(scan[0], 0.5) / percentile(indexed[0], 0.5):.1f}x"))  # fmt: skip
+    return rows
 
 
 def main() -> None:
@@ -138,7 +193,7 @@ def main() -> None:
     rows: list[tuple[str, str]] = []
     for database in databases:
         rows += scale(database, count, lookups)
-    print(f"one user, {count:,} images, {CENTRES:,} clusters of 1280-d unit vectors")
+    print(f"one user, {count:,} images, {count // PER_CENTRE:,} clusters of 1280-d unit vectors")
     print(table(rows, ("what", "figure")))
 
 

@@ -15,7 +15,8 @@ from sqlalchemy.engine import make_url
 ADMIN_URL = os.environ.get(
     "BITIMAGE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-KEEP_TABLES = {"alembic_version"}
+# Rows the migrations seed: kept (alembic's) or put back as the migration left them.
+KEEP_TABLES = {"alembic_version", "image_vector_index"}
 
 
 def _driver_url(url: str) -> str:
@@ -55,4 +56,5 @@ def empty_tables(url: str) -> None:
         ]
         if tables:
             conn.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        conn.execute(text("UPDATE image_vector_index SET generation = 0, lists = 0"))
     engine.dispose()

@@ -54,6 +54,16 @@ class BackgroundServices:
             if sweeper
             else None
         )
+        # The vector index's upkeep is maintenance too: it runs where the sweeper runs.
+        self._vectors = (
+            PeriodicRunner(
+                "bitimage-vectors",
+                container.vector_upkeep.run,
+                settings.vector_upkeep_interval_seconds,
+            )
+            if sweeper
+            else None
+        )
         self._pool = container.worker_pool(settings.worker_concurrency) if worker else None
 
     def start(self) -> None:
@@ -62,6 +72,8 @@ class BackgroundServices:
             self._container.relay.start()
         if self._sweeper is not None:
             self._sweeper.start()
+        if self._vectors is not None:
+            self._vectors.start()
         if self._pool is not None:
             self._pool.start()
 
@@ -71,5 +83,7 @@ class BackgroundServices:
             self._pool.stop()
         if self._sweeper is not None:
             self._sweeper.stop()
+        if self._vectors is not None:
+            self._vectors.stop()
         if self._container.relay is not None:
             self._container.relay.stop()

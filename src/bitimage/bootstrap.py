@@ -39,8 +39,8 @@ from bitimage.renditions.tasks import RENDER, RenditionTasks
 from bitimage.search.ports import SearchIndex
 from bitimage.search.postgres import PostgresSearchIndex
 from bitimage.search.sqlite import SqliteSearchIndex
-from bitimage.search.vectors import VectorIndex
-from bitimage.search.vectors_scan import ScanVectorIndex
+from bitimage.search.vectors_ivf import IvfVectorIndex
+from bitimage.search.vectors_upkeep import VectorUpkeep
 from bitimage.storage.local import LocalSignedStore
 from bitimage.storage.ports import ObjectStore
 from bitimage.storage.signing import UrlSigner
@@ -67,6 +67,7 @@ class Container:
     search: SearchService
     duplicates: DuplicateService
     sweeper: StagingSweeper
+    vector_upkeep: VectorUpkeep
     analysis: AnalysisService
     analysis_tasks: AnalysisTasks
     rendition_tasks: RenditionTasks
@@ -189,9 +190,9 @@ def build_search_index(database: Database) -> SearchIndex:
     return SqliteSearchIndex(DefaultLabelWords())
 
 
-def build_vector_index(database: Database) -> VectorIndex:
-    """An exact scan on both databases, until a vector index can be installed (README)."""
-    return ScanVectorIndex()
+def build_vector_index(database: Database) -> IvfVectorIndex:
+    """The inverted-file index in plain tables, on both databases (search/vectors_ivf.py)."""
+    return IvfVectorIndex()
 
 
 def build_verifier(settings: Settings, issuer: TokenIssuer) -> TokenVerifier:
@@ -283,6 +284,7 @@ def bootstrap(settings: Settings) -> Container:
         search=SearchService(search_index, images),
         duplicates=DuplicateService(settings, images, vectors),
         sweeper=StagingSweeper(database, store, purger, settings.upload_url_ttl_seconds),
+        vector_upkeep=VectorUpkeep(database, vectors, settings.vector_index_train_from),
         analysis=analysis,
         analysis_tasks=analysis_tasks,
         rendition_tasks=rendition_tasks,

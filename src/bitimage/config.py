@@ -109,6 +109,12 @@ class Settings(BaseSettings):
     upload_urls_max: int = Field(default=1000, ge=1)
     default_image_upload_limit: int | None = Field(default=None, ge=0)
     sweep_interval_seconds: float = Field(default=60.0, gt=0)
+    # How often a worker looks whether the vector index needs training (search/vectors_upkeep.py):
+    # a pass that finds nothing to do costs one count of the index's rows.
+    vector_upkeep_interval_seconds: float = Field(default=300.0, gt=0)
+    # Below this many vectors the index is not trained: a query scans its scope's 8-bit codes,
+    # which is as fast as probing lists at that size (bench_similar's untrained figures).
+    vector_index_train_from: int = Field(default=2_048, ge=1)
     # Near duplicates (issue 15): the largest dHash Hamming distance that still counts, out of
     # 64 bits. 10 takes resized, re-encoded and lightly cropped copies; different photos
     # measured 18 or more apart (bench/bench_duplicates.py). 12 at most: images/perceptual.py.

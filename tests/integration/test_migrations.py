@@ -6,24 +6,27 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, cast
 
+import numpy as np
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Table, select
+from sqlalchemy import LargeBinary, Table, Uuid, column, select, text
+from sqlalchemy import table as sa_table
 
 import bitimage.models  # noqa: F401 - fills Base.metadata with every table
 from bitimage.bootstrap import Container
 from bitimage.db.base import Base
 from bitimage.db.migrate import alembic_config, pending_revision
 from bitimage.images.models import Image
+from bitimage.search.vectors import DIMENSIONS, quantise, unit
 from bitimage.users.models import User
 
 
 def _ours(obj: Any, name: str | None, type_: str, _reflected: bool, _other: Any) -> bool:
-    """Skip the search indexes: raw SQL of each dialect, deliberately outside the models."""
+    """Skip the search and vector indexes: raw SQL of each dialect, outside the models."""
     table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", "")
     trigram_index = type_ == "index" and str(name).endswith("_trgm")  # PostgreSQL's, raw SQL
-    return not str(table).startswith("image_search") and not trigram_index
+    return not str(table).startswith(("image_search", "image_vector")) and not trigram_index
 
 
 def test_head_schema_matches_the_models(container: Container) -> None:
@@ -75,3 +78,40 @@ def test_near_duplicate_bands_are_filled_for_images_analysed_before(container: C
         }
     assert bands[analysed] == (0x0123, 0x4567, 0x89AB, 0xCDEF)
     assert bands[pending] == (None, None, None, None)
+
+
+def test_vectors_stored_before_the_index_get_their_codes(container: Container) -> None:
+    engine = container.database.engine
+    config = alembic_config(str(engine.url))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0011")
+    owner, image_id = uuid.uuid4(), uuid.uuid4()
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    vector = unit(np.random.default_rng(12).normal(size=DIMENSIONS))
+    with engine.begin() as connection:
+        connection.execute(
+            cast(Table, User.__table__).insert(),
+            [{"id": owner, "image_upload_count": 1, "image_upload_limit": None, "created_at": now}],
+        )
+        connection.execute(
+            cast(Table, Image.__table__).insert(),
+            [{"id": image_id, "user_id": owner, "name": "x", "hash": "0" * 32, "size_bytes": 1,
+              "width": 1, "height": 1, "file_format": "jpeg", "is_private": True,
+              "storage_key": "k", "analysis_status": "done", "moderation": "none",
+              "created_at": now, "public_copy": False}],
+        )  # fmt: skip
+        connection.execute(
+            sa_table(
+                "image_search_vectors", column("image_id", Uuid), column("embedding", LargeBinary)
+            ).insert(),
+            [{"image_id": image_id, "embedding": vector.tobytes()}],
+        )
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    with container.database.transaction(write=False) as session:
+        index = container.vector_upkeep.index
+        assert index.status(session) == (1, 0, 0)  # one vector, untrained
+        row = session.execute(text("SELECT generation, scale, code FROM image_vector_lists")).one()
+    assert (row[0], row[1], bytes(row[2])) == (0, *quantise(vector))

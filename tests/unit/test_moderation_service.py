@@ -9,7 +9,7 @@ import pytest
 from bitimage.analysis.ports import AnalysisResult, DecodedImage
 from bitimage.analysis.service import AnalysisService
 from bitimage.errors import NotFound
-from bitimage.search.vectors_scan import ScanVectorIndex
+from bitimage.search.vectors_ivf import IvfVectorIndex
 from tests.unit.services import Services, jpeg
 
 THRESHOLD = 0.6
@@ -40,7 +40,7 @@ def _analysed_public_image(services: Services, owner: uuid.UUID, score: float) -
     analysis = AnalysisService(
         services.store,
         services.search,
-        ScanVectorIndex(),
+        IvfVectorIndex(),
         lambda: [ModerationScore(score)],
         10**6,
         THRESHOLD,
@@ -83,7 +83,7 @@ def test_a_person_clears_a_flag_the_owner_or_operator_only_and_it_stays_cleared(
     analysis = AnalysisService(
         services.store,
         services.search,
-        ScanVectorIndex(),
+        IvfVectorIndex(),
         lambda: [ModerationScore(0.95)],
         10**6,
         THRESHOLD,

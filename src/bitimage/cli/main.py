@@ -176,6 +176,19 @@ def sweep(data_dir: DataOpt = None) -> None:
     )
 
 
+@app.command("index-vectors")
+def index_vectors(data_dir: DataOpt = None) -> None:
+    """Train the visual-similarity index if due and file every stale vector, once."""
+    container = prepare(settings_from(data_dir=data_dir))
+    report = container.vector_upkeep.run()
+    container.close()
+    trained = "trained now" if report.trained else "no training due"
+    typer.echo(
+        f"vectors: {report.vectors}, lists: {report.lists} ({trained}), "
+        f"generation: {report.generation}, reassigned: {report.reassigned}"
+    )
+
+
 OriginOpt = Annotated[
     list[str] | None,
     typer.Option(

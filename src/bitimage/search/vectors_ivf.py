@@ -1,0 +1,288 @@
+"""IvfVectorIndex: an inverted-file index over 8-bit codes, in plain tables of either database.
+
+Why an index of our own: neither pgvector nor a SQLite able to load sqlite-vec can be installed
+here (README), and an exact scan reads every vector in scope (2.3 s at 100,000 on SQLite). An IVF
+index needs only a table, two B-tree indexes and numpy:
+- each image's row in `image_vector_lists` holds its owner, an 8-bit code of its embedding (1,280
+  bytes, small enough to stay inside the row on PostgreSQL) and its list: the nearest centroid
+  of the generation it was assigned under;
+- a query probes the lists of the `probes_for(lists)` centroids nearest to it, in scope, plus
+  every row of an older generation (written while the upkeep retrained, or before any training:
+  such rows are scanned, never missed), scores them on their codes, and re-scores the best
+  RERANK exactly from the float32 embeddings.
+What it may miss: a neighbour whose list is not among the probed ones (recall@10 measured by
+bench/bench_similar.py). The upkeep (vectors_upkeep.py) trains the centroids and reassigns rows.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import (
+    Float,
+    Integer,
+    LargeBinary,
+    Uuid,
+    bindparam,
+    column,
+    delete,
+    insert,
+    select,
+    table,
+    text,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from bitimage.search.vectors import DIMENSIONS, TABLE, Neighbour, quantise, scope_sql, unit
+
+RERANK = 64  # candidates re-scored from their float32 embeddings (at least 4 x the limit)
+MIN_PROBES = 8
+
+VECTORS = table(TABLE, column("image_id", Uuid), column("embedding", LargeBinary))
+LISTS = table(
+    "image_vector_lists",
+    column("image_id", Uuid),
+    column("user_id", Uuid),
+    column("generation", Integer),
+    column("list_no", Integer),
+    column("scale", Float),
+    column("code", LargeBinary),
+)
+CENTROIDS = table(
+    "image_vector_centroids",
+    column("generation", Integer),
+    column("list_no", Integer),
+    column("centroid", LargeBinary),
+)
+STATE = table(
+    "image_vector_index", column("id", Integer), column("generation", Integer), column("lists")
+)
+_IMAGES = table("images", column("id", Uuid), column("user_id", Uuid))
+
+
+def probes_for(lists: int) -> int:
+    """How many lists a query reads: one in 64, at least MIN_PROBES (bench_similar)."""
+    return min(lists, max(MIN_PROBES, math.ceil(lists / 64)))
+
+
+@dataclass(frozen=True)
+class Centroids:
+    """One generation of centroids: unit rows, row n the centre of list n."""
+
+    generation: int
+    matrix: np.ndarray[Any, np.dtype[np.float32]]
+
+    def nearest(self, vectors: np.ndarray[Any, Any], count: int = 1) -> np.ndarray[Any, Any]:
+        """The `count` lists nearest each vector (rows), nearest first."""
+        scores = np.atleast_2d(vectors) @ self.matrix.T
+        if count == 1:
+            first: np.ndarray[Any, Any] = np.argmax(scores, axis=1)[:, None]
+            return first
+        best = np.argpartition(-scores, count - 1, axis=1)[:, :count]
+        order = np.argsort(-np.take_along_axis(scores, best, axis=1), axis=1)
+        return np.take_along_axis(best, order, axis=1)
+
+
+def decode(codes: list[bytes], scales: list[float]) -> np.ndarray[Any, np.dtype[np.float32]]:
+    """8-bit codes back to approximate vectors (rows)."""
+    matrix = np.frombuffer(b"".join(codes), dtype=np.int8).reshape(len(codes), DIMENSIONS)
+    return matrix.astype(np.float32) * np.asarray(scales, dtype=np.float32)[:, None]
+
+
+class IvfVectorIndex:
+    """Vectors in any SQL database, nearest neighbours by probing the closest lists."""
+
+    def __init__(self) -> None:
+        # Centroids change only when the upkeep retrains; one generation is kept per process.
+        self._cached: Centroids | None = None
+
+    def generation(self, session: Session) -> int:
+        """The current generation of centroids (0: never trained)."""
+        return int(session.execute(select(STATE.c.generation).where(STATE.c.id == 1)).scalar_one())
+
+    def centroids(self, session: Session) -> Centroids | None:
+        """The current centroids, None before the first training."""
+        generation = self.generation(session)
+        cached = self._cached
+        if generation == 0 or (cached is not None and cached.generation == generation):
+            return None if generation == 0 else cached
+        rows = session.execute(
+            select(CENTROIDS.c.centroid)
+            .where(CENTROIDS.c.generation == generation)
+            .order_by(CENTROIDS.c.list_no)
+        ).all()
+        if not rows:  # replaced by a newer generation between the two reads
+            return None
+        matrix = np.frombuffer(b"".join(row[0] for row in rows), dtype=np.float32)
+        found = Centroids(generation, matrix.reshape(len(rows), DIMENSIONS))
+        self._cached = found
+        return found
+
+    def put(self, session: Session, image_id: uuid.UUID, vector: np.ndarray[Any, Any]) -> None:
+        """Make `vector` the image's embedding (a reanalysis replaces it) and file it in a list."""
+        owner = session.execute(select(_IMAGES.c.user_id).where(_IMAGES.c.id == image_id)).scalar()
+        if owner is None:  # deleted before its analysis was saved: nothing to index
+            return
+        flat = unit(vector)
+        # The image row is locked by the analysis save: no other writer races this pair.
+        session.execute(delete(VECTORS).where(VECTORS.c.image_id == image_id))
+        session.execute(insert(VECTORS).values(image_id=image_id, embedding=flat.tobytes()))
+        found = self.centroids(session)
+        # Without centroids (or with ones retrained meanwhile) the row is filed as generation 0
+        # or an older one: scanned by every query until the upkeep reassigns it.
+        generation, list_no = (0, 0) if found is None else (found.generation, 0)
+        if found is not None:
+            list_no = int(found.nearest(flat)[0, 0])
+        scale, code = quantise(flat)
+        session.execute(delete(LISTS).where(LISTS.c.image_id == image_id))
+        session.execute(
+            insert(LISTS).values(
+                image_id=image_id, user_id=owner, generation=generation, list_no=list_no,
+                scale=scale, code=code,
+            )
+        )  # fmt: skip
+
+    def nearest(
+        self, session: Session, image_id: uuid.UUID, owner: uuid.UUID | None, limit: int
+    ) -> list[Neighbour]:
+        """The `limit` images closest to this one in scope, most similar first."""
+        own = session.execute(select(VECTORS.c.embedding).where(VECTORS.c.image_id == image_id))
+        embedding = own.scalar()
+        if embedding is None:
+            return []
+        query = np.frombuffer(embedding, dtype=np.float32)
+        found = self.centroids(session)
+        probes = (
+            []
+            if found is None
+            else [int(n) for n in found.nearest(query, probes_for(len(found.matrix)))[0]]
+        )
+        rows = self._candidates(session, image_id, owner, found, probes)
+        if not rows:
+            return []
+        scores = decode([row[2] for row in rows], [row[1] for row in rows]) @ query
+        keep = max(RERANK, 4 * limit)
+        best = np.argpartition(-scores, keep)[:keep] if len(rows) > keep else range(len(rows))
+        return self._rerank(session, query, [rows[i][0] for i in best], limit)
+
+    def _candidates(
+        self,
+        session: Session,
+        image_id: uuid.UUID,
+        owner: uuid.UUID | None,
+        found: Centroids | None,
+        probes: list[int],
+    ) -> list[Any]:
+        scope, scoped = scope_sql(owner)
+        if owner is not None:  # the owner is in the row: its index reads that owner's lists only
+            scope, join = "l.user_id = :owner", ""
+        else:
+            join = " JOIN images ON images.id = l.image_id"
+        select_from = (
+            f"SELECT l.image_id, l.scale, l.code FROM image_vector_lists l{join}"  # noqa: S608
+            f" WHERE l.image_id <> :self AND {scope} AND "
+        )
+        params: dict[str, Any] = {}
+        if found is None:
+            sql = select_from + "1 = 1"
+        else:
+            # Two selects, not an OR: each reads its own range of the (owner,) generation, list
+            # index; the second finds the rows not yet filed under this generation.
+            sql = (
+                f"{select_from}l.generation = :generation AND l.list_no IN :probes"
+                f" UNION ALL {select_from}l.generation < :generation"
+            )
+            params = {"generation": found.generation, "probes": probes}
+        statement = text(sql).bindparams(*scoped, bindparam("self", image_id, type_=Uuid))
+        if found is not None:
+            statement = statement.bindparams(bindparam("probes", expanding=True))
+        # Raw rows: ids are converted for the kept few only (most of a probe's cost otherwise).
+        return list(session.execute(statement, params).all())
+
+    def _rerank(
+        self, session: Session, query: np.ndarray[Any, Any], raw_ids: list[Any], limit: int
+    ) -> list[Neighbour]:
+        statement = text(
+            f"SELECT image_id, embedding FROM {TABLE} WHERE image_id IN :ids"  # noqa: S608
+        ).bindparams(bindparam("ids", expanding=True))
+        rows = session.execute(statement, {"ids": raw_ids}).all()
+        matrix = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32)
+        scores = matrix.reshape(len(rows), DIMENSIONS) @ query
+        ranked = sorted(
+            ((float(score), str(row[0])) for score, row in zip(scores, rows, strict=True)),
+            key=lambda pair: (-pair[0], pair[1]),
+        )[:limit]
+        return [Neighbour(uuid.UUID(found), score) for score, found in ranked]
+
+    # The upkeep's steps (vectors_upkeep.py opens their transactions).
+
+    def status(self, session: Session) -> tuple[int, int, int]:
+        """(vectors, generation, lists) of the index."""
+        count = session.execute(text("SELECT count(*) FROM image_vector_lists")).scalar_one()
+        generation, lists = session.execute(
+            select(STATE.c.generation, STATE.c.lists).where(STATE.c.id == 1)
+        ).one()
+        return int(count), int(generation), int(lists)
+
+    def sample(self, session: Session, count: int) -> np.ndarray[Any, np.dtype[np.float32]]:
+        """Up to `count` stored vectors (decoded codes), in image id order: ids are random."""
+        rows = session.execute(
+            select(LISTS.c.scale, LISTS.c.code).order_by(LISTS.c.image_id).limit(count)
+        ).all()
+        return decode([row[1] for row in rows], [row[0] for row in rows])
+
+    def install(self, session: Session, matrix: np.ndarray[Any, Any], expected: int) -> int | None:
+        """Make `matrix` the next generation of centroids; None if another pass got there first."""
+        current = session.execute(
+            select(STATE.c.generation).where(STATE.c.id == 1).with_for_update()
+        ).scalar_one()
+        if current != expected:
+            return None
+        generation = int(current) + 1
+        session.execute(delete(CENTROIDS))
+        session.execute(
+            insert(CENTROIDS),
+            [
+                {
+                    "generation": generation,
+                    "list_no": n,
+                    "centroid": row.astype(np.float32).tobytes(),
+                }
+                for n, row in enumerate(matrix)
+            ],
+        )
+        session.execute(
+            update(STATE).where(STATE.c.id == 1).values(generation=generation, lists=len(matrix))
+        )
+        return generation
+
+    def reassign(self, session: Session, batch: int) -> int:
+        """File up to `batch` rows of older generations in the current lists; how many were read."""
+        found = self.centroids(session)
+        if found is None:
+            return 0
+        rows = session.execute(
+            select(LISTS.c.image_id, LISTS.c.scale, LISTS.c.code)
+            .where(LISTS.c.generation < found.generation)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return 0
+        lists = found.nearest(decode([row[2] for row in rows], [row[1] for row in rows]))[:, 0]
+        # Guarded by the code: a row a reanalysis replaced meanwhile keeps its own filing.
+        session.execute(
+            update(LISTS)
+            .where(LISTS.c.image_id == bindparam("target"))
+            .where(LISTS.c.code == bindparam("seen"))
+            .values(generation=found.generation, list_no=bindparam("list")),
+            [
+                {"target": row[0], "seen": row[2], "list": int(n)}
+                for row, n in zip(rows, lists, strict=True)
+            ],
+        )
+        return len(rows)
