@@ -171,7 +171,7 @@ def scale(database: str, count: int, lookups: int) -> list[tuple[str, str]]:
         ids = populate(container, owner, points)
         rows.append((f"{database}: populate {count:,} images and vectors (bulk)",
                      f"{time.perf_counter() - began:.1f} s"))  # fmt: skip
-        scan = measure(container, owner, ids, points, private[: max(10, lookups // 4)])
+        scan = measure(container, owner, ids, points, private[: max(10, lookups // 10)])
         report("untrained (scan of the codes), private", *scan)
         began = time.perf_counter()
         done = container.vector_upkeep.run()

@@ -160,6 +160,32 @@ def test_rows_of_an_older_generation_are_scanned_then_refiled(
         assert index.nearest(session, ids[PER_CLUSTER - 1], mine, PER_CLUSTER - 1) == found
 
 
+def test_a_retraining_probes_rows_not_yet_refiled_by_their_own_centroids(
+    container: Container, owners: tuple[uuid.UUID, uuid.UUID]
+) -> None:
+    mine, _ = owners
+    points = clustered(CLUSTERS * PER_CLUSTER, seed=6)
+    ids = store(container, mine, points)
+    index = container.vector_upkeep.index
+    upkeep = VectorUpkeep(container.database, index, 64)
+    upkeep.run()
+    # A second generation, its rows not refiled yet: every row is still generation 1's.
+    centres = spherical_kmeans(points, lists_for(len(points)), np.random.default_rng(7))
+    with container.database.transaction() as session:
+        assert index.install(session, centres, expected=1) == 2
+        assert index.install(session, centres, expected=1) is None  # another pass got there
+    assert generations(container) == {1}
+    with container.database.transaction(write=False) as session:
+        for n in range(0, len(ids), 41):
+            found = index.nearest(session, ids[n], mine, 10)
+            assert [f.image_id for f in found] == [ids[i] for i in exact(points, n, 10)]
+    assert upkeep.run().reassigned == len(ids)
+    assert generations(container) == {2}
+    with container.database.transaction(write=False) as session:
+        kept = session.execute(text("SELECT DISTINCT generation FROM image_vector_centroids"))
+        assert sorted(row[0] for row in kept) == [1, 2]  # the one before stays until the next
+
+
 class AlwaysDue(VectorUpkeep):
     """Retrains on every pass, so that passes race saves and each other at every step."""
 
