@@ -23,7 +23,8 @@ from sqlalchemy import text, update
 from bitimage.bootstrap import Container
 from bitimage.images.models import Image as ImageRow
 from bitimage.search.vectors import DIMENSIONS
-from bitimage.search.vectors_ivf import Centroids, IvfVectorIndex, decode
+from bitimage.search.vectors_codes import Centroids, decode
+from bitimage.search.vectors_ivf import IvfVectorIndex
 from bitimage.search.vectors_upkeep import VectorUpkeep, lists_for, spherical_kmeans
 from tests.support import add_image_row, app_client, auth, make_container, make_settings, user_id
 

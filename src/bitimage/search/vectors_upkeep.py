@@ -21,7 +21,8 @@ import numpy as np
 from sqlalchemy import text
 
 from bitimage.db.session import Database
-from bitimage.search.vectors_ivf import Centroids, IvfVectorIndex
+from bitimage.search.vectors_codes import Centroids
+from bitimage.search.vectors_ivf import IvfVectorIndex
 
 log = logging.getLogger("bitimage.vectors")
 
