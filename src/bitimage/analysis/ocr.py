@@ -110,10 +110,11 @@ class TextAnalyser:
         """True when a region the detector finds reads as a word: at GATE_SIDE px, or small text."""
         # Most photos end at the second look: its cost (cues, and the detector on at most
         # SMALL_TEXT_PIXELS) is what bench_ocr weighs against the small text it finds.
-        bgr = np.ascontiguousarray(np.asarray(image.pixels)[:, :, ::-1])
+        rgb = np.asarray(image.pixels)
+        bgr = np.ascontiguousarray(rgb[:, :, ::-1])
         if self._reads_word(bgr, GATE_SIDE):
             return True
-        cues = textcues.cues(np.asarray(image.pixels))
+        cues = textcues.cues(rgb)
         found = textcues.windows(cues, bgr.shape[1], bgr.shape[0])
         # The best windows at full size, packed into one picture: one detector run on a few
         # per cent of the pixels finds the small lines the run at GATE_SIDE px could not see.
