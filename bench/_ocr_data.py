@@ -4,7 +4,8 @@ Photos: scikit-image's sample photographs (public domain or CC0, shipped in its 
 worker gets them (JPEG q90, decoded by `bitimage.analysis.decode`). Text set: strings rendered
 with Pillow in DejaVu (Debian's fonts-dejavu-core; Pillow's bundled font when it is absent)
 onto those photos and onto plain backgrounds: a caption, a meme, a sign in a scene, a
-screenshot, a document page, a poster and a small corner watermark.
+screenshot, a document page, a poster, a small corner watermark, one-line captions of 12 to 20
+px (as decoded), two of them on 3000 px uploads, and a small sign with 11 px letters.
 """
 
 from __future__ import annotations
@@ -216,6 +217,40 @@ def caption_20() -> TextCase:
     return _small_caption("astronaut", 20, (90, 900), "Photo: NASA archive")
 
 
+def _large_photo_caption(photo: str, size: int, at: tuple[int, int], line: str) -> TextCase:
+    # A 3000 px upload: the worker decodes it at 1024 px (JPEG draft scaling), so text drawn
+    # `size` * 3000 / 1024 px high is `size` px high in what the analysers see.
+    image = sample(photo)
+    scale = 3000 / max(image.size)
+    image = image.resize((round(image.width * scale), round(image.height * scale)))
+    k = 3000 / 1024
+    face = font(round(size * k), "Sans")
+    draw = ImageDraw.Draw(image)
+    xy = (round(at[0] * k), round(at[1] * k))
+    draw.text(xy, line, fill="white", font=face, stroke_width=round(k), stroke_fill="black")
+    return TextCase(f"{size} px caption, 3000 px {photo}", image, (line,))
+
+
+def caption_12_large() -> TextCase:
+    return _large_photo_caption("camera", 12, (200, 900), "Old town square")
+
+
+def caption_11_large() -> TextCase:
+    return _large_photo_caption("chelsea", 11, (600, 620), "Garden party 2025")
+
+
+def small_sign() -> TextCase:
+    # A 2048 px photo with a small blue sign whose letters are 11 px once decoded at 1024 px.
+    image = sample("rocket").resize((2048, 1365))
+    lines = ("BUS STOP 12",)
+    face = font(22)
+    left, top, right, bottom = (round(edge) for edge in face.getbbox(lines[0]))
+    board = Image.new("RGB", (right - left + 24, bottom - top + 20), (20, 60, 140))
+    ImageDraw.Draw(board).text((12 - left, 10 - top), lines[0], fill="white", font=face)
+    image.paste(board, (1200, 500))
+    return TextCase("small sign, 11 px letters", image, lines)
+
+
 TEXT_CASES: tuple[Callable[[], TextCase], ...] = (
     caption,
     meme,
@@ -229,7 +264,12 @@ TEXT_CASES: tuple[Callable[[], TextCase], ...] = (
     caption_14,
     caption_16,
     caption_20,
+    caption_12_large,
+    caption_11_large,
+    small_sign,
 )
+# --quick: a large caption, a sign, and the two smallest lines the low-resolution pass misses.
+QUICK_CASES: tuple[Callable[[], TextCase], ...] = (caption, sign, caption_12, small_sign)
 
 
 def edit_distance(a: str, b: str) -> int:

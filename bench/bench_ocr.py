@@ -1,18 +1,21 @@
 """Issue 15, point 2: the text gate. Images/s before and after, and character accuracy.
 
 Sets (bench/_ocr_data.py): 12 scikit-image sample photos without text, uploaded as phone-sized
-JPEGs (2048 px long side, grain, q90), and 8 pictures with known strings (caption, meme, road
-sign, screenshot, document, dense paragraph, poster, corner watermark) as q90 JPEGs of 1080 to
-1600 px; each is decoded as the worker does (at most 1024 px a side). "before" is
-TextAnalyser(gate=False), reading every picture; "after" the default, which reads only pictures
-where the gate finds a word (the detector at GATE_SIDE px, then the recogniser on its largest
-regions). Printed, same run: images/s of each default analyser and of the whole default
-pipeline (decode + classifier, colours, metadata, text) over each set, before and after; the
-gate's verdict per picture; character accuracy (1 - CER, spacing and case ignored) per text
-picture, before and after. Target: the whole pipeline >= 5x faster on the photos, at the same
-accuracy.
+JPEGs (2048 px long side, grain, q90), and 15 pictures with known strings (caption, meme, road
+sign, screenshot, document, dense paragraph, poster, corner watermark, one-line captions of 12,
+14, 16 and 20 px as decoded, 12 and 11 px captions on 3000 px uploads, a small sign with 11 px
+letters) as q90 JPEGs of 1080 to 3000 px; each is decoded as the worker does (at most 1024 px a
+side). "before" is TextAnalyser(gate=False), reading every picture; "after" the default, which
+reads only pictures where the gate finds a word (the detector at GATE_SIDE px, then, when that
+finds none, at full size on the few windows where thin strokes form a line: textcues.py; the
+recogniser on the largest regions of either). Printed, same run: images/s of each default
+analyser and of the whole default pipeline (decode + classifier, colours, metadata, text) over
+each set, before and after; the gate's verdict per picture; character accuracy (1 - CER,
+spacing and case ignored) per text picture, before and after. Target: the whole pipeline >= 5x
+faster on the photos, at the same accuracy.
 Options: --threads N (ONNX Runtime intra-op threads per model, default 1); --quick: 4 photos
-and 3 text pictures, one round (otherwise best of 3 rounds, before and after alternating).
+and 4 text pictures (QUICK_CASES), one round (otherwise best of 3 rounds, before and after
+alternating).
 Run: python -m bench.bench_ocr [--quick]
 """
 
@@ -29,13 +32,14 @@ from bitimage.analysis.classifier import ClassifierAnalyser
 from bitimage.analysis.colours import ColourAnalyser
 from bitimage.analysis.decode import decode
 from bitimage.analysis.metadata import MetadataAnalyser
-from bitimage.analysis.ocr import GATE_SIDE, TextAnalyser
+from bitimage.analysis.ocr import GATE_SIDE, SMALL_TEXT_PIXELS, TextAnalyser
 from bitimage.analysis.ports import Analyser
 
 try:
     from bench._common import option, quick, table
     from bench._ocr_data import (
         PHOTOS,
+        QUICK_CASES,
         TEXT_CASES,
         char_accuracy,
         photo_upload,
@@ -46,6 +50,7 @@ except ModuleNotFoundError:  # run as `python bench/bench_ocr.py`
     from _common import option, quick, table  # type: ignore[import-not-found,no-redef]
     from _ocr_data import (  # type: ignore[import-not-found,no-redef]
         PHOTOS,
+        QUICK_CASES,
         TEXT_CASES,
         char_accuracy,
         photo_upload,
@@ -102,7 +107,7 @@ def main() -> None:
     threads = option("--threads", 1)
     rounds = 1 if quick() else 3
     photo_uploads = [photo_upload(name) for name in PHOTOS[: 4 if quick() else None]]
-    cases = [make() for make in TEXT_CASES[: 3 if quick() else None]]
+    cases = [make() for make in (QUICK_CASES if quick() else TEXT_CASES)]
     text_uploads = [upload(case.image) for case in cases]
     photos = [worker_decode(data) for data in photo_uploads]
     texts = [worker_decode(data) for data in text_uploads]
@@ -127,7 +132,10 @@ def main() -> None:
         rows.append((f"whole pipeline, {label}", f"{old:.2f}", f"{new:.2f}", f"{new / old:.1f}x"))
     print(f"{len(photos)} photos, {len(texts)} text pictures; {threads} thread(s) per model;")
     print(f"best of {rounds} pass(es) over each set, before and after alternating;")
-    print(f"gate: detector at {GATE_SIDE} px, then the recogniser on its largest regions")
+    print(
+        f"gate: detector at {GATE_SIDE} px; if no word, at full size on at most"
+        f" {SMALL_TEXT_PIXELS} px of small-text windows; the recogniser on the largest regions"
+    )
     print(table(rows, ("images/s", "before", "after", "speed-up")))
     print()
     named = zip(PHOTOS, photos, strict=False)
