@@ -11,6 +11,7 @@ px (as decoded), two of them on 3000 px uploads, and a small sign with 11 px let
 from __future__ import annotations
 
 import io
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -270,6 +271,24 @@ TEXT_CASES: tuple[Callable[[], TextCase], ...] = (
 )
 # --quick: a large caption, a sign, and the two smallest lines the low-resolution pass misses.
 QUICK_CASES: tuple[Callable[[], TextCase], ...] = (caption, sign, caption_12, small_sign)
+
+_SWEEP_PHOTOS = ("rocket", "chelsea", "coffee", "astronaut", "camera")
+_SWEEP_LINES = ("Summer holiday 2024", "Cafe Central, Vienna", "Launch day 2024",
+                "Photo: NASA archive", "Grandma's birthday")  # fmt: skip
+
+
+def caption_sweep(count: int, seed: int = 17) -> list[TextCase]:
+    """`count` one-line captions of 14 to 28 px (as decoded) at random places on photos.
+
+    The fixed cases above sit where the gate was tuned to find them; these do not.
+    """
+    rng = random.Random(seed)
+    cases = []
+    for _ in range(count):
+        size, photo = rng.choice((14, 16, 18, 20, 24, 28)), rng.choice(_SWEEP_PHOTOS)
+        at = (rng.randint(20, 900), rng.randint(20, 900))
+        cases.append(_small_caption(photo, size, at, rng.choice(_SWEEP_LINES)))
+    return cases
 
 
 def edit_distance(a: str, b: str) -> int:
