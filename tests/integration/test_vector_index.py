@@ -19,11 +19,12 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text, update
+from sqlalchemy.exc import DBAPIError
 
 from bitimage.bootstrap import Container
 from bitimage.images.models import Image as ImageRow
 from bitimage.search.vectors import DIMENSIONS
-from bitimage.search.vectors_codes import Centroids, decode
+from bitimage.search.vectors_codes import Centroids, decode, fetch
 from bitimage.search.vectors_ivf import IvfVectorIndex
 from bitimage.search.vectors_upkeep import VectorUpkeep, lists_for, spherical_kmeans
 from tests.support import add_image_row, app_client, auth, make_container, make_settings, user_id
@@ -255,6 +256,18 @@ def test_upkeep_racing_saves_and_another_upkeep_loses_nothing(
     filed = scores[np.arange(len(rows)), [row[2] for row in rows]]
     # Filed in its nearest list (or one as near, within the 8-bit code's rounding).
     assert np.all(filed >= scores.max(axis=1) - 1e-3)
+
+
+def test_a_failing_probe_is_sqlalchemys_database_error(container: Container) -> None:
+    # PostgreSQL's probe reads through the driver's binary cursor: its errors must still be
+    # DBAPIError, which the app answers with 503 when the database is down.
+    with container.database.transaction(write=False) as session, pytest.raises(DBAPIError):
+        fetch(
+            session,
+            "SELECT no_such_column FROM image_vector_lists WHERE list_no IN :l",
+            {"l": [1]},
+            ("l",),
+        )
 
 
 def test_spherical_kmeans_finds_separated_clusters() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import bindparam, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from bitimage.search.vectors import DIMENSIONS
@@ -59,9 +60,18 @@ def fetch(
         # Binary results: a code arrives as its 1,280 bytes, not as 2,560 hex digits to decode
         # (2,000 rows on loopback: 17 ms instead of 29).
         driver = connection.connection.driver_connection
-        with driver.cursor(binary=True) as cursor:  # type: ignore[union-attr]
-            cursor.execute(_PLACEHOLDER.sub(r"%(\1)s", sql), params)
-            return list(cursor.fetchall())
+        native = _PLACEHOLDER.sub(r"%(\1)s", sql)
+        driver_error = connection.dialect.dbapi.Error  # type: ignore[union-attr]
+        try:
+            with driver.cursor(binary=True) as cursor:  # type: ignore[union-attr]
+                cursor.execute(native, params)
+                return list(cursor.fetchall())
+        except driver_error as exc:
+            # As SQLAlchemy would have raised it: the app answers a database that is down with
+            # 503 (DBAPIError), where the driver's own error would have been a 500.
+            raise DBAPIError.instance(
+                native, None, exc, driver_error, dialect=connection.dialect
+            ) from exc
     # SQLite keeps a UUID as its 32 hex digits (SQLAlchemy's Uuid there).
     plain = {k: v.hex if isinstance(v, uuid.UUID) else v for k, v in params.items()}
     statement = text(sql).bindparams(*(bindparam(name, expanding=True) for name in lists))
