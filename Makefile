@@ -38,12 +38,15 @@ fuzz: $(DEV_STAMP) services  ## schemathesis against /openapi.json, unbounded (C
 	FUZZ_SECONDS=$(FUZZ_SECONDS) $(BIN)/pytest -q tests/api/test_schemathesis.py
 
 # The tests start their own beanstalkd on a free port; they need the binary (Debian package).
-# PostgreSQL is expected at 127.0.0.1:5432 (BITIMAGE_TEST_POSTGRES_URL to point elsewhere).
+# PostgreSQL is expected at 127.0.0.1:5432 (BITIMAGE_TEST_POSTGRES_URL to point elsewhere);
+# scripts/install-pgvector.sh builds pgvector for it from Debian's source when it lacks it.
 services:
 	@command -v beanstalkd >/dev/null 2>&1 || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get install -y -qq beanstalkd >/dev/null 2>&1 || \
 		{ $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq beanstalkd; }; }
+	@# pgvector for the test server (Debian 12 has no package of it for PostgreSQL 15).
+	@scripts/install-pgvector.sh
 	@# tests/browser drive Debian's Chromium through Playwright (`playwright install` is not used).
 	@command -v chromium >/dev/null 2>&1 || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -34,6 +34,7 @@ from sqlalchemy import text
 from bitimage.bootstrap import Container
 from bitimage.images.duplicate_schemas import SimilarQuery
 from bitimage.search.vectors import DIMENSIONS, quantise
+from bitimage.search.vectors_hnsw import EXACT_UP_TO, HNSW_TABLE, literal
 
 try:
     from bench._common import option, percentile, quick, table, text_option
@@ -57,6 +58,7 @@ PER_CENTRE = 100  # images around each random centre: 1,000 centres at 100,000 i
 NOISE = 0.6  # the spread around a centre, relative to the centre's length (1)
 CHUNK = 2_000
 PUBLIC_EVERY = 5  # images n % 5 in (0, 1) are public: 40%
+HNSW_INDEX = "ix_image_vectors_hnsw_embedding"  # migration 0013's
 
 
 def vectors(count: int, seed: int = 15) -> np.ndarray[Any, np.dtype[np.float32]]:
@@ -72,10 +74,13 @@ def vectors(count: int, seed: int = 15) -> np.ndarray[Any, np.dtype[np.float32]]
 
 
 def populate(
-    container: Container, owner: uuid.UUID, points: np.ndarray[Any, Any]
+    container: Container, owner: uuid.UUID, points: np.ndarray[Any, Any], public: bool = True
 ) -> list[uuid.UUID]:
-    """One user, an image row and a vector per point; the ids, oldest first."""
-    ids = [uuid.UUID(int=random.Random(n).getrandbits(128), version=4) for n in range(len(points))]
+    """One user, an image row and a vector per point (40% public, or none); the ids."""
+    ids = [
+        uuid.UUID(int=random.Random(f"{owner}/{n}").getrandbits(128), version=4)
+        for n in range(len(points))
+    ]
     with container.database.transaction() as session:
         user = {"id": owner, "image_upload_count": len(ids), "image_upload_limit": None}
         session.execute(USERS.insert(), [{**user, "created_at": START}])
@@ -83,9 +88,10 @@ def populate(
             rows = [
                 {"id": image_id, "user_id": owner, "name": f"photo {n}", "hash": f"{n:032x}",
                  "size_bytes": 1000, "file_format": "jpeg", "width": 64, "height": 48,
-                 "is_private": n % PUBLIC_EVERY > 1, "storage_key": f"images/{owner}/{image_id}",
+                 "is_private": not (public and n % PUBLIC_EVERY <= 1),
+                 "storage_key": f"images/{owner}/{image_id}",
                  "analysis_status": "done", "moderation": "none",
-                 "public_copy": n % PUBLIC_EVERY <= 1,
+                 "public_copy": public and n % PUBLIC_EVERY <= 1,
                  "created_at": START + timedelta(seconds=n), "rendered_at": START,
                  "placeholder": "x"}
                 for n, image_id in enumerate(ids[at : at + CHUNK], at)
@@ -121,10 +127,13 @@ def measure(
     ids: list[uuid.UUID],
     points: np.ndarray[Any, Any],
     chosen: list[int],
+    scope: np.ndarray[Any, Any],
 ) -> tuple[list[float], float]:
-    """Sorted timings (ms) of kind=visual lookups of the `chosen` images, and recall@10."""
+    """Sorted timings (ms) of kind=visual lookups of the `chosen` images, and recall@10.
+
+    `ids` and `points` are every image's; `scope` the positions the viewer may see.
+    """
     index = {image_id: n for n, image_id in enumerate(ids)}
-    scope = np.arange(len(ids)) if owner is not None else np.flatnonzero(public_mask(len(ids)))
     query = SimilarQuery(kind="visual", limit=10)
     viewer = owner if owner is not None else uuid.UUID(int=16, version=4)
     answers, timings = [], []
@@ -171,13 +180,51 @@ def public_mask(count: int) -> np.ndarray[Any, Any]:
     return np.arange(count) % PUBLIC_EVERY <= 1
 
 
+def fill_hnsw(
+    container: Container,
+    owner_ids: list[tuple[uuid.UUID, list[uuid.UUID]]],
+    points: np.ndarray[Any, Any],
+) -> float:
+    """pgvector's rows for every image (bulk), then its graph built at once; the build's seconds.
+
+    As migration 0013 does for an existing library: rows first, one build of the graph after.
+    """  # fmt: skip
+    with container.database.transaction() as session:
+        session.execute(text(f"DROP INDEX IF EXISTS {HNSW_INDEX}"))
+        at = 0
+        for owner, ids in owner_ids:
+            for start in range(0, len(ids), CHUNK):
+                session.execute(
+                    text(
+                        f"INSERT INTO {HNSW_TABLE} (image_id, user_id, embedding)"  # noqa: S608
+                        " VALUES (:id, :owner, CAST(:v AS halfvec))"
+                    ),
+                    [
+                        {"id": image_id, "owner": owner, "v": literal(points[at + n])}
+                        for n, image_id in enumerate(ids[start : start + CHUNK], start)
+                    ],
+                )
+            at += len(ids)
+    began = time.perf_counter()
+    with container.database.transaction() as session:
+        session.execute(text("SET LOCAL maintenance_work_mem = '2GB'"))
+        session.execute(
+            text(f"CREATE INDEX {HNSW_INDEX} ON {HNSW_TABLE} USING hnsw (embedding halfvec_ip_ops)")
+        )
+    return time.perf_counter() - began
+
+
 def scale(database: str, count: int, lookups: int) -> list[tuple[str, str]]:
     """Populate, time lookups untrained and trained, measure recall@10; rows of the report."""
-    points = vectors(count)
-    owner = uuid.UUID(int=15, version=4)
+    small = min(EXACT_UP_TO, count // 10)  # a second, smaller library: an owner at the threshold
+    points = vectors(count + small)
+    owner, other = uuid.UUID(int=15, version=4), uuid.UUID(int=16, version=4)
     rng = random.Random(15)
     private = rng.sample(range(count), lookups)
     public = rng.sample(np.flatnonzero(public_mask(count)).tolist(), lookups)
+    theirs = rng.sample(range(count, count + small), lookups)
+    mine_scope, their_scope = np.arange(count), np.arange(count, count + small)
+    public_scope = np.flatnonzero(public_mask(count))
     rows: list[tuple[str, str]] = []
 
     def report(what: str, timings: list[float], recall: float) -> None:
@@ -194,21 +241,41 @@ def scale(database: str, count: int, lookups: int) -> list[tuple[str, str]]:
         opened(database, Path(folder)) as container,
     ):
         began = time.perf_counter()
-        ids = populate(container, owner, points)
-        rows.append((f"{database}: populate {count:,} images and vectors (bulk)",
+        ids = populate(container, owner, points[:count])
+        ids += populate(container, other, points[count:], public=False)
+        rows.append((f"{database}: populate {count + small:,} images and vectors (bulk)",
                      f"{time.perf_counter() - began:.1f} s"))  # fmt: skip
-        scan = measure(container, owner, ids, points, private[: max(10, lookups // 10)])
-        report("untrained (scan of the codes), private", *scan)
+        served = container.duplicates.vectors
+        ivf = container.vector_upkeep.index
+        postgres = database == "postgresql"
+        if postgres:  # the IVF first, as the service would use it on a server without pgvector
+            container.duplicates.vectors = ivf
+        scan = measure(container, owner, ids, points, private[: max(10, lookups // 10)], mine_scope)
+        report("IVF untrained (scan of the codes), private", *scan)
         began = time.perf_counter()
         done = container.vector_upkeep.run()
-        rows.append((f"{database}: upkeep pass ({done.lists} lists, {done.reassigned:,} filed)",
+        rows.append((f"{database}: IVF upkeep pass ({done.lists} lists, {done.reassigned:,} filed)",
                      f"{time.perf_counter() - began:.1f} s"))  # fmt: skip
         settle(container)
-        indexed = measure(container, owner, ids, points, private)
-        report("indexed, private", *indexed)
-        report("indexed, public", *measure(container, None, ids, points, public))
-        rows.append((f"{database}: untrained p50 / indexed p50 (private)",
+        indexed = measure(container, owner, ids, points, private, mine_scope)
+        report("IVF, private", *indexed)
+        report("IVF, public", *measure(container, None, ids, points, public, public_scope))
+        report(f"IVF, private, an owner of {small:,}",
+               *measure(container, other, ids, points, theirs, their_scope))  # fmt: skip
+        rows.append((f"{database}: IVF untrained p50 / indexed p50 (private)",
                      f"{percentile(scan[0], 0.5) / percentile(indexed[0], 0.5):.1f}x"))  # fmt: skip
+        if postgres:
+            container.duplicates.vectors = served
+            built = fill_hnsw(container, [(owner, ids[:count]), (other, ids[count:])], points)
+            rows.append((f"{database}: pgvector HNSW graph built over {count + small:,}",
+                         f"{built:.1f} s"))  # fmt: skip
+            settle(container)
+            report("pgvector HNSW, private", *measure(container, owner, ids, points, private,
+                                                      mine_scope))  # fmt: skip
+            report("pgvector HNSW, public", *measure(container, None, ids, points, public,
+                                                     public_scope))  # fmt: skip
+            report(f"pgvector, private, an owner of {small:,} (exact scan)",
+                   *measure(container, other, ids, points, theirs, their_scope))  # fmt: skip
     return rows
 
 

@@ -39,6 +39,8 @@ from bitimage.renditions.tasks import RENDER, RenditionTasks
 from bitimage.search.ports import SearchIndex
 from bitimage.search.postgres import PostgresSearchIndex
 from bitimage.search.sqlite import SqliteSearchIndex
+from bitimage.search.vectors import VectorIndex
+from bitimage.search.vectors_hnsw import HnswVectorIndex
 from bitimage.search.vectors_ivf import IvfVectorIndex
 from bitimage.search.vectors_upkeep import VectorUpkeep
 from bitimage.storage.local import LocalSignedStore
@@ -190,9 +192,17 @@ def build_search_index(database: Database) -> SearchIndex:
     return SqliteSearchIndex(DefaultLabelWords())
 
 
-def build_vector_index(database: Database) -> IvfVectorIndex:
-    """The inverted-file index in plain tables, on both databases (search/vectors_ivf.py)."""
-    return IvfVectorIndex()
+def build_vector_index(database: Database) -> tuple[VectorIndex, IvfVectorIndex]:
+    """The vector index, and the IVF under it (which the upkeep trains).
+
+    SQLite: the inverted-file index in plain tables (search/vectors_ivf.py). PostgreSQL:
+    pgvector's HNSW where migration 0013 found pgvector on the server, the IVF where it did not
+    (search/vectors_hnsw.py decides per database, since the schema is known only once migrated).
+    """
+    ivf = IvfVectorIndex()
+    if database.dialect == "postgresql":
+        return HnswVectorIndex(ivf), ivf
+    return ivf, ivf
 
 
 def build_verifier(settings: Settings, issuer: TokenIssuer) -> TokenVerifier:
@@ -227,7 +237,7 @@ def bootstrap(settings: Settings) -> Container:
     )
     store, local_store = build_store(settings)
     search_index = build_search_index(database)
-    vectors = build_vector_index(database)
+    vectors, ivf = build_vector_index(database)
     keys = KeyRing(settings.resolved_cas_key_file)
     issuer = TokenIssuer(keys, settings.issuer, settings.token_ttl_seconds)
     verifier = build_verifier(settings, issuer)
@@ -284,7 +294,7 @@ def bootstrap(settings: Settings) -> Container:
         search=SearchService(search_index, images),
         duplicates=DuplicateService(settings, images, vectors),
         sweeper=StagingSweeper(database, store, purger, settings.upload_url_ttl_seconds),
-        vector_upkeep=VectorUpkeep(database, vectors, settings.vector_index_train_from),
+        vector_upkeep=VectorUpkeep(database, ivf, settings.vector_index_train_from),
         analysis=analysis,
         analysis_tasks=analysis_tasks,
         rendition_tasks=rendition_tasks,

@@ -1,5 +1,6 @@
 """The embedding's store is a replace (check-then-act): workers saving the same image's vector at
-once leave one row and no failure; an image deleted before the save leaves no vector behind."""
+once leave one row (in every table of the index) and no failure; an image deleted before the save
+leaves no vector behind."""
 
 from __future__ import annotations
 
@@ -35,8 +36,17 @@ class Embedder:
 
 
 def _vectors(container: Container) -> int:
+    """Embeddings stored; on PostgreSQL the IVF's and pgvector's rows must agree with them."""
+    tables = ["image_search_vectors", "image_vector_lists"]
+    if container.database.dialect == "postgresql":
+        tables.append("image_vectors_hnsw")
     with container.database.transaction(write=False) as session:
-        return int(session.execute(text("SELECT count(*) FROM image_search_vectors")).scalar_one())
+        counts = {
+            int(session.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())  # noqa: S608
+            for table in tables
+        }
+    assert len(counts) == 1, counts
+    return counts.pop()
 
 
 def test_one_image_saved_by_several_workers_at_once_keeps_one_vector(

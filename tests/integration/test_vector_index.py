@@ -1,8 +1,9 @@
 """The IVF vector index (search/vectors_ivf.py, vectors_upkeep.py) on SQLite and PostgreSQL.
 
-Indexed answers equal an exact scan on clustered vectors, in both scopes; rows filed under an
-older generation are still found and refiled; the upkeep racing analysis saves and another
-upkeep loses no row and leaves every row filed in its nearest list; `bitimage index-vectors`.
+Untrained answers equal an exact scan, trained ones reach recall@10 0.95, in both scopes; rows
+filed under an older generation are still found and refiled; the upkeep racing analysis saves
+and another upkeep loses no row and leaves every row filed in its nearest list;
+`bitimage index-vectors`.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def owners(client: TestClient) -> tuple[uuid.UUID, uuid.UUID]:
     )
 
 
-def test_indexed_answers_equal_an_exact_scan_in_both_scopes(
+def test_indexed_answers_match_an_exact_scan_in_both_scopes(
     container: Container, owners: tuple[uuid.UUID, uuid.UUID]
 ) -> None:
     mine, theirs = owners
@@ -93,8 +94,12 @@ def test_indexed_answers_equal_an_exact_scan_in_both_scopes(
     their_public = store(container, theirs, points[40:80], public=True)
     index = container.vector_upkeep.index
     assert generations(container) == {0}  # untrained: every query scans its scope
+    chosen = range(0, len(ids), 37)
     with container.database.transaction(write=False) as session:
-        untrained = [index.nearest(session, ids[n], mine, 10) for n in range(0, len(ids), 37)]
+        untrained = [index.nearest(session, ids[n], mine, 10) for n in chosen]
+    # Untrained, every query scans its scope: exact.
+    for n, found in zip(chosen, untrained, strict=True):
+        assert [f.image_id for f in found] == [ids[i] for i in exact(points, n, 10)]
 
     report = VectorUpkeep(container.database, index, 64).run()
     total = len(points) + 80
@@ -103,14 +108,18 @@ def test_indexed_answers_equal_an_exact_scan_in_both_scopes(
     assert report.lists == lists_for(total)
     assert report.reassigned == total
     assert generations(container) == {1}
+    hits = 0
     with container.database.transaction(write=False) as session:
-        for step, n in enumerate(range(0, len(ids), 37)):
+        for n in chosen:
             found = index.nearest(session, ids[n], mine, 10)
-            assert [f.image_id for f in found] == [ids[i] for i in exact(points, n, 10)]
-            assert [f.image_id for f in found] == [f.image_id for f in untrained[step]]
+            # Trained, it probes some lists only: approximate by design. k-means starts from
+            # random points, so a cluster may now and then span more lists than a query probes
+            # (about one query in 160 missed one neighbour here): recall, as the issue asks.
+            hits += len({f.image_id for f in found} & {ids[i] for i in exact(points, n, 10)})
             scores = [f.similarity for f in found]
             assert scores == sorted(scores, reverse=True)
-            assert abs(scores[0] - float(points[n] @ points[exact(points, n, 1)[0]])) < 1e-5
+            for f in found:  # the exact cosine, whatever the candidates
+                assert abs(f.similarity - float(points[n] @ points[ids.index(f.image_id)])) < 1e-5
         assert not {f.image_id for f in index.nearest(session, ids[0], mine, 50)} & set(
             their_private + their_public
         )
@@ -118,6 +127,7 @@ def test_indexed_answers_equal_an_exact_scan_in_both_scopes(
         public = {f.image_id for f in index.nearest(session, their_public[0], None, 50)}
         assert public
         assert public <= set(their_public)
+    assert hits / (10 * len(chosen)) >= 0.95
     # Flagged leaves the public scope at once (scope is read from images, not copied).
     with container.database.transaction() as session:
         session.execute(
@@ -140,7 +150,9 @@ def test_rows_of_an_older_generation_are_scanned_then_refiled(
     mine, _ = owners
     points = clustered(CLUSTERS * PER_CLUSTER, seed=2)
     ids = store(container, mine, points)
-    upkeep = VectorUpkeep(container.database, container.vector_upkeep.index, 64)
+    upkeep = VectorUpkeep(
+        container.database, container.vector_upkeep.index, 64, np.random.default_rng(2)
+    )
     upkeep.run()
     # As if saved while a retraining went on: filed under generation 0, in a list far away.
     stale = ids[:PER_CLUSTER]
@@ -169,7 +181,7 @@ def test_a_retraining_probes_rows_not_yet_refiled_by_their_own_centroids(
     points = clustered(CLUSTERS * PER_CLUSTER, seed=6)
     ids = store(container, mine, points)
     index = container.vector_upkeep.index
-    upkeep = VectorUpkeep(container.database, index, 64)
+    upkeep = VectorUpkeep(container.database, index, 64, np.random.default_rng(6))
     upkeep.run()
     # A second generation, its rows not refiled yet: every row is still generation 1's.
     centres = spherical_kmeans(points, lists_for(len(points)), np.random.default_rng(7))

@@ -18,6 +18,7 @@ from bitimage.cli.starting import (
     prepare,
     run_server,
     settings_from,
+    step_back,
 )
 
 app = typer.Typer(
@@ -156,8 +157,22 @@ def clear_moderation(image_id: str, data_dir: DataOpt = None) -> None:
 
 
 @app.command()
-def migrate(data_dir: DataOpt = None) -> None:
+def migrate(
+    data_dir: DataOpt = None,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            metavar="REVISION",
+            help="take the schema back to this revision instead (e.g. 0012, README)",
+        ),
+    ] = None,
+) -> None:
     """Apply the database migrations."""
+    if to is not None:
+        step_back(settings_from(data_dir=data_dir), to)
+        typer.echo(f"database schema is at {to}")
+        return
     settings = settings_from(data_dir=data_dir, auto_migrate=True)
     container = prepare(settings)
     container.close()

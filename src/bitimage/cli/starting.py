@@ -66,6 +66,25 @@ def prepare(settings: Settings) -> Any:
     return container
 
 
+def step_back(settings: Settings, revision: str) -> None:
+    """Downgrade the schema to `revision` (`bitimage migrate --to`), or refuse in one line."""
+    from alembic.util import CommandError
+    from sqlalchemy.exc import OperationalError
+
+    from bitimage.db.migrate import downgrade
+    from bitimage.db.session import create_db_engine
+
+    engine = create_db_engine(settings.resolved_database_url)
+    try:
+        downgrade(engine, revision)
+    except CommandError as exc:
+        raise fail(f"cannot migrate to {revision}: {exc}") from None
+    except OperationalError as exc:
+        raise fail(f"cannot use the database: {exc.orig}") from None
+    finally:
+        engine.dispose()
+
+
 def run_server(settings: Settings, *, api: bool, cas: bool) -> None:
     from bitimage.app import create_app
     from bitimage.cli.observe import metrics_environment

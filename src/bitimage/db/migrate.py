@@ -29,6 +29,14 @@ def upgrade(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the schema back to `revision` (alembic's CommandError if it is not behind head)."""
+    config = alembic_config(str(engine.url))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+
 def pending_revision(engine: Engine) -> str | None:
     """None when the schema is current, else the revision it is at (or 'empty')."""
     head = ScriptDirectory.from_config(alembic_config(str(engine.url))).get_current_head()

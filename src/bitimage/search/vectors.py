@@ -1,9 +1,9 @@
 """The vector index port: image embeddings stored per image, nearest neighbours in a scope.
 
 Vectors live in `image_search_vectors` (one row an image, deleted with it by a foreign key
-cascade). Bootstrap picks the adapter: an inverted-file index in plain tables on both databases
-(vectors_ivf.py), since neither a pgvector package nor a SQLite able to load sqlite-vec can be
-installed here (README); a pgvector or sqlite-vec adapter would plug in behind the same port.
+cascade). Bootstrap picks the adapter: on PostgreSQL pgvector's HNSW where the server has
+pgvector (vectors_hnsw.py), else, and on SQLite, an inverted-file index in plain tables
+(vectors_ivf.py): Python's sqlite3 here cannot load extensions such as sqlite-vec (README).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from bitimage.search.vectors import DIMENSIONS
+from bitimage.search.vectors import DIMENSIONS, TABLE, Neighbour
 
 _PLACEHOLDER = re.compile(r":(\w+)")
 
@@ -82,3 +82,18 @@ def decode(codes: list[bytes], scales: list[float]) -> np.ndarray[Any, np.dtype[
     """8-bit codes back to approximate vectors (rows)."""
     matrix = np.frombuffer(b"".join(codes), dtype=np.int8).reshape(len(codes), DIMENSIONS)
     return matrix.astype(np.float32) * np.asarray(scales, dtype=np.float32)[:, None]
+
+
+def rerank(
+    session: Session, query: np.ndarray[Any, Any], raw_ids: list[Any], limit: int
+) -> list[Neighbour]:
+    """The `limit` of these images nearest `query` by their float32 embeddings, best first."""
+    sql = f"SELECT image_id, embedding FROM {TABLE} WHERE image_id IN :ids"  # noqa: S608
+    rows = fetch(session, sql, {"ids": raw_ids}, lists=("ids",))
+    matrix = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32)
+    scores = dot(matrix.reshape(len(rows), DIMENSIONS), query)
+    ranked = sorted(
+        ((float(score), str(row[0])) for score, row in zip(scores, rows, strict=True)),
+        key=lambda pair: (-pair[0], pair[1]),
+    )[:limit]
+    return [Neighbour(uuid.UUID(found), score) for score, found in ranked]

@@ -39,7 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from bitimage.search.vectors import DIMENSIONS, TABLE, Neighbour, quantise, scope_sql, unit
-from bitimage.search.vectors_codes import Centroids, decode, dot, fetch
+from bitimage.search.vectors_codes import Centroids, decode, dot, fetch, rerank
 
 RERANK = 64  # candidates re-scored from their float32 embeddings (at least 4 x the limit)
 MIN_PROBES = 8
@@ -148,7 +148,8 @@ class IvfVectorIndex:
         query = np.frombuffer(embedding, dtype=np.float32)
         found = self.centroids(session)
         before = None if found is None else self._load(session, found.generation - 1)
-        rows = self._candidates(session, image_id, owner, query, found, before)
+        share = 1.0 if owner is None or found is None else self._share(session, owner, found)
+        rows = self._candidates(session, image_id, owner, query, found, before, share)
         if not rows:
             return []
         codes = np.frombuffer(b"".join(row[2] for row in rows), dtype=np.int8)
@@ -156,7 +157,7 @@ class IvfVectorIndex:
         scores = dot(codes.reshape(len(rows), DIMENSIONS), query) * scales
         keep = max(RERANK, 4 * limit)
         best = np.argpartition(-scores, keep)[:keep] if len(rows) > keep else range(len(rows))
-        return self._rerank(session, query, [rows[i][0] for i in best], limit)
+        return rerank(session, query, [rows[i][0] for i in best], limit)
 
     def _candidates(
         self,
@@ -166,6 +167,7 @@ class IvfVectorIndex:
         query: np.ndarray[Any, Any],
         found: Centroids | None,
         before: Centroids | None,
+        share: float,
     ) -> list[Any]:
         params: dict[str, Any] = {"self": image_id}
         scope = "1 = 1"
@@ -189,13 +191,33 @@ class IvfVectorIndex:
                     continue
                 n = centroids.generation
                 parts.append(f"{select_from}l.generation = {n} AND l.list_no IN :probes{n}")
-                probes = centroids.nearest(query, probes_for(len(centroids.matrix)))[0]
+                lists_count = len(centroids.matrix)
+                wanted = min(lists_count, math.ceil(probes_for(lists_count) / share))
+                probes = centroids.nearest(query, wanted)[0]
                 params[f"probes{n}"] = [int(p) for p in probes]
                 lists.append(f"probes{n}")
                 scanned_below = n
             parts.append(f"{select_from}l.generation < {scanned_below}")
             rows = fetch(session, " UNION ALL ".join(parts), params, lists=tuple(lists))
         return rows if owner is not None else self._visible(session, rows)
+
+    def _share(self, session: Session, owner: uuid.UUID, found: Centroids) -> float:
+        """The owner's share of the vectors (at most 1), to probe as many more lists.
+
+        A small library's nearest images lie farther away than a large one's, in lists beyond
+        the usual few (bench_similar: an owner of 500 among 5,500 had recall@10 0.87 with
+        them). The total is the one the lists were trained for (4 sqrt(N) lists).
+        """
+        trained_for = max(1.0, (len(found.matrix) / 4) ** 2)
+        count = session.execute(
+            text(
+                "SELECT count(*) FROM (SELECT 1 FROM image_vector_lists"
+                " WHERE user_id = :owner LIMIT :cap) mine"
+            ),
+            {"owner": owner.hex if session.get_bind().dialect.name == "sqlite" else owner,
+             "cap": int(trained_for)},
+        ).scalar_one()  # fmt: skip
+        return max(1, int(count)) / trained_for
 
     def _visible(self, session: Session, rows: list[Any]) -> list[Any]:
         """The rows whose image the public may see now (public, not flagged)."""
@@ -208,19 +230,6 @@ class IvfVectorIndex:
             ids = [row[0] for row in rows[at : at + _ID_CHUNK]]
             visible.update(str(found[0]) for found in fetch(session, sql, {"ids": ids}, ("ids",)))
         return [row for row in rows if str(row[0]) in visible]
-
-    def _rerank(
-        self, session: Session, query: np.ndarray[Any, Any], raw_ids: list[Any], limit: int
-    ) -> list[Neighbour]:
-        sql = f"SELECT image_id, embedding FROM {TABLE} WHERE image_id IN :ids"  # noqa: S608
-        rows = fetch(session, sql, {"ids": raw_ids}, lists=("ids",))
-        matrix = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32)
-        scores = dot(matrix.reshape(len(rows), DIMENSIONS), query)
-        ranked = sorted(
-            ((float(score), str(row[0])) for score, row in zip(scores, rows, strict=True)),
-            key=lambda pair: (-pair[0], pair[1]),
-        )[:limit]
-        return [Neighbour(uuid.UUID(found), score) for score, found in ranked]
 
     # The upkeep's steps (vectors_upkeep.py opens their transactions).
 
