@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -218,32 +219,32 @@ def test_upkeep_racing_saves_and_another_upkeep_loses_nothing(
     rounds, failures = 6, []
     start = threading.Barrier(4, timeout=60)
 
+    def reported(step: Callable[[], None]) -> None:
+        try:
+            step()
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
     def save(part: list[uuid.UUID]) -> None:
         # Each save is a reanalysis: a new vector near the old one, in a transaction of its own.
-        start.wait()
-        for _ in range(rounds):
-            for image_id in part:
-                try:
-                    with container.database.transaction() as session:
-                        n = ids.index(image_id)
-                        moved = points[n] + rng.normal(scale=0.01, size=DIMENSIONS)
-                        index.put(session, image_id, moved.astype(np.float32))
-                except BaseException as exc:  # reported below
-                    failures.append(exc)
+        for image_id in part:
+            with container.database.transaction() as session:
+                moved = points[ids.index(image_id)] + rng.normal(scale=0.01, size=DIMENSIONS)
+                index.put(session, image_id, moved.astype(np.float32))
 
     def keep_up() -> None:
+        AlwaysDue(container.database, IvfVectorIndex(), 64).run()
+
+    def worker(step: Callable[[], None]) -> None:
         start.wait()
         for _ in range(rounds):
-            try:
-                AlwaysDue(container.database, IvfVectorIndex(), 64).run()
-            except BaseException as exc:  # reported below
-                failures.append(exc)
+            reported(step)
 
     threads = [
-        threading.Thread(target=save, args=(ids[:60],)),
-        threading.Thread(target=save, args=(ids[60:120],)),
-        threading.Thread(target=keep_up),
-        threading.Thread(target=keep_up),
+        threading.Thread(target=worker, args=(lambda: save(ids[:60]),)),
+        threading.Thread(target=worker, args=(lambda: save(ids[60:120]),)),
+        threading.Thread(target=worker, args=(keep_up,)),
+        threading.Thread(target=worker, args=(keep_up,)),
     ]
     for thread in threads:
         thread.start()

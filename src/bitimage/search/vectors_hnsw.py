@@ -8,9 +8,9 @@ A query takes RERANK candidates from pgvector and re-scores them from the float3
 so `similarity` is the exact cosine, as with the IVF:
 - public scope: the HNSW graph, filtered by a join with `images` as it walks (pgvector's
   iterative scan: it goes on past `ef_search` until enough rows pass the filter);
-- an owner with up to EXACT_UP_TO vectors: an exact scan of the owner's rows (B-tree), since
-  a graph walk would visit mostly other owners' vectors to find a small library's few;
-- a larger owner: the graph, filtered by owner.
+- an owner's library: the planner chooses from pgvector's estimate of the owner's share, the
+  graph filtered by owner for a large library, or for a small one (whose rows a graph walk
+  would rarely meet) the owner's B-tree and an exact sort of all its rows.
 What it may miss: a neighbour the graph walk does not reach (recall@10, bench_similar.py).
 """
 
@@ -28,7 +28,6 @@ from bitimage.search.vectors_codes import rerank
 from bitimage.search.vectors_ivf import RERANK, IvfVectorIndex
 
 HNSW_TABLE = "image_vectors_hnsw"
-EXACT_UP_TO = 10_000  # an owner's vectors scanned exactly (bench_similar: p99 at this size)
 EF_SEARCH = 100  # the walk's candidate list; at least the candidates a query keeps
 
 _PUT = text(
@@ -47,9 +46,8 @@ def literal(vector: np.ndarray[Any, Any]) -> str:
 class HnswVectorIndex:
     """PostgreSQL's vector index: pgvector's HNSW where migration 0013 built it, else the IVF."""
 
-    def __init__(self, ivf: IvfVectorIndex, exact_up_to: int = EXACT_UP_TO) -> None:
+    def __init__(self, ivf: IvfVectorIndex) -> None:
         self.ivf = ivf
-        self.exact_up_to = exact_up_to
         self._present = False  # only True is kept: a later migration may still build it
 
     def present(self, session: Session) -> bool:
@@ -80,7 +78,7 @@ class HnswVectorIndex:
         if own is None:
             return []
         keep = max(RERANK, 4 * limit)
-        sql = self.statement(session, owner)
+        sql = self.statement(owner)
         params: dict[str, Any] = {"self": image_id, "keep": keep, "owner": owner}
         # Local to this transaction; iterative: a filtered walk goes on until `keep` rows pass.
         session.execute(
@@ -94,7 +92,7 @@ class HnswVectorIndex:
         query = np.frombuffer(own, dtype=np.float32)
         return rerank(session, query, ids, limit) if ids else []
 
-    def statement(self, session: Session, owner: uuid.UUID | None) -> str:
+    def statement(self, owner: uuid.UUID | None) -> str:
         """The candidates' query (`:self`, `:keep`, `:owner`) for this scope."""
         if owner is None:
             scope, _ = scope_sql(None)
@@ -103,21 +101,10 @@ class HnswVectorIndex:
                 f" WHERE v.image_id <> :self AND {scope}"
                 f" ORDER BY v.embedding <#> {_QUERY} LIMIT :keep"
             )
-        # `+ 0` keeps the planner off the graph: the owner's rows are read and all scored.
-        order = "+ 0" if self._small(session, owner) else ""
+        # The planner chooses: the graph for a large library, the owner's B-tree and a sort
+        # of every row for a small one (pgvector estimates the filter's selectivity).
         return (
             f"SELECT v.image_id FROM {HNSW_TABLE} v"  # noqa: S608
             " WHERE v.user_id = :owner AND v.image_id <> :self"
-            f" ORDER BY (v.embedding <#> {_QUERY}) {order} LIMIT :keep"
+            f" ORDER BY v.embedding <#> {_QUERY} LIMIT :keep"
         )
-
-    def _small(self, session: Session, owner: uuid.UUID) -> bool:
-        """Whether the owner has at most `exact_up_to` vectors (counted on the B-tree, capped)."""
-        count = session.execute(
-            text(
-                f"SELECT count(*) FROM (SELECT 1 FROM {HNSW_TABLE}"  # noqa: S608
-                " WHERE user_id = :owner LIMIT :cap) mine"
-            ),
-            {"owner": owner, "cap": self.exact_up_to + 1},
-        ).scalar_one()
-        return int(count) <= self.exact_up_to
