@@ -7,18 +7,20 @@ sign, screenshot, document, dense paragraph, poster, corner watermark, one-line 
 letters) as q90 JPEGs of 1080 to 3000 px; each is decoded as the worker does (at most 1024 px a
 side). "before" is TextAnalyser(gate=False), reading every picture; "after" the default, which
 reads only pictures where the gate finds a word (the detector at GATE_SIDE px, then, when that
-finds none, at full size on the few windows where thin strokes form a line: textcues.py; the
-recogniser on the largest regions of either). Printed, same run: images/s of each default
-analyser and of the whole default pipeline (decode + classifier, colours, metadata, text) over
+finds none, on a mosaic of the few windows where thin strokes form a line, found at full, half
+and quarter size: textcues.py; the recogniser on the largest regions of either). Printed, same
+run: images/s of each default analyser and of the whole default pipeline (decode + classifier,
+faces, colours, metadata, text: config.py's default BITIMAGE_ANALYSERS) over
 each set, before and after; the gate's verdict per picture; character accuracy (1 - CER,
 spacing and case ignored) per text picture, before and after; and how many of 40 one-line
 captions of 14 to 28 px at random places on photos (caption_sweep: not where the gate was tuned)
 are read (accuracy >= 0.9) without the gate and with it. Target: the whole pipeline >= 5x faster
 on the photos, at the same accuracy on both.
-Options: --threads N (ONNX Runtime intra-op threads per model, default 1); --quick: 4 photos
-and 4 text pictures (QUICK_CASES), one round (otherwise best of 3 rounds, before and after
-alternating).
-Run: python -m bench.bench_ocr [--quick]
+Options: --threads N (ONNX Runtime intra-op threads per model, default 1); --seed N (the random
+captions' placements, default 17; 17-19 were looked at while tuning textcues, others were not);
+--quick: 4 photos and 4 text pictures (QUICK_CASES), one round (otherwise best of 3 rounds,
+before and after alternating).
+Run: python -m bench.bench_ocr [--quick] [--threads N] [--seed N]
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Any
 from bitimage.analysis.classifier import ClassifierAnalyser
 from bitimage.analysis.colours import ColourAnalyser
 from bitimage.analysis.decode import decode
+from bitimage.analysis.faces import FaceAnalyser
 from bitimage.analysis.metadata import MetadataAnalyser
 from bitimage.analysis.ocr import GATE_SIDE, SMALL_TEXT_PIXELS, TextAnalyser
 from bitimage.analysis.ports import Analyser
@@ -119,7 +122,8 @@ def main() -> None:
     before, after = TextAnalyser(threads, gate=False), TextAnalyser(threads)
     with tempfile.TemporaryDirectory(prefix="bench-ocr-") as folder:
         classifier = ClassifierAnalyser(Path(folder), threads=threads)
-    common: list[Analyser] = [classifier, ColourAnalyser(), MetadataAnalyser()]
+        faces = FaceAnalyser(Path(folder), threads=threads)
+    common: list[Analyser] = [classifier, faces, ColourAnalyser(), MetadataAnalyser()]
     sets = {"photos": photos, "text set": texts}
     uploads = {"photos": photo_uploads, "text set": text_uploads}
     rows: list[tuple[str, ...]] = []
@@ -138,8 +142,8 @@ def main() -> None:
     print(f"{len(photos)} photos, {len(texts)} text pictures; {threads} thread(s) per model;")
     print(f"best of {rounds} pass(es) over each set, before and after alternating;")
     print(
-        f"gate: detector at {GATE_SIDE} px; if no word, at full size on at most"
-        f" {SMALL_TEXT_PIXELS} px of small-text windows; the recogniser on the largest regions"
+        f"gate: detector at {GATE_SIDE} px; if no word, on a mosaic of at most"
+        f" {SMALL_TEXT_PIXELS} px of text-line windows; the recogniser on the largest regions"
     )
     print(table(rows, ("images/s", "before", "after", "speed-up")))
     print()
@@ -156,7 +160,7 @@ def main() -> None:
     mean_new = sum(b for _, b in accuracy) / len(accuracy)
     print(f"mean character accuracy on the text set: before {mean_old:.3f}, after {mean_new:.3f}")
     # Random placements: read (accuracy >= 0.9) without the gate, and with it.
-    sweep_cases = caption_sweep(4 if quick() else 40)
+    sweep_cases = caption_sweep(4 if quick() else 40, option("--seed", 17))
     sweep = [worker_decode(upload(case.image)) for case in sweep_cases]
     read_old = sum(
         char_accuracy(c.lines, before.analyse(i).text) >= SWEEP_READ

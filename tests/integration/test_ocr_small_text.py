@@ -53,16 +53,25 @@ def small_caption(name: str, at: tuple[int, int], size: int = 12) -> DecodedImag
     return DecodedImage(image, image.width, image.height)
 
 
-@pytest.mark.parametrize(("name", "at"), [("rocket", (400, 560)), ("coffee", (600, 600))])
-def test_a_12_px_caption_is_read_with_the_gate_on(
+@pytest.mark.parametrize(
+    ("name", "at", "size"),
+    [
+        ("rocket", (400, 560), 12),
+        ("coffee", (600, 600), 12),
+        ("rocket", (300, 450), 20),  # found at half size
+        ("astronaut", (300, 450), 28),  # shrunk to LINE_HEIGHT in the mosaic
+    ],
+)
+def test_a_caption_too_small_for_the_first_look_is_read_with_the_gate_on(
     reader: TextAnalyser,
     engine: CountedEngine,
     mosaics: list[tuple[int, ...]],
     monkeypatch: pytest.MonkeyPatch,
     name: str,
     at: tuple[int, int],
+    size: int,
 ) -> None:
-    image = small_caption(name, at)
+    image = small_caption(name, at, size)
     # Not vacuous: the detector at GATE_SIDE px alone (no budget for the second look) misses it.
     monkeypatch.setattr(ocr, "SMALL_TEXT_PIXELS", 0)
     assert not reader.has_text(image)
@@ -89,3 +98,23 @@ def test_photos_with_text_like_texture_skip_the_full_reading(
     assert engine.full_passes == 0
     assert len(mosaics) == 1
     assert 0 < mosaics[0][0] * mosaics[0][1] <= SMALL_TEXT_PIXELS
+
+
+@pytest.mark.parametrize(
+    ("background", "ink"),
+    [((120, 120, 120), (150, 150, 150)), ((200, 60, 60), (60, 140, 60))],
+    ids=["faint", "as light as its background"],
+)
+def test_large_text_the_cues_cannot_see_passes_the_first_look(
+    reader: TextAnalyser,
+    mosaics: list[tuple[int, ...]],
+    background: tuple[int, int, int],
+    ink: tuple[int, int, int],
+) -> None:
+    # 30 and 5 grey levels from the background: under textcues.CUE_CONTRAST, so the second
+    # look alone would miss it; this is what the detector at GATE_SIDE px is kept for.
+    image = Image.new("RGB", (1024, 683), background)
+    ImageDraw.Draw(image).text((70, 200), "OPEN", fill=ink, font=ImageFont.load_default(size=60))
+    assert textcues.cues(np.asarray(image)) == []
+    assert reader.has_text(DecodedImage(image, image.width, image.height))
+    assert mosaics == []

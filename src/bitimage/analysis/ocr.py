@@ -2,13 +2,14 @@
 
 Most photos have no text, and reading one costs about 70 times the classifier, so a cheap test
 comes first: the detector alone at GATE_SIDE px, then the recogniser on the few regions it found
-(cut from the decoded picture, so at full resolution). Text under about 14 px shrinks below what
-the detector sees at that size, so when that finds no word a second look follows: textcues.py
-picks the few places where thin strokes form a line, and the detector runs at full size on a
-mosaic of them (at most SMALL_TEXT_PIXELS), the recogniser on what it finds. Only a picture
-where either reads a word is read in full: the detector at DETECTOR_SIDE and the recogniser on
-every line, so what is read is what the ungated reading reads. bench/bench_ocr.py measured the
-gate on photos and on a text set with known strings.
+(cut from the decoded picture, so at full resolution). That finds large text of any contrast or
+colour; lines under about 28 px shrink below what the detector sees at that size, so when it
+finds no word a second look follows: textcues.py picks the few places where thin strokes form a
+line (at full, half and quarter size), and the detector runs on a mosaic of them (at most
+SMALL_TEXT_PIXELS, each line shrunk to at most textcues.LINE_HEIGHT), the recogniser on what it
+finds. Only a picture where either reads a word is read in full: the detector at DETECTOR_SIDE
+and the recogniser on every line, so what is read is what the ungated reading reads.
+bench/bench_ocr.py measured the gate on photos and on a text set with known strings.
 
 The three ONNX graphs ship inside the PyPI package `rapidocr` (models/); their paths are given
 explicitly, because without them RapidOCR resolves a model by name and hashes the file on every
@@ -35,19 +36,20 @@ DETECTOR = "PP-OCRv6_det_small.onnx"
 ORIENTATION = "ch_ppocr_mobile_v2.0_cls_mobile.onnx"
 RECOGNISER = "PP-OCRv6_rec_small.onnx"
 DETECTOR_SIDE = 960  # longest side the detector sees: a wide banner must not cost seconds
-# The gate's side: 3/8 of the decoded size. A 16-20 px caption on a photo (at the decoded 1024
-# px) passed 8 of 8 times, 14 px 7 of 8, 12 px 4 of 8; at 256 px even 20 px passed 2 of 8
-# (bench/bench_ocr.py's captions; the full pass reads all of them).
-GATE_SIDE = 384
+# The gate's first look: a quarter of the decoded size, for text too large or too faint for
+# textcues (a 90 px word 30 grey levels from its background, or in a colour as light as it,
+# 40 px at 30 levels); lines from 12 to about 28 px are the second look's. The detector costs
+# about 0.8 us a pixel: 384 px (the first look alone once) took 120 ms of the gate's 145 a photo.
+GATE_SIDE = 256
 GATE_REGIONS = 6  # the largest regions the gate reads: one word among them is enough
-# The gate pays off only where it shrinks a picture by half or more. A smaller picture is read
-# in full at once: its full pass is cheap too, and shrinking it further would make its text
-# too small to find (scikit-image's 741 px motorcycle: "YAMAHA" found from 512 px up, not 384).
-GATE_MIN_SIDE = 2 * GATE_SIDE
-# The second look's budget: the detector at full size on at most this many pixels (2% of a
-# 1024x683 picture, a sixth of the run at GATE_SIDE). 16384, 24576 and 32768 px found the same
-# 11-12 px lines in bench_ocr's pictures; the line ranks first among the windows.
-SMALL_TEXT_PIXELS = 16384
+# A smaller picture is read in full at once: its full pass is cheap too, and shrunk for the
+# gate its text would be too small to find (scikit-image's 741 px motorcycle: "YAMAHA" found
+# from 512 px up, not 384).
+GATE_MIN_SIDE = 768
+# The second look's budget: the detector on at most this many pixels (5% of a 1024x683
+# picture, 27 ms). At 16384 px a caption's window, with the texture beside it, often did not
+# fit: bench_ocr's random captions, 40/40 at 32768 px, lost 1 of 40 at 24576.
+SMALL_TEXT_PIXELS = 32768
 # Cut out at full size, texture reads as words now and then (a rocket's lattice as "BX" 0.84,
 # teeth as "URA" 0.57), where bench_ocr's small lines read at 0.96 to 1.0 in the mosaic: the
 # second look wants a surer read, of three letters or digits.
@@ -116,10 +118,9 @@ class TextAnalyser:
         bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
         if self._reads_word(bgr, GATE_SIDE):
             return True
-        cues = textcues.cues(rgb)
-        found = textcues.windows(cues, bgr.shape[1], bgr.shape[0])
-        # The best windows at full size, packed into one picture: one detector run on a few
-        # per cent of the pixels finds the small lines the run at GATE_SIDE px could not see.
+        found = textcues.windows(textcues.cues(rgb), bgr.shape[1], bgr.shape[0])
+        # The best windows, packed into one picture: one detector run on a few per cent of the
+        # pixels finds the lines the run at GATE_SIDE px could not see.
         canvas = textcues.mosaic(bgr, found, SMALL_TEXT_PIXELS)
         if canvas.size == 0:
             return False
