@@ -9,9 +9,7 @@ compared with an exact scan; scope, moderation, replacement and deletion hold in
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text, update
@@ -21,8 +19,15 @@ from bitimage.images.models import Image as ImageRow
 from bitimage.search.vectors_hnsw import HNSW_TABLE, HnswVectorIndex
 from bitimage.search.vectors_ivf import IvfVectorIndex
 from tests.databases import empty_tables
-from tests.integration.test_vector_index import CLUSTERS, PER_CLUSTER, clustered, exact
-from tests.support import add_image_row, auth, user_id
+from tests.integration.vector_support import (
+    CLUSTERS,
+    PER_CLUSTER,
+    clustered,
+    exact,
+    store,
+    two_owners,
+)
+from tests.support import add_image_row
 
 
 @pytest.fixture
@@ -34,28 +39,7 @@ def database_url(postgres_url: str) -> str:
 
 @pytest.fixture
 def owners(client: TestClient) -> tuple[uuid.UUID, uuid.UUID]:
-    return (
-        uuid.UUID(user_id(client, auth(client, "hnsw-a@example.com"))),
-        uuid.UUID(user_id(client, auth(client, "hnsw-b@example.com"))),
-    )
-
-
-def store(
-    container: Container,
-    index: HnswVectorIndex,
-    owner: uuid.UUID,
-    points: np.ndarray[Any, Any],
-    public: bool = False,
-) -> list[uuid.UUID]:
-    """An image row and a vector per point, through the index's put."""
-    with container.database.transaction() as session:
-        ids = [
-            add_image_row(session, owner, f"h{n}", is_private=not public)
-            for n in range(len(points))
-        ]
-        for image_id, point in zip(ids, points, strict=True):
-            index.put(session, image_id, point)
-    return ids
+    return two_owners(client, "hnsw")
 
 
 def rows(container: Container, table: str) -> int:
@@ -82,10 +66,10 @@ def test_answers_match_an_exact_scan_in_both_scopes(
     mine, theirs = owners
     index = HnswVectorIndex(IvfVectorIndex())
     points = clustered(CLUSTERS * PER_CLUSTER, seed=11)
-    ids = store(container, index, mine, points)
+    ids = store(container, mine, points, index=index)
     # The other user's vectors are copies of mine: never mine to see while private.
-    their_private = store(container, index, theirs, points[:40])
-    their_public = store(container, index, theirs, points[40:80], public=True)
+    their_private = store(container, theirs, points[:40], index=index)
+    their_public = store(container, theirs, points[40:80], public=True, index=index)
     assert rows(container, HNSW_TABLE) == rows(container, "image_vector_lists") == len(ids) + 80
     hits, chosen = 0, range(0, len(ids), 23)
     with container.database.transaction(write=False) as session:
@@ -114,7 +98,7 @@ def test_flagged_replaced_and_deleted_images(
     mine, _ = owners
     index = HnswVectorIndex(IvfVectorIndex())
     points = clustered(CLUSTERS * PER_CLUSTER, seed=12)
-    ids = store(container, index, mine, points, public=True)
+    ids = store(container, mine, points, public=True, index=index)
     with container.database.transaction() as session:
         session.execute(update(ImageRow).where(ImageRow.id == ids[1]).values(moderation="flagged"))
         session.execute(update(ImageRow).where(ImageRow.id == ids[2]).values(is_private=True))
@@ -146,7 +130,7 @@ def test_an_image_without_a_vector_has_no_neighbours(
 ) -> None:
     mine, _ = owners
     index = HnswVectorIndex(IvfVectorIndex())
-    store(container, index, mine, clustered(CLUSTERS * PER_CLUSTER, seed=13)[:40])
+    store(container, mine, clustered(CLUSTERS * PER_CLUSTER, seed=13)[:40], index=index)
     with container.database.transaction() as session:
         lonely = add_image_row(session, mine, "not analysed")
     with container.database.transaction(write=False) as session:
@@ -159,7 +143,9 @@ def test_both_scopes_can_walk_the_graph(
 ) -> None:
     mine, _ = owners
     index = HnswVectorIndex(IvfVectorIndex())
-    ids = store(container, index, mine, clustered(CLUSTERS * PER_CLUSTER, seed=14), public=True)
+    ids = store(
+        container, mine, clustered(CLUSTERS * PER_CLUSTER, seed=14), public=True, index=index
+    )
     params = {"self": ids[0], "keep": 64, "owner": mine}
     for owner in (None, mine):
         # Ordered by the graph's own operator and operand, or it could never be used (with a

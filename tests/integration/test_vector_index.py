@@ -15,7 +15,6 @@ import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -29,44 +28,15 @@ from bitimage.search.vectors import DIMENSIONS
 from bitimage.search.vectors_codes import Centroids, decode, fetch
 from bitimage.search.vectors_ivf import IvfVectorIndex
 from bitimage.search.vectors_upkeep import VectorUpkeep, lists_for, spherical_kmeans
-from tests.support import add_image_row, app_client, auth, make_container, make_settings, user_id
-
-CLUSTERS, PER_CLUSTER = 24, 20
-
-
-def clustered(count: int, seed: int) -> np.ndarray[Any, np.dtype[np.float32]]:
-    """`count` unit vectors, PER_CLUSTER around each random centre (neighbours are clear)."""
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(count // PER_CLUSTER, DIMENSIONS))
-    noise = rng.normal(scale=0.5 / np.sqrt(DIMENSIONS), size=(count, DIMENSIONS))
-    points = (np.repeat(centres, PER_CLUSTER, axis=0) / np.sqrt(DIMENSIONS) + noise).astype(
-        np.float32
-    )
-    unit: np.ndarray[Any, np.dtype[np.float32]] = points / np.linalg.norm(
-        points, axis=1, keepdims=True
-    )
-    return unit
-
-
-def store(
-    container: Container, owner: uuid.UUID, points: np.ndarray[Any, Any], public: bool = False
-) -> list[uuid.UUID]:
-    """An image row and a vector per point, through the index's put."""
-    index = container.vector_upkeep.index
-    with container.database.transaction() as session:
-        ids = [
-            add_image_row(session, owner, f"p{n}", is_private=not public)
-            for n in range(len(points))
-        ]
-        for image_id, point in zip(ids, points, strict=True):
-            index.put(session, image_id, point)
-    return ids
-
-
-def exact(points: np.ndarray[Any, Any], n: int, limit: int) -> list[int]:
-    scores = points @ points[n]
-    scores[n] = -2.0
-    return [int(i) for i in np.argsort(-scores)[:limit]]
+from tests.integration.vector_support import (
+    CLUSTERS,
+    PER_CLUSTER,
+    clustered,
+    exact,
+    store,
+    two_owners,
+)
+from tests.support import app_client, auth, make_container, make_settings, user_id
 
 
 def generations(container: Container) -> set[int]:
@@ -77,10 +47,7 @@ def generations(container: Container) -> set[int]:
 
 @pytest.fixture
 def owners(client: TestClient) -> tuple[uuid.UUID, uuid.UUID]:
-    return (
-        uuid.UUID(user_id(client, auth(client, "ivf-a@example.com"))),
-        uuid.UUID(user_id(client, auth(client, "ivf-b@example.com"))),
-    )
+    return two_owners(client, "ivf")
 
 
 def test_indexed_answers_match_an_exact_scan_in_both_scopes(
