@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bitimage.search.name_words import EXACT, INNER, PREFIX, SUFFIX, Piece, pieces
+from bitimage.search.name_words import EXACT, INNER, PREFIX, SUFFIX, Piece, pieces, thirds
 
 
 def test_a_piece_is_whole_inside_separators_and_open_at_the_term_ends() -> None:
@@ -26,3 +26,11 @@ def test_only_pieces_an_index_can_find_are_searchable() -> None:
     assert Piece("abc", INNER).searchable
     assert Piece("1417", PREFIX).pattern() == "1417%"
     assert Piece("mer", SUFFIX).pattern() == "%mer"
+
+
+def test_a_number_with_one_typo_keeps_one_of_its_thirds_patterns() -> None:
+    """Each pattern keeps two thirds of the number; one typo spoils at most two of them."""
+    start, end, ends = thirds("dsc16671")
+    assert (start, end, ends) == ("dsc166%", "%c16671", "")  # ends of two: no trigram each
+    assert thirds("055452563") == ("055452%", "%452563", "055%563")
+    assert thirds("2023") == ("", "", "")

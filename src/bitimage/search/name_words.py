@@ -10,7 +10,9 @@ sides in the term is a whole word, one with a separator after it ends a word, on
 separator before it starts a word, a term without separators lies inside one word. Each
 piece's words come from the vocabulary; the piece whose words have the fewest postings in
 scope (counted up to CAP) drives: its words' postings are read newest first, a stream per word
-(a LIMIT each), and kept when the name contains the term. A piece none of whose words exists
+(a LIMIT each), and kept when the name contains the term; the next FILTERS rarest pieces are
+tested first on the postings' key (the image has one of their words), so a name is read only
+for the images that have a word of each. A piece none of whose words exists
 proves that no name holds the term. When no piece can drive (too many words, or a piece
 shorter than a trigram inside a word) the caller falls back to the statements on the names.
 
@@ -18,12 +20,14 @@ Typo candidates: each piece's words, pieces with the fewest postings first, the 
 FUZZY_CANDIDATES images of those words in scope. A piece of letters brings its SIMILAR_WORDS
 most similar words without a digit (itself first when it is one), through the trigram index of
 those words; a piece with a digit brings itself and the words most similar to it among those
-sharing its first or its second half (camera numbers are most of the vocabulary and share
-trigrams by the thousand: a similarity scan of all words took 75-100 ms at 300,000 images).
-What it may miss: a name similar to the term none of whose words is among a piece's words
-(a number with two typos, one in each half; a piece of at most five characters with a digit
-and a typo), and, once the rarer pieces' newest names fill the candidates, the older names of
-the commoner pieces.
+keeping two thirds of it (its start, its end, and from nine characters its two ends): camera
+numbers are most of the vocabulary and share trigrams by the thousand (a similarity scan of
+all words took 75-100 ms at 300,000 images). What it may miss: a name similar to the term
+none of whose words is among a piece's words (a number with two typos; a typo in the middle
+third of a number of six to eight characters; any typo in a piece of at most five characters
+with a digit; a misspelt word whose correction is not among its SIMILAR_WORDS most similar),
+and, once the rarer pieces' newest names fill the candidates, the older names of the
+commoner pieces.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ _WORD = re.compile("[a-z0-9]+")
 LETTERS = "word !~ '[0-9]'"  # the condition of the vocabulary's partial index of similar words
 CAP = 1_000  # postings counted per piece to choose the driving piece
 MAX_WORDS = 24  # a piece matching more words drives no read (and is not counted)
+FILTERS = 3  # the term's other pieces whose words an image must also have (by the key)
 SIMILAR_WORDS = 8  # a piece's typo candidates come from its most similar words
 _SHAPES = (1, 2, 4, 8, 16, 24)  # streams one statement reads: a few shapes, compiled once
 EXACT, PREFIX, SUFFIX, INNER = "exact", "prefix", "suffix", "inner"
@@ -113,31 +118,41 @@ CONTAINING, WHOLE, NAMES = "containing", "whole", "names"  # what a read of stre
 
 
 @functools.lru_cache(maxsize=64)
-def _streams(public: bool, words: int, keep: str, after: bool) -> TextClause:
+def _streams(public: bool, words: int, keep: str, after: bool, filters: int = 0) -> TextClause:
     """Each word's (:w<n>) images in scope newest first, :limit each, merged newest first.
 
-    CONTAINING: the names that contain the term (LIKE :like) and are not it (:q); WHOLE (the
-    term is one piece inside a word: every posting holds it): the images not among :exact,
-    read from the postings' index alone; NAMES: every image, with its name, for the typo tier.
-    `after`: below the cursor (:c, :i).
+    CONTAINING: the names that contain the term (LIKE :like) and are not it (:q), among the
+    images that also have a word of each of `filters` lists (:x<j>: the term's other pieces,
+    tested on the postings' key before any name is read); WHOLE (the term is one piece inside
+    a word: every posting holds it): the images not among :exact, read from the postings'
+    index alone; NAMES: every image, with its name, for the typo tier. `after`: below the
+    cursor (:c, :i).
     """
     where = [_scope(public)]
-    if keep == CONTAINING:
-        where += ["s.name LIKE :like", "s.name <> :q"]
-    elif keep == WHOLE:
+    if keep == WHOLE:
         where.append("p.image_id <> ALL(:exact)")
     if after:
         where.append("(p.created_at, p.image_id) < (:c, :i)")
+    where += [
+        "EXISTS (SELECT 1 FROM image_search_postings b WHERE b.image_id = p.image_id "  # noqa: S608
+        f"AND b.word = ANY(:x{j}))"
+        for j in range(filters)
+    ]
     condition = " AND ".join(where)
-    joined = keep == CONTAINING  # the name is needed in each stream, to filter by it
-    rows = "image_search_postings p" + (
-        " JOIN image_search s ON s.image_id = p.image_id" if joined else ""
-    )
+    order = "ORDER BY p.created_at DESC, p.image_id DESC"
     members = [
-        f"(SELECT p.image_id, p.created_at FROM {rows} WHERE p.word = :w{n} AND {condition} "  # noqa: S608 - fixed names
-        f"ORDER BY p.created_at DESC, p.image_id DESC LIMIT :limit)"
+        f"SELECT p.image_id, p.created_at FROM image_search_postings p "  # noqa: S608 - fixed names
+        f"WHERE p.word = :w{n} AND {condition} {order}"
         for n in range(words)
     ]
+    if keep == CONTAINING:  # the names of the rows that pass, read in order (OFFSET 0: as is)
+        members = [
+            f"SELECT p.image_id, p.created_at FROM ({member} OFFSET 0) p "  # noqa: S608
+            "JOIN image_search s ON s.image_id = p.image_id "
+            f"WHERE s.name LIKE :like AND s.name <> :q {order}"
+            for member in members
+        ]
+    members = [f"({member} LIMIT :limit)" for member in members]
     merged = (
         f"SELECT DISTINCT image_id, created_at FROM ({' UNION ALL '.join(members)}) u "  # noqa: S608 - fixed names
         "ORDER BY created_at DESC, image_id DESC LIMIT :limit"
@@ -167,8 +182,8 @@ def _similar(lettered: tuple[bool, ...]) -> TextClause:
 
     Letters only: its SIMILAR_WORDS most similar words without a digit (`<%`, the partial
     trigram index). With a digit: the word itself, and the SIMILAR_WORDS most similar among
-    the words starting with its first half (:p<n>, by the vocabulary's key) and among those
-    ending with its second half (:s<n>, by the trigram index): one typo leaves a half intact.
+    the words keeping two thirds of it (thirds: :p<n> its start, by the vocabulary's key;
+    :s<n> its end and :e<n> its two ends, by the trigram index).
     """
     members = []
     for n, letters in enumerate(lettered):
@@ -183,20 +198,26 @@ def _similar(lettered: tuple[bool, ...]) -> TextClause:
         members += [
             f"(SELECT {n} AS k, word FROM image_search_words WHERE word LIKE :{half}{n} "  # noqa: S608
             f"ORDER BY similarity(:w{n}, word) DESC, word LIMIT {SIMILAR_WORDS})"
-            for half in ("p", "s")
+            for half in ("p", "s", "e")
         ]
     return text(" UNION ALL ".join(members))
 
 
-def _halves(word: str) -> tuple[str, str]:
-    """LIKE patterns of the words sharing the first or the second half of `word` ("": none).
+def thirds(word: str) -> tuple[str, str, str]:
+    """LIKE patterns of the words keeping two thirds of `word` ("": none), the third left out
+    being the last, the first or the middle one: one typo leaves one of them intact.
 
-    A half shorter than a trigram would match a large part of the vocabulary: left out ("" is
-    no LIKE pattern of any word, every word being at least one character).
+    A pattern keeping fewer than four characters (or ends shorter than a trigram) would match a
+    large part of the vocabulary: left out ("" is no LIKE pattern of any word, every word
+    being at least one character).
     """
-    middle = len(word) // 2
-    first, second = word[:middle], word[middle:]
-    return (first + "%" if len(first) >= 3 else "", "%" + second if len(second) >= 3 else "")
+    third = len(word) // 3
+    if third < 2:
+        return "", "", ""
+    start, end = word[: len(word) - third], word[third:]
+    # Both ends need a trigram each for the index to narrow them (a word of nine or more).
+    ends = word[:third] + "%" + word[len(word) - third :] if third >= 3 else ""
+    return start + "%", "%" + end, ends
 
 
 class NameWords:
@@ -217,15 +238,17 @@ class NameWords:
         words = self._words(session, usable)
         if any(not found for found in words):
             return []  # a piece in no word: no name holds the term
-        driver = self._fewest(session, scope, words)
-        if driver is None:
+        chosen = self._fewest(session, scope, words)
+        if chosen is None:
             return None
-        keep, bound = CONTAINING, dict(params)
+        driver, others = chosen
+        keep, bound = CONTAINING, {**params, **{f"x{j}": w for j, w in enumerate(others)}}
         if len(parts) == 1 and parts[0].form == INNER:  # each word holds the term
             exact = _exact("owner" not in scope)
             bound["exact"] = [i for (i,) in session.execute(exact, {**scope, "q": term})]
             keep = WHOLE if len(bound["exact"]) <= CAP else CONTAINING
-        statement, bound = self._read(scope, driver, bound, keep, after)
+        filters = len(others) if keep == CONTAINING else 0
+        statement, bound = self._read(scope, driver, bound, keep, after, filters)
         return [(i, c) for i, c in session.execute(statement, bound)]
 
     def candidates(self, session: Session, term: str, scope: dict[str, Any]) -> list[Any] | None:
@@ -239,7 +262,7 @@ class NameWords:
         words: list[list[str]] = [[] for _ in parts]
         params = {f"w{n}": piece.word for n, piece in enumerate(parts)}
         for n, piece in enumerate(parts):
-            params[f"p{n}"], params[f"s{n}"] = _halves(piece.word)
+            params[f"p{n}"], params[f"s{n}"], params[f"e{n}"] = thirds(piece.word)
         lettered = tuple(piece.word.isalpha() for piece in parts)
         for k, word in session.execute(_similar(lettered), params):
             if word not in words[k]:
@@ -279,13 +302,18 @@ class NameWords:
 
     def _fewest(
         self, session: Session, scope: dict[str, Any], words: list[list[str]]
-    ) -> list[str] | None:
-        """The word list with the fewest postings in scope (None: every list is too long)."""
+    ) -> tuple[list[str], list[list[str]]] | None:
+        """The word list with the fewest postings in scope, and up to FILTERS next fewest.
+
+        None: every list is too long to read.
+        """
         few = [found for found in words if len(found) <= MAX_WORDS]
         if not few:
             return None
         counts = self._counted(session, scope, few)
-        return min(zip(counts, few, strict=True), key=lambda pair: (pair[0], len(pair[1])))[1]
+        ranked = sorted(zip(counts, few, strict=True), key=lambda pair: (pair[0], len(pair[1])))
+        lists = [found for _, found in ranked]
+        return lists[0], lists[1 : 1 + FILTERS]
 
     def _read(
         self,
@@ -294,9 +322,10 @@ class NameWords:
         params: dict[str, Any],
         keep: str,
         after: bool,
+        filters: int = 0,
     ) -> tuple[TextClause, dict[str, Any]]:
         """The streams statement for these words (padded to a shape) and its parameters."""
         size = next(size for size in _SHAPES if size >= len(words))
         padded: list[str | None] = [*words, *[None] * (size - len(words))]
         bound = {**scope, **params, **{f"w{n}": word for n, word in enumerate(padded)}}
-        return _streams("owner" not in scope, size, keep, after), bound
+        return _streams("owner" not in scope, size, keep, after, filters), bound
