@@ -118,30 +118,41 @@ CONTAINING, WHOLE, NAMES = "containing", "whole", "names"  # what a read of stre
 
 
 @functools.lru_cache(maxsize=64)
-def _streams(public: bool, words: int, keep: str, after: bool, filters: int = 0) -> TextClause:
+def _streams(
+    public: bool, words: int, keep: str, after: bool, filters: tuple[bool, ...] = ()
+) -> TextClause:
     """Each word's (:w<n>) images in scope newest first, :limit each, merged newest first.
 
     CONTAINING: the names that contain the term (LIKE :like) and are not it (:q), among the
-    images that also have a word of each of `filters` lists (:x<j>: the term's other pieces,
-    tested on the postings' key before any name is read); WHOLE (the term is one piece inside
-    a word: every posting holds it): the images not among :exact, read from the postings'
-    index alone; NAMES: every image, with its name, for the typo tier. `after`: below the
-    cursor (:c, :i).
+    images that also have a word of each of the `filters` (:x<j>: the term's other pieces,
+    tested on the postings before any name is read; a single word (True) joined on (time,
+    image), in the order both indexes give, else any of a list by the postings' key); WHOLE
+    (the term is one piece inside a word: every posting holds it): the images not among
+    :exact, read from the postings' index alone; NAMES: every image, with its name, for the
+    typo tier. `after`: below the cursor (:c, :i).
     """
     where = [_scope(public)]
     if keep == WHOLE:
         where.append("p.image_id <> ALL(:exact)")
     if after:
         where.append("(p.created_at, p.image_id) < (:c, :i)")
-    where += [
-        "EXISTS (SELECT 1 FROM image_search_postings b WHERE b.image_id = p.image_id "  # noqa: S608
-        f"AND b.word = ANY(:x{j}))"
-        for j in range(filters)
-    ]
+    joins = ""
+    for j, single in enumerate(filters):
+        if single:
+            scope = f"b{j}.visible" if public else f"b{j}.user_id = :owner"
+            joins += (
+                f" JOIN image_search_postings b{j} ON b{j}.created_at = p.created_at "
+                f"AND b{j}.image_id = p.image_id AND b{j}.word = :x{j} AND {scope}"
+            )
+        else:
+            where.append(
+                "EXISTS (SELECT 1 FROM image_search_postings b WHERE b.image_id = p.image_id "  # noqa: S608
+                f"AND b.word = ANY(:x{j}))"
+            )
     condition = " AND ".join(where)
     order = "ORDER BY p.created_at DESC, p.image_id DESC"
     members = [
-        f"SELECT p.image_id, p.created_at FROM image_search_postings p "  # noqa: S608 - fixed names
+        f"SELECT p.image_id, p.created_at FROM image_search_postings p{joins} "  # noqa: S608
         f"WHERE p.word = :w{n} AND {condition} {order}"
         for n in range(words)
     ]
@@ -238,16 +249,18 @@ class NameWords:
         words = self._words(session, usable)
         if any(not found for found in words):
             return []  # a piece in no word: no name holds the term
-        chosen = self._fewest(session, scope, words)
+        chosen = self._fewest(session, scope, words, usable)
         if chosen is None:
             return None
         driver, others = chosen
-        keep, bound = CONTAINING, {**params, **{f"x{j}": w for j, w in enumerate(others)}}
+        keep, bound = CONTAINING, dict(params)
+        for j, found in enumerate(others):  # a single word is joined, a list tested by the key
+            bound[f"x{j}"] = found[0] if len(found) == 1 else found
         if len(parts) == 1 and parts[0].form == INNER:  # each word holds the term
             exact = _exact("owner" not in scope)
             bound["exact"] = [i for (i,) in session.execute(exact, {**scope, "q": term})]
             keep = WHOLE if len(bound["exact"]) <= CAP else CONTAINING
-        filters = len(others) if keep == CONTAINING else 0
+        filters = tuple(len(found) == 1 for found in others) if keep == CONTAINING else ()
         statement, bound = self._read(scope, driver, bound, keep, after, filters)
         return [(i, c) for i, c in session.execute(statement, bound)]
 
@@ -301,18 +314,30 @@ class NameWords:
         return counts
 
     def _fewest(
-        self, session: Session, scope: dict[str, Any], words: list[list[str]]
+        self,
+        session: Session,
+        scope: dict[str, Any],
+        words: list[list[str]],
+        parts: list[Piece],
     ) -> tuple[list[str], list[list[str]]] | None:
         """The word list with the fewest postings in scope, and up to FILTERS next fewest.
 
         None: every list is too long to read.
         """
-        few = [found for found in words if len(found) <= MAX_WORDS]
+        few = [
+            (found, piece)
+            for found, piece in zip(words, parts, strict=True)
+            if len(found) <= MAX_WORDS
+        ]
         if not few:
             return None
-        counts = self._counted(session, scope, few)
-        ranked = sorted(zip(counts, few, strict=True), key=lambda pair: (pair[0], len(pair[1])))
-        lists = [found for _, found in ranked]
+        counts = self._counted(session, scope, [found for found, _ in few])
+        # Equal counts (CAP: both common), the longer piece first: the rarer, as a rule.
+        ranked = sorted(
+            zip(counts, few, strict=True),
+            key=lambda pair: (pair[0], -len(pair[1][1].word), len(pair[1][0])),
+        )
+        lists = [found for _, (found, _) in ranked]
         return lists[0], lists[1 : 1 + FILTERS]
 
     def _read(
@@ -322,7 +347,7 @@ class NameWords:
         params: dict[str, Any],
         keep: str,
         after: bool,
-        filters: int = 0,
+        filters: tuple[bool, ...] = (),
     ) -> tuple[TextClause, dict[str, Any]]:
         """The streams statement for these words (padded to a shape) and its parameters."""
         size = next(size for size in _SHAPES if size >= len(words))
