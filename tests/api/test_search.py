@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -142,3 +143,33 @@ def test_a_long_name_with_a_typo_is_found(client: TestClient) -> None:
     _confirm(client, headers, [("IMG_20190304_123456.JPG", []), ("DSC12345.JPG", [])])
     assert _names(client, headers, "name=img_20190304_128456.jpg") == ["IMG_20190304_123456.JPG"]
     assert _names(client, headers, "name=IMG_20190304_123456.jpg") == ["IMG_20190304_123456.JPG"]
+
+
+def test_a_part_of_a_name_across_its_separators_finds_every_name_holding_it(
+    client: TestClient,
+) -> None:
+    """Camera names and words: a term starting or ending inside a word, or spanning several
+    (PostgreSQL reads them through the names' words), finds exactly the names containing it,
+    newest first, before any merely similar name."""
+    headers = auth(client, "name-parts@example.com")
+    names = ["IMG_20200313_141726.jpg", "img_20200313_141727.jpg", "img_20200314_1417.jpg",
+             "dsc_2020.jpg", "summer 2020 sunset.jpg", "Café_2020.png"]  # fmt: skip
+    _confirm(client, headers, [(name, []) for name in names])
+    newest = names[::-1]  # confirmed in order: later is newer
+    for term in ("0313_14", "_2020", "é_20", "20 s", "mer 20", "1417", "img_2020031", "caf"):
+        holding = [name for name in newest if term in name.lower()]
+        found = _names(client, headers, f"name={quote(term)}&limit=20")
+        assert found[: len(holding)] == holding, term
+        assert not any(term in name.lower() for name in found[len(holding) :]), term
+    seen: list[str] = []  # the containing names page by page, two at a time
+    cursor = ""
+    for _ in range(10):
+        answer = client.get(
+            f"/api/v1/images/private/summary?name=_2020&limit=2{cursor}", headers=headers
+        ).json()
+        seen += [image["name"] for image in answer["images"]]
+        if answer["next_cursor"] is None:
+            break
+        cursor = f"&cursor={answer['next_cursor']}"
+    assert seen[:5] == [name for name in newest if "_2020" in name.lower()]
+    assert len(seen) == len(set(seen))

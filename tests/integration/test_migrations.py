@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import numpy as np
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -122,3 +123,28 @@ def test_vectors_stored_before_the_index_get_their_codes(container: Container) -
                 {"id": image_id},
             ).scalar_one()
         assert np.abs(np.array(json.loads(copied)) - vector).max() < 1e-3  # a halfvec's rounding
+
+
+def test_names_indexed_before_get_their_words_in_scope(container: Container) -> None:
+    if container.database.dialect != "postgresql":
+        pytest.skip("the names' words are PostgreSQL's (SQLite's names are in FTS5)")
+    _migrate(container, "0013")
+    owner, image_id = uuid.uuid4(), uuid.uuid4()
+    _add_images(container, owner, {image_id: None})
+    with container.database.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO image_search (image_id, user_id, created_at, visible, name, tags, "
+                "labels, text) SELECT id, user_id, created_at, false, 'img_20200313_1417.jpg', "
+                "'', '', '' FROM images"
+            )
+        )
+    _migrate(container, "head")
+    with container.database.transaction(write=False) as session:
+        words = session.execute(
+            text("SELECT word, user_id FROM image_search_postings WHERE image_id = :id"),
+            {"id": image_id},
+        ).all()
+        vocabulary = session.execute(text("SELECT word FROM image_search_words")).scalars()
+        assert set(vocabulary) == {"img", "20200313", "1417", "jpg"}
+    assert sorted(words) == sorted((word, owner) for word in ("img", "20200313", "1417", "jpg"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import operator
 import re
 import uuid
 from typing import Any
@@ -12,6 +13,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 
 from bitimage.bootstrap import Container
+from bitimage.search.name_words import WORDS_SQL
 from bitimage.search.ports import SearchQuery
 from bitimage.users.models import User
 
@@ -46,6 +48,20 @@ def big_index(container: Container) -> uuid.UUID:
                 "E'\\n' || substr(hash, 3, 7) || E'\\n', "
                 "E'\\n' || substr(hash, 10, 8) || E'\\n', "
                 "E'\\n' || substr(hash, 18, 14) || E'\\n' FROM images"
+            )
+        )
+        # The names' words and their postings, as the index writes them (name_words.py).
+        session.execute(
+            text(
+                "INSERT INTO image_search_words (word) SELECT DISTINCT w "  # noqa: S608 - fixed
+                f"FROM image_search s, {WORDS_SQL} w WHERE w <> ''"
+            )
+        )
+        session.execute(
+            text(
+                "INSERT INTO image_search_postings (image_id, word, user_id, created_at, visible) "  # noqa: S608 - fixed names
+                "SELECT DISTINCT s.image_id, w, s.user_id, s.created_at, s.visible "
+                f"FROM image_search s, {WORDS_SQL} w WHERE w <> ''"
             )
         )
         # Each image has its own tag (its hash's letters 2 to 9); every image has "common".
@@ -88,6 +104,8 @@ def big_index(container: Container) -> uuid.UUID:
     ) as conn:
         conn.execute(text("VACUUM ANALYZE images"))
         conn.execute(text("VACUUM ANALYZE image_search"))
+        conn.execute(text("VACUUM ANALYZE image_search_words"))
+        conn.execute(text("VACUUM ANALYZE image_search_postings"))
         conn.execute(text("VACUUM ANALYZE content_labels"))
         conn.execute(text("VACUUM ANALYZE tags"))
         conn.execute(text("VACUUM ANALYZE image_tags"))
@@ -101,7 +119,7 @@ def _captured(container: Container, query: SearchQuery) -> list[tuple[str, Any]]
     tables = ("image_search", "tags", "content_labels", "image_tags", "image_content_labels")
 
     def capture(_c: Connection, _cur: Any, sql: str, params: Any, *_: Any) -> None:
-        if any(name in sql for name in tables) and sql.lstrip().upper().startswith("SELECT"):
+        if any(name in sql for name in tables) and sql.lstrip("( \n").upper().startswith("SELECT"):
             statements.append((sql, params))
 
     engine = container.database.engine
@@ -116,11 +134,11 @@ def _captured(container: Container, query: SearchQuery) -> list[tuple[str, Any]]
 
 QUERIES = [("text", _HASH[20:28])]
 NAMES = [
-    # (term, the index of the containing names' statement, a fuzzy statement expected)
-    (_HASH[:6], "ix_image_search_{scope}_name_trgm", True),  # substring of one name
-    ("x" + _HASH[1:6], "ix_image_search_{scope}_name_trgm", True),  # the same with a typo
-    # An eighth of the names: read newest first from the index that includes them, a page.
-    ("kitten", "ix_image_search_{scope}_recent", False),
+    # (term, names containing it read from the words' postings, typo candidates read)
+    (_HASH[:6], True, True),  # inside one name's word: a camera's number, say
+    ("kitten " + _HASH[:4], True, True),  # a whole word, then the start of one
+    ("x" + _HASH[1:6], False, True),  # in no word: no name holds it, no posting read
+    ("kitten", True, False),  # an eighth of the names: a page of its postings, newest first
 ]
 POSTINGS = [
     ("tag", _HASH[2:9]),  # one image's own tag
@@ -176,31 +194,38 @@ def _uses(plan: str, index: str) -> bool:
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_a_name_reads_exact_names_then_containing_ones_in_scope(
+def test_a_name_reads_exact_names_then_the_postings_of_its_words_in_scope(
     container: Container, big_index: uuid.UUID
 ) -> None:
-    """Exact names by the scope's btree, then containing ones, then two bands of typo candidates."""
+    """Exact names by the scope's btree; containing names and typo candidates from the words'
+    vocabulary, then their postings through the scope's index: never the names' trigrams."""
     wrong = {}
     for owner, scope in ((big_index, "owner"), (None, "public")):
         for term, containing, fuzzy in NAMES:
             plans = _plans(container, _query(owner, "name", term))
-            exact = [plan for sql, plan in plans if "s.name = " in sql]
-            contains = [plan for sql, plan in plans if "s.name LIKE" in sql]
-            # Typo candidates: the close ones by similarity, then the newest similar ones.
-            close = [plan for sql, plan in plans if "<%" in sql and "word_similarity" in sql]
-            newest = [plan for sql, plan in plans if "<%" in sql and "word_similarity" not in sql]
-            counts = (len(exact), len(contains), len(close), len(newest))
-            assert counts == (1, 1, int(fuzzy), int(fuzzy)), plans
-            trigrams = f"ix_image_search_{scope}_name_trgm"
+            exact = [plan for sql, plan in plans if "s.name = " in sql and "ORDER BY" in sql]
+            words = [plan for sql, plan in plans if "FROM image_search_words" in sql]
+            similar = [sql for sql in map(operator.itemgetter(0), plans)
+                       if "FROM image_search_words" in sql and "ORDER BY" in sql]  # fmt: skip
+            postings = [plan for sql, plan in plans if "FROM image_search_postings" in sql]
+            reads = [sql for sql, _ in plans if "SELECT DISTINCT image_id, created_at" in sql]
+            typos = [sql for sql in reads if "m.image_id" in sql]  # with the names, for ranking
+            # Typo candidates: one read a piece of the term at most, the rarest pieces first.
+            counts = (len(exact), len(reads) - len(typos), len(similar), bool(typos))
+            assert counts == (1, int(containing), int(fuzzy), fuzzy), plans
             expected = [(f"ix_image_search_{scope}_name", exact),
-                        (containing.format(scope=scope), contains), (trigrams, close)]  # fmt: skip
+                        (f"ix_image_search_postings_{scope}", postings)]  # fmt: skip
             for index, found in expected:
                 wrong.update({f"{scope} name={term} ({index})": plan for plan in found
                               if not _uses(plan, index)})  # fmt: skip
-            # Few similar names: the trigram index; many: the scope's names newest first.
-            either = (trigrams, f"ix_image_search_{scope}_recent")
-            wrong.update({f"{scope} name={term} (newest)": plan for plan in newest
+            # The vocabulary: by the word (its key) or by trigrams (a part of a word, similar).
+            either = ("ix_image_search_words_trgm", "ix_image_search_words_letters",
+                      "image_search_words_pkey")  # fmt: skip
+            wrong.update({f"{scope} name={term} (words)": plan for plan in words
                           if not any(_uses(plan, index) for index in either)})  # fmt: skip
+            names = f"ix_image_search_{scope}_name_trgm"
+            wrong.update({f"{scope} name={term} (no names' trigrams)": plan for _sql, plan in plans
+                          if _uses(plan, names) or "Seq Scan" in plan})  # fmt: skip
     assert not wrong, "\n\n".join(f"{query}:\n{plan}" for query, plan in wrong.items())
 
 

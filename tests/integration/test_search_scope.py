@@ -24,6 +24,12 @@ def _rows_table(container: Container) -> str:
     return "image_search_rows" if container.database.dialect == "sqlite" else "image_search"
 
 
+def _tables(container: Container) -> list[str]:
+    """Every table that carries the scope (PostgreSQL's names' words too)."""
+    words = [] if container.database.dialect == "sqlite" else ["image_search_postings"]
+    return ["image_tags", "image_content_labels", _rows_table(container), *words]
+
+
 def _scoped(container: Container) -> dict[str, dict[str, bool]]:
     """Every scoped table: image id -> visible, after checking each row agrees with images."""
     images = table(
@@ -32,7 +38,7 @@ def _scoped(container: Container) -> dict[str, dict[str, bool]]:
     )  # fmt: skip
     found: dict[str, dict[str, bool]] = {}
     with container.database.transaction(write=False) as session:
-        for name in ("image_tags", "image_content_labels", _rows_table(container)):
+        for name in _tables(container):
             rows = table(name, column("image_id"), column("user_id"), column("created_at"),
                          column("visible"))  # fmt: skip
             query = select(rows, images.c.id, images.c.user_id, images.c.created_at,
@@ -77,6 +83,8 @@ def test_confirm_copies_owner_time_and_privacy(client: TestClient, container: Co
     scoped = _scoped(container)
     assert scoped["image_tags"] == {public: True, private: False}
     assert scoped[_rows_table(container)] == {public: True, private: False}
+    for name in _tables(container)[3:]:  # the names' words: one row a word, each in scope
+        assert scoped[name] == {public: True, private: False}
 
 
 def test_analysis_and_moderation_keep_labels_and_rows_in_scope(
@@ -159,3 +167,31 @@ def test_racing_moderation_and_analysis_writes_agree_with_the_image(
         assert failures == [], f"round {round_number}: {failures!r}"
         scoped = _scoped(container)  # every row agrees with the image, whichever order won
         assert len({rows[image] for rows in scoped.values()}) == 1
+
+
+def _name_words(container: Container, image: str) -> list[str]:
+    """The words PostgreSQL's name postings hold for the image (sorted)."""
+    with container.database.transaction(write=False) as session:
+        found = session.execute(
+            text("SELECT word FROM image_search_postings WHERE image_id = :i ORDER BY word"),
+            {"i": uuid.UUID(image)},
+        )
+        return list(found.scalars())
+
+
+def test_a_patch_moves_the_scope_and_replaces_the_names_words(
+    client: TestClient, container: Container
+) -> None:
+    headers = auth(client, "scope-patch@example.com")
+    image = _confirm(client, headers, public=True, seed=7)
+    body = {"is_private": True, "name": "Harbour_2019 dusk.JPG"}
+    answer = client.patch(f"/api/v1/images/{image}", headers=headers, json=body)
+    assert answer.status_code == 200, answer.text
+    scoped = {
+        table: rows for table, rows in _scoped(container).items() if table != "image_content_labels"
+    }
+    assert {table: rows[image] for table, rows in scoped.items()} == dict.fromkeys(scoped, False)
+    if container.database.dialect == "postgresql":
+        assert _name_words(container, image) == ["2019", "dusk", "harbour", "jpg"]
+    found = client.get("/api/v1/images/private/summary?name=harbour_2019%20d", headers=headers)
+    assert [item["id"] for item in found.json()["images"]] == [image]

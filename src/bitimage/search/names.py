@@ -28,6 +28,7 @@ from sqlalchemy import ColumnElement, FromClause, Select, bindparam, literal, se
 from sqlalchemy.orm import Session
 
 from bitimage.search import query as sql
+from bitimage.search.name_words import NameWords
 from bitimage.search.query import EXACT_WEIGHT, FUZZY_CANDIDATES, SearchDialect, like_pattern
 from bitimage.search.ranking import MIN_SIMILARITY, Position
 
@@ -74,6 +75,7 @@ class NameSearch:
 
     def __init__(self, dialect: SearchDialect) -> None:
         self.dialect = dialect
+        self.words = NameWords()
 
     def page(
         self,
@@ -95,11 +97,11 @@ class NameSearch:
                 params["c"] = self.dialect.time_value(after.created_at)
                 params["i"] = self.dialect.id_value(after.image_id)
             params["limit"] = need - len(found)
-            statement = _names(self.dialect.scoped, public, exact, cursor)
-            found += [
-                self.dialect.position(STRONG, score, c, i)
-                for i, c in session.execute(statement, params)
-            ]
+            rows = None if exact else self.words.containing(session, term, params, cursor)
+            if rows is None:
+                statement = _names(self.dialect.scoped, public, exact, cursor)
+                rows = list(session.execute(statement, params))
+            found += [self.dialect.position(STRONG, score, c, i) for i, c in rows]
             if len(found) >= need:
                 break
         return found
@@ -107,11 +109,17 @@ class NameSearch:
     def candidates(
         self,
         session: Session,
-        statement: Select[Any],
-        params: dict[str, Any],
+        term: str,
+        scope: dict[str, Any],
+        built: tuple[Select[Any], dict[str, Any]],
         threshold: Callable[[Session, float], None],
     ) -> list[tuple[Any, ...]]:
-        """The typo candidates of `statement` (most similar first), band by band."""
+        """The typo candidates: through the words of the names, else `built`'s, band by band."""
+        statement, params = built
+        threshold(session, MIN_SIMILARITY)
+        by_words = self.words.candidates(session, term, scope)
+        if by_words is not None:
+            return [(i, c, name, "", "", "") for i, c, name in by_words]
         newest = _newest(statement, self.dialect.scoped)
         found: dict[Any, tuple[Any, ...]] = {}
         for band, ordered in ((CLOSE, statement), (MIN_SIMILARITY, newest)):

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from bitimage.search import postings
 from bitimage.search import query as sql
+from bitimage.search.name_words import WORDS_SQL
 from bitimage.search.names import NameSearch
 from bitimage.search.ports import SearchEntry, SearchQuery
 from bitimage.search.postings import Postings
@@ -54,7 +55,22 @@ _UPSERT = text(
     "user_id = excluded.user_id, created_at = excluded.created_at, visible = excluded.visible, "
     "name = excluded.name, tags = excluded.tags, labels = excluded.labels, text = excluded.text"
 )
-_REMOVE = text("DELETE FROM image_search WHERE image_id = ANY(:ids)")
+_REMOVE = text("DELETE FROM image_search WHERE image_id = ANY(:ids)")  # postings cascade
+# The names' words (search/name_words.py) follow the rows just written, scope included. New
+# words go in sorted, so two writers of the same new words wait for each other in one order.
+_WORDS = [
+    text("DELETE FROM image_search_postings WHERE image_id = ANY(:ids)"),
+    text(
+        "INSERT INTO image_search_words (word) "  # noqa: S608 - fixed names
+        f"SELECT DISTINCT w FROM image_search s, {WORDS_SQL} w "
+        "WHERE s.image_id = ANY(:ids) AND w <> '' ORDER BY w ON CONFLICT DO NOTHING"
+    ),
+    text(
+        "INSERT INTO image_search_postings (image_id, word, user_id, created_at, visible) "  # noqa: S608 - fixed names
+        f"SELECT DISTINCT s.image_id, w, s.user_id, s.created_at, s.visible FROM image_search s, "
+        f"{WORDS_SQL} w WHERE s.image_id = ANY(:ids) AND w <> ''"
+    ),
+]
 # The operator `<%` compares with this threshold; the ranking's own floor is the same.
 _THRESHOLD = text("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)")
 
@@ -147,6 +163,7 @@ class PostgresSearchIndex(TieredSearchIndex):
 
     dialect = POSTGRESQL
     scope_rows = scope_table("image_search")
+    word_rows = (scope_table("image_search_postings"),)  # the names' words (name_words.py)
 
     def index(self, session: Session, entries: Sequence[SearchEntry]) -> None:
         """Add or replace these images' rows (one upsert, executed for the whole batch)."""
@@ -166,6 +183,9 @@ class PostgresSearchIndex(TieredSearchIndex):
                 for entry in entries
             ],
         )
+        ids = [entry.image_id for entry in entries]
+        for statement in _WORDS:
+            session.execute(statement, {"ids": ids})
 
     def remove(self, session: Session, image_ids: Sequence[uuid.UUID]) -> None:
         """Drop these images' rows and their tag and label postings from the index."""
@@ -200,7 +220,8 @@ class PostgresSearchIndex(TieredSearchIndex):
         built = sql.fuzzy(self.dialect, query, filters)
         if built is None:
             return []
-        return self._names.candidates(session, *built, _threshold)
+        scope = self._posting_scope(query)
+        return self._names.candidates(session, filters["name"], scope, built, _threshold)
 
     def _similar_names(self, session: Session, kind: Postings, term: str) -> list[tuple[Any, str]]:
         """Names with a word similar to the term, by word similarity (trigram index)."""

@@ -76,13 +76,15 @@ class TieredSearchIndex:
 
     dialect: SearchDialect
     scope_rows: TableClause  # this database's search rows that carry the scope
+    word_rows: tuple[TableClause, ...] = ()  # other rows of this database that carry it
 
     def __init__(self, label_words: LabelWords | None = None) -> None:
         self.label_words = label_words
 
     @functools.cached_property
     def _rescope(self) -> list[Update]:
-        return [*posting_statements(), rescope_statement(self.scope_rows)]
+        rows = (self.scope_rows, *self.word_rows)
+        return [*posting_statements(), *(rescope_statement(target) for target in rows)]
 
     def rescope(self, session: Session, image_ids: Sequence[uuid.UUID]) -> None:
         """Copy these images' scope (owner, time, visible) again into every search row."""
