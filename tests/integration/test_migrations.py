@@ -125,9 +125,9 @@ def test_vectors_stored_before_the_index_get_their_codes(container: Container) -
         assert np.abs(np.array(json.loads(copied)) - vector).max() < 1e-3  # a halfvec's rounding
 
 
+# PostgreSQL's alone: SQLite's names are in FTS5.
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_names_indexed_before_get_their_words_in_scope(container: Container) -> None:
-    if container.database.dialect != "postgresql":
-        pytest.skip("the names' words are PostgreSQL's (SQLite's names are in FTS5)")
     _migrate(container, "0013")
     owner, image_id = uuid.uuid4(), uuid.uuid4()
     _add_images(container, owner, {image_id: None})
