@@ -15,6 +15,7 @@ from sqlalchemy import column, select, table, text
 from bitimage.analysis.ports import AnalysisResult, Label
 from bitimage.analysis.service import Analysis
 from bitimage.bootstrap import Container
+from bitimage.search.ports import SearchEntry
 from tests.support import auth, make_jpeg, upload, user_id
 
 ROUNDS = 25
@@ -195,3 +196,43 @@ def test_a_patch_moves_the_scope_and_replaces_the_names_words(
         assert _name_words(container, image) == ["2019", "dusk", "harbour", "jpg"]
     found = client.get("/api/v1/images/private/summary?name=harbour_2019%20d", headers=headers)
     assert [item["id"] for item in found.json()["images"]] == [image]
+
+
+def test_new_words_of_names_written_at_once_land_once(
+    client: TestClient, container: Container
+) -> None:
+    # Check-then-act in the vocabulary: writers of different images add the same new words at
+    # the same moment (ON CONFLICT DO NOTHING, in sorted order so neither waits on the other in
+    # a cycle). Every round uses words no image had before. On SQLite the index writes its own
+    # rows; the same race holds there too.
+    headers = auth(client, "words-at-once@example.com")
+    uploaded = upload(client, headers, [make_jpeg(seed=seed) for seed in range(5)])
+    images = [uuid.UUID(image["id"]) for image in uploaded]
+    index = container.search_index
+    for round_number in range(8):
+        words = [f"zebra{round_number}", f"quokka{round_number}", f"x{round_number}42"]
+
+        def write(image_id: uuid.UUID, order: list[str]) -> None:
+            with container.database.transaction() as session:
+                name = "_".join(order) + ".jpg"
+                index.index(session, [SearchEntry(image_id=image_id, name=name, tags=())])
+
+        failures = _race(
+            *(
+                functools.partial(write, image_id, words[n % 3 :] + words[: n % 3])
+                for n, image_id in enumerate(images)
+            )
+        )
+        assert failures == [], f"round {round_number}: {failures!r}"
+        if container.database.dialect == "postgresql":
+            with container.database.transaction(write=False) as session:
+                counted = session.execute(
+                    text("SELECT word, count(*) FROM image_search_words WHERE word = ANY(:w)"
+                         " GROUP BY word"), {"w": words}
+                ).all()  # fmt: skip
+                postings = session.execute(
+                    text("SELECT count(*) FROM image_search_postings WHERE word = ANY(:w)"),
+                    {"w": words},
+                ).scalar_one()
+            assert sorted(counted) == sorted((word, 1) for word in words)
+            assert postings == len(images) * len(words)
