@@ -66,6 +66,8 @@ _DELETE_TEXT = text("DELETE FROM image_search WHERE rowid IN :rows").bindparams(
 _INSERT_TEXT = text(
     "INSERT INTO image_search (rowid, name, tags, labels, text) VALUES (:r, :n, :t, :l, :x)"
 )
+# The name again beside the owner (migration 0015): an owner's names read from one index.
+_NAME_ROWS = text("UPDATE image_search_rows SET name = :n WHERE rowid = :r")
 _REMOVE_TEXT = text(
     "DELETE FROM image_search WHERE rowid IN "
     "(SELECT rowid FROM image_search_rows WHERE image_id IN :ids)"
@@ -193,6 +195,8 @@ class SqliteSearchIndex(TieredSearchIndex):
                 for entry in entries
             ],
         )
+        named = [{"r": rowids[entry.image_id.hex], "n": entry.name} for entry in entries]
+        session.execute(_NAME_ROWS, named)
 
     def _owned(self, session: Session, query: SearchQuery) -> bool:
         """A private query of an owner under the crossover: read the owner's rows, not FTS5."""
@@ -215,9 +219,9 @@ class SqliteSearchIndex(TieredSearchIndex):
     ) -> list[Position]:
         if not self._owned(session, query):
             return super()._strong(session, query, filters, after, exact_label)
-        statement, params = sql.strong(owned.OWNED, query, filters, after, exact_label)
-        rows = session.execute(statement, params)
-        return strong_positions(owned.OWNED, rows)
+        dialect = owned.OWNED_NAME if set(filters) == {"name"} else owned.OWNED
+        statement, params = sql.strong(dialect, query, filters, after, exact_label)
+        return strong_positions(dialect, session.execute(statement, params))
 
     def _strong_postings(
         self,
