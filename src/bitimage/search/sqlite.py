@@ -37,6 +37,7 @@ from bitimage.search.postings import Postings
 from bitimage.search.query import COLUMNS, IMAGES, MATCH, SEPARATOR, ZERO, Term, like_pattern
 from bitimage.search.ranking import Position, trigrams
 from bitimage.search.scope import forget_postings, rescope, rescope_statement, scope_table
+from bitimage.search.sqlite_grams import fragment, phrase, typo_grams
 from bitimage.search.tiered import Candidate, TieredSearchIndex, strong_positions
 
 _SEARCH = table(
@@ -98,10 +99,6 @@ def _similar(kind: Postings, count: int) -> Select[Any]:
     return postings.similar(kind, held > ZERO, held.desc())
 
 
-def _phrase(term: str) -> str:
-    return '"' + term.replace('"', '""') + '"'
-
-
 class SqliteSearchSql(owned.SqliteValues):
     """FTS5's fragments: filters of three letters or more are phrases of one MATCH query."""
 
@@ -125,14 +122,14 @@ class SqliteSearchSql(owned.SqliteValues):
         else:
             params = {f"framed_{field}": SEPARATOR + term + SEPARATOR}
         if len(term) >= 3:
-            return Term(MATCH, params, f"{COLUMNS[field]} : {_phrase(term)}")
+            return Term(MATCH, params, f"{COLUMNS[field]} : {phrase(term)}")
         return Term(LIKE, params | {f"like_{field}": like_pattern(term)})
 
     def similar(self, field: str, term: str) -> Term:
         """Any of (at most 4 of) the term's trigrams; a term too short for typos is contained."""
         grams = sorted(owned.spread(term))
         if grams:
-            return Term(MATCH, fragment=f"{COLUMNS[field]} : ({' OR '.join(map(_phrase, grams))})")
+            return Term(MATCH, fragment=fragment(field, grams))
         return Term(LIKE, {f"like_{field}": like_pattern(term)})
 
     def predicate(self, form: str, field: str) -> ColumnElement[bool]:
@@ -242,10 +239,27 @@ class SqliteSearchIndex(TieredSearchIndex):
         self, session: Session, query: SearchQuery, filters: dict[str, str]
     ) -> list[Candidate]:
         if not self._owned(session, query):
-            return super()._fuzzy_candidates(session, query, filters)
+            return self._fts_candidates(session, query, filters)
         shape, params = owned.candidate_params(filters)
         statement = owned.candidates(shape)
         params["owner"] = query.owner_id.hex if query.owner_id else None
+        return [tuple(row) for row in session.execute(statement, params)]
+
+    def _fts_candidates(
+        self, session: Session, query: SearchQuery, filters: dict[str, str]
+    ) -> list[Candidate]:
+        """FTS5's typo query; a long term ORs its rarest trigrams (search/sqlite_grams.py)."""
+        built = sql.fuzzy(self.dialect, query, filters)
+        if built is None:
+            return []
+        statement, params = built
+        if any(len(term) - 2 > owned.MAX_TRIGRAMS for term in filters.values()):
+            # The same fragments as similar() writes, in the filters' order, other trigrams.
+            params["match"] = " AND ".join(
+                fragment(field, typo_grams(session, field, term))
+                for field, term in filters.items()
+                if len(term) >= 3
+            )
         return [tuple(row) for row in session.execute(statement, params)]
 
     def _similar_names(self, session: Session, kind: Postings, term: str) -> list[tuple[Any, str]]:
