@@ -52,7 +52,7 @@ _SEARCH = table(
 ).alias("s")
 _ROWS = table(
     "image_search_rows", column("rowid"), column("image_id"), column("user_id"),
-    column("created_at"), column("visible"),
+    column("created_at"), column("visible"), column("name"),
 )  # fmt: skip
 _NEWLINE = literal_column("char(10)", String)
 LIKE = "like"
@@ -140,9 +140,9 @@ class SqliteSearchSql(owned.SqliteValues):
 
     def exact(self, field: str) -> ColumnElement[Any]:
         """The lower-cased name equals the term, or a newline-framed line is the term."""
+        if field == "name":  # from the scoped row, already read: not FTS5's column (0015)
+            return type_coerce(func.lower(_ROWS.c.name) == bindparam("q_name"), Integer)
         value = func.lower(_SEARCH.c[COLUMNS[field]])
-        if field == "name":
-            return type_coerce(value == bindparam("q_name"), Integer)
         lines = _NEWLINE.concat(value).concat(_NEWLINE)
         return type_coerce(func.instr(lines, bindparam(f"framed_{field}")) > ZERO, Integer)
 
