@@ -20,6 +20,7 @@ from bitimage.bootstrap import Container
 from bitimage.db.base import Base
 from bitimage.db.migrate import alembic_config, pending_revision
 from bitimage.images.models import Image
+from bitimage.search.ports import SearchQuery
 from bitimage.search.vectors import DIMENSIONS, quantise, unit
 from bitimage.users.models import User
 
@@ -148,3 +149,32 @@ def test_names_indexed_before_get_their_words_in_scope(container: Container) -> 
         vocabulary = session.execute(text("SELECT word FROM image_search_words")).scalars()
         assert set(vocabulary) == {"img", "20200313", "1417", "jpg"}
     assert sorted(words) == sorted((word, owner) for word in ("img", "20200313", "1417", "jpg"))
+
+
+# SQLite's alone: PostgreSQL's search rows held the name already.
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_names_indexed_before_are_copied_beside_their_owner(container: Container) -> None:
+    _migrate(container, "0014")
+    owner, image_id = uuid.uuid4(), uuid.uuid4()
+    _add_images(container, owner, {image_id: None})
+    with container.database.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO image_search_rows (image_id, user_id, created_at, visible) "
+                "SELECT id, user_id, created_at, 0 FROM images"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO image_search (rowid, name, tags, labels, text) "
+                "SELECT rowid, 'IMG_0042.JPG', '', '', '' FROM image_search_rows"
+            )
+        )
+    _migrate(container, "head")
+    with container.database.transaction(write=False) as session:
+        name = session.execute(text("SELECT name FROM image_search_rows")).scalar_one()
+        page = container.search_index.search(
+            session, SearchQuery(owner_id=owner, name="img_0042", limit=10)
+        )
+    assert name == "IMG_0042.JPG"
+    assert page.image_ids == [image_id]

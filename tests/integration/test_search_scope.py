@@ -180,6 +180,15 @@ def _name_words(container: Container, image: str) -> list[str]:
         return list(found.scalars())
 
 
+def _row_name(container: Container, image: str) -> str:
+    with container.database.transaction(write=False) as session:
+        found = session.execute(
+            text("SELECT name FROM image_search_rows WHERE image_id = :i"),
+            {"i": uuid.UUID(image).hex},
+        )
+        return str(found.scalar_one())
+
+
 def test_a_patch_moves_the_scope_and_replaces_the_names_words(
     client: TestClient, container: Container
 ) -> None:
@@ -194,6 +203,8 @@ def test_a_patch_moves_the_scope_and_replaces_the_names_words(
     assert {table: rows[image] for table, rows in scoped.items()} == dict.fromkeys(scoped, False)
     if container.database.dialect == "postgresql":
         assert _name_words(container, image) == ["2019", "dusk", "harbour", "jpg"]
+    else:  # the name beside the owner, which an owner's name search reads (migration 0015)
+        assert _row_name(container, image) == "Harbour_2019 dusk.JPG"
     found = client.get("/api/v1/images/private/summary?name=harbour_2019%20d", headers=headers)
     assert [item["id"] for item in found.json()["images"]] == [image]
 

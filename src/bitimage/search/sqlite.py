@@ -37,6 +37,7 @@ from bitimage.search.postings import Postings
 from bitimage.search.query import COLUMNS, IMAGES, MATCH, SEPARATOR, ZERO, Term, like_pattern
 from bitimage.search.ranking import Position, trigrams
 from bitimage.search.scope import forget_postings, rescope, rescope_statement, scope_table
+from bitimage.search.sqlite_grams import fragment, phrase, typo_grams
 from bitimage.search.tiered import Candidate, TieredSearchIndex, strong_positions
 
 _SEARCH = table(
@@ -51,7 +52,7 @@ _SEARCH = table(
 ).alias("s")
 _ROWS = table(
     "image_search_rows", column("rowid"), column("image_id"), column("user_id"),
-    column("created_at"), column("visible"),
+    column("created_at"), column("visible"), column("name"),
 )  # fmt: skip
 _NEWLINE = literal_column("char(10)", String)
 LIKE = "like"
@@ -66,6 +67,8 @@ _DELETE_TEXT = text("DELETE FROM image_search WHERE rowid IN :rows").bindparams(
 _INSERT_TEXT = text(
     "INSERT INTO image_search (rowid, name, tags, labels, text) VALUES (:r, :n, :t, :l, :x)"
 )
+# The name again beside the owner (migration 0015): an owner's names read from one index.
+_NAME_ROWS = text("UPDATE image_search_rows SET name = :n WHERE rowid = :r")
 _REMOVE_TEXT = text(
     "DELETE FROM image_search WHERE rowid IN "
     "(SELECT rowid FROM image_search_rows WHERE image_id IN :ids)"
@@ -96,10 +99,6 @@ def _similar(kind: Postings, count: int) -> Select[Any]:
     return postings.similar(kind, held > ZERO, held.desc())
 
 
-def _phrase(term: str) -> str:
-    return '"' + term.replace('"', '""') + '"'
-
-
 class SqliteSearchSql(owned.SqliteValues):
     """FTS5's fragments: filters of three letters or more are phrases of one MATCH query."""
 
@@ -123,14 +122,14 @@ class SqliteSearchSql(owned.SqliteValues):
         else:
             params = {f"framed_{field}": SEPARATOR + term + SEPARATOR}
         if len(term) >= 3:
-            return Term(MATCH, params, f"{COLUMNS[field]} : {_phrase(term)}")
+            return Term(MATCH, params, f"{COLUMNS[field]} : {phrase(term)}")
         return Term(LIKE, params | {f"like_{field}": like_pattern(term)})
 
     def similar(self, field: str, term: str) -> Term:
         """Any of (at most 4 of) the term's trigrams; a term too short for typos is contained."""
         grams = sorted(owned.spread(term))
         if grams:
-            return Term(MATCH, fragment=f"{COLUMNS[field]} : ({' OR '.join(map(_phrase, grams))})")
+            return Term(MATCH, fragment=fragment(field, grams))
         return Term(LIKE, {f"like_{field}": like_pattern(term)})
 
     def predicate(self, form: str, field: str) -> ColumnElement[bool]:
@@ -141,9 +140,9 @@ class SqliteSearchSql(owned.SqliteValues):
 
     def exact(self, field: str) -> ColumnElement[Any]:
         """The lower-cased name equals the term, or a newline-framed line is the term."""
+        if field == "name":  # from the scoped row, already read: not FTS5's column (0015)
+            return type_coerce(func.lower(_ROWS.c.name) == bindparam("q_name"), Integer)
         value = func.lower(_SEARCH.c[COLUMNS[field]])
-        if field == "name":
-            return type_coerce(value == bindparam("q_name"), Integer)
         lines = _NEWLINE.concat(value).concat(_NEWLINE)
         return type_coerce(func.instr(lines, bindparam(f"framed_{field}")) > ZERO, Integer)
 
@@ -193,6 +192,8 @@ class SqliteSearchIndex(TieredSearchIndex):
                 for entry in entries
             ],
         )
+        named = [{"r": rowids[entry.image_id.hex], "n": entry.name} for entry in entries]
+        session.execute(_NAME_ROWS, named)
 
     def _owned(self, session: Session, query: SearchQuery) -> bool:
         """A private query of an owner under the crossover: read the owner's rows, not FTS5."""
@@ -215,9 +216,9 @@ class SqliteSearchIndex(TieredSearchIndex):
     ) -> list[Position]:
         if not self._owned(session, query):
             return super()._strong(session, query, filters, after, exact_label)
-        statement, params = sql.strong(owned.OWNED, query, filters, after, exact_label)
-        rows = session.execute(statement, params)
-        return strong_positions(owned.OWNED, rows)
+        dialect = owned.OWNED_NAME if set(filters) == {"name"} else owned.OWNED
+        statement, params = sql.strong(dialect, query, filters, after, exact_label)
+        return strong_positions(dialect, session.execute(statement, params))
 
     def _strong_postings(
         self,
@@ -238,10 +239,27 @@ class SqliteSearchIndex(TieredSearchIndex):
         self, session: Session, query: SearchQuery, filters: dict[str, str]
     ) -> list[Candidate]:
         if not self._owned(session, query):
-            return super()._fuzzy_candidates(session, query, filters)
+            return self._fts_candidates(session, query, filters)
         shape, params = owned.candidate_params(filters)
         statement = owned.candidates(shape)
         params["owner"] = query.owner_id.hex if query.owner_id else None
+        return [tuple(row) for row in session.execute(statement, params)]
+
+    def _fts_candidates(
+        self, session: Session, query: SearchQuery, filters: dict[str, str]
+    ) -> list[Candidate]:
+        """FTS5's typo query; a long term ORs its rarest trigrams (search/sqlite_grams.py)."""
+        built = sql.fuzzy(self.dialect, query, filters)
+        if built is None:
+            return []
+        statement, params = built
+        if any(len(term) - 2 > owned.MAX_TRIGRAMS for term in filters.values()):
+            # The same fragments as similar() writes, in the filters' order, other trigrams.
+            params["match"] = " AND ".join(
+                fragment(field, typo_grams(session, field, term))
+                for field, term in filters.items()
+                if len(term) >= 3
+            )
         return [tuple(row) for row in session.execute(statement, params)]
 
     def _similar_names(self, session: Session, kind: Postings, term: str) -> list[tuple[Any, str]]:

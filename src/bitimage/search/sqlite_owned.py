@@ -64,7 +64,7 @@ _COLUMNS = {"name": "c0", "tag": "c1", "label": "c2", "text": "c3"}  # FTS5's co
 _CONTENT = table("image_search_content", column("id"), *map(column, _COLUMNS.values())).alias("s")
 _ROWS = table(
     "image_search_rows", column("rowid"), column("image_id"), column("user_id"),
-    column("created_at"), column("visible"),
+    column("created_at"), column("visible"), column("name"),
 )  # fmt: skip
 _NEWLINE = literal_column("char(10)", String)
 _IMAGE_LABELS = table(
@@ -98,7 +98,8 @@ def few_tagged(session: Session, owner: str, term: str) -> bool:
 
 
 def _value(field: str) -> ColumnElement[Any]:
-    return _CONTENT.c[_COLUMNS[field]]
+    # The name from the owner's index (migration 0015), the other texts from FTS5's content.
+    return _ROWS.c.name if field == "name" else _CONTENT.c[_COLUMNS[field]]
 
 
 class SqliteValues:
@@ -164,6 +165,18 @@ class OwnedSearchSql(SqliteValues):
 OWNED = OwnedSearchSql()
 
 
+class OwnedNameSql(OwnedSearchSql):
+    """A lone name filter: the owner's index holds every column read, so FTS5 is not joined."""
+
+    def rows(self, by_index: bool, hashed: bool) -> FromClause:
+        """The owner's rows alone (a hash filter never comes here: see SqliteSearchIndex)."""
+        assert not hashed
+        return _ROWS
+
+
+OWNED_NAME = OwnedNameSql()
+
+
 @functools.lru_cache(maxsize=64)
 def candidates(shape: tuple[tuple[str, int], ...]) -> Select[Any]:
     """The owner's rows sharing a trigram with every filter, most shared first, then newest.
@@ -186,9 +199,13 @@ def candidates(shape: tuple[tuple[str, int], ...]) -> Select[Any]:
         where.append(shared > ZERO)
         counts.append(shared)
     s = _CONTENT.c
+    rows: FromClause = OWNED._by_rows
+    texts: list[ColumnElement[Any]] = [_ROWS.c.name, s.c1, s.c2, s.c3]
+    if [field for field, _ in shape] == ["name"]:  # a lone name: scored on the name alone
+        rows, texts = _ROWS, [_ROWS.c.name, *[literal_column("''", String)] * 3]
     return (
-        select(_ROWS.c.image_id, _ROWS.c.created_at, s.c0, s.c1, s.c2, s.c3)
-        .select_from(OWNED._by_rows)
+        select(_ROWS.c.image_id, _ROWS.c.created_at, *texts)
+        .select_from(rows)
         .where(*where)
         .order_by(
             functools.reduce(operator.add, counts).desc(),

@@ -28,6 +28,7 @@ from bitimage.search.ports import LabelWords, SearchPage, SearchQuery
 from bitimage.search.postings import LABELS, TAGS, Postings
 from bitimage.search.query import SEPARATOR, SearchDialect
 from bitimage.search.ranking import (
+    SUBSTRING,
     Position,
     best_score,
     decode_cursor,
@@ -64,6 +65,15 @@ _LABELS_OF = text(
     "SELECT icl.image_id, cl.name, icl.confidence FROM image_content_labels icl "
     "JOIN content_labels cl ON cl.id = icl.label_id WHERE icl.image_id IN :ids"
 ).bindparams(bindparam("ids", expanding=True))
+
+
+def _values(field: str, texts: dict[str, str], labels: dict[str, float] | None) -> list[str]:
+    """A candidate's values of one field (the labels: those matching, when confidences are)."""
+    if field == "name":
+        return [texts["name"]]
+    if field == "label" and labels is not None:
+        return list(labels)
+    return texts[field].strip(SEPARATOR).split(SEPARATOR)
 
 
 def strong_positions(dialect: SearchDialect, rows: Iterable[Any]) -> list[Position]:
@@ -229,18 +239,14 @@ class TieredSearchIndex:
         found = []
         for image_id, created_at, name, tags, labels, words in candidates:
             label_conf = None if confidences is None else confidences.get(image_id, {})
-            values = {
-                "name": [name],
-                "tag": tags.strip(SEPARATOR).split(SEPARATOR),
-                "label": list(label_conf)
-                if label_conf is not None
-                else labels.strip(SEPARATOR).split(SEPARATOR),
-                "text": words.strip(SEPARATOR).split(SEPARATOR),
-            }
-            scores = [best_score(term, values[field]) for field, term in filters.items()]
-            strong = all(
-                any(term in normalise(v) for v in values[field]) for field, term in filters.items()
-            )
+            texts = {"name": name, "tag": tags, "label": labels, "text": words}
+            scores = [
+                best_score(term, _values(field, texts, label_conf))
+                for field, term in filters.items()
+            ]
+            # A value scores SUBSTRING or more exactly when it contains the term (a similar
+            # one at most FUZZY_WEIGHT): so this is "every filter contains its term".
+            strong = min(scores) >= SUBSTRING
             if strong or min(scores) == 0.0:  # strong matches were listed by _strong
                 continue
             score = round(sum(scores), 4)
