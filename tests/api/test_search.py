@@ -66,6 +66,20 @@ def _names(client: TestClient, headers: dict[str, str], query: str) -> list[str]
     return [image["name"] for image in answer.json()["images"]]
 
 
+def _paged_names(client: TestClient, headers: dict[str, str], query: str, pages: int) -> list[str]:
+    """The names of every page of `query` (at most `pages`), following next_cursor."""
+    seen: list[str] = []
+    cursor = ""
+    for _ in range(pages):
+        answer = client.get(f"/api/v1/images/private/summary?{query}{cursor}", headers=headers)
+        assert answer.status_code == 200, answer.text
+        seen += [image["name"] for image in answer.json()["images"]]
+        if answer.json()["next_cursor"] is None:
+            break
+        cursor = f"&cursor={answer.json()['next_cursor']}"
+    return seen
+
+
 def test_ranking_tiers(client: TestClient) -> None:
     headers = auth(client, "search@example.com")
     _confirm(
@@ -100,16 +114,7 @@ def test_paging_visits_every_match_once(client: TestClient) -> None:
     items = [(f"cat {n}", none) for n in range(7)] + [(f"kat {n}", none) for n in range(4)]
     items.append(("dog", none))
     _confirm(client, headers, items)
-    seen: list[str] = []
-    cursor = ""
-    for _ in range(20):
-        answer = client.get(
-            f"/api/v1/images/private/summary?name=cat&limit=3{cursor}", headers=headers
-        ).json()
-        seen += [image["name"] for image in answer["images"]]
-        if answer["next_cursor"] is None:
-            break
-        cursor = f"&cursor={answer['next_cursor']}"
+    seen = _paged_names(client, headers, "name=cat&limit=3", 20)
     strong = [f"cat {n}" for n in range(6, -1, -1)]
     assert seen[:7] == strong
     assert len(seen) == len(set(seen))
@@ -123,16 +128,7 @@ def test_paging_crosses_from_exact_names_to_containing_ones(client: TestClient) 
     items = [("tree", none), ("old tree", none), ("tree", none), ("treehouse", none)]
     items += [("tree", none), ("my tree", none), ("tre", none)]
     _confirm(client, headers, items)
-    seen: list[str] = []
-    cursor = ""
-    for _ in range(10):
-        answer = client.get(
-            f"/api/v1/images/private/summary?name=tree&limit=2{cursor}", headers=headers
-        ).json()
-        seen += [image["name"] for image in answer["images"]]
-        if answer["next_cursor"] is None:
-            break
-        cursor = f"&cursor={answer['next_cursor']}"
+    seen = _paged_names(client, headers, "name=tree&limit=2", 10)
     # Confirmed in this order, so the later ones are newer; "tre" is only similar: last.
     assert seen == ["tree", "tree", "tree", "my tree", "treehouse", "old tree", "tre"]
 
@@ -161,15 +157,7 @@ def test_a_part_of_a_name_across_its_separators_finds_every_name_holding_it(
         found = _names(client, headers, f"name={quote(term)}&limit=20")
         assert found[: len(holding)] == holding, term
         assert not any(term in name.lower() for name in found[len(holding) :]), term
-    seen: list[str] = []  # the containing names page by page, two at a time
-    cursor = ""
-    for _ in range(10):
-        answer = client.get(
-            f"/api/v1/images/private/summary?name=_2020&limit=2{cursor}", headers=headers
-        ).json()
-        seen += [image["name"] for image in answer["images"]]
-        if answer["next_cursor"] is None:
-            break
-        cursor = f"&cursor={answer['next_cursor']}"
+    # The containing names page by page, two at a time.
+    seen = _paged_names(client, headers, "name=_2020&limit=2", 10)
     assert seen[:5] == [name for name in newest if "_2020" in name.lower()]
     assert len(seen) == len(set(seen))
