@@ -30,6 +30,7 @@ from sqlalchemy import (
     bindparam,
     column,
     delete,
+    func,
     insert,
     select,
     table,
@@ -209,14 +210,9 @@ class IvfVectorIndex:
         them). The total is the one the lists were trained for (4 sqrt(N) lists).
         """
         trained_for = max(1.0, (len(found.matrix) / 4) ** 2)
-        count = session.execute(
-            text(
-                "SELECT count(*) FROM (SELECT 1 FROM image_vector_lists"
-                " WHERE user_id = :owner LIMIT :cap) mine"
-            ),
-            {"owner": owner.hex if session.get_bind().dialect.name == "sqlite" else owner,
-             "cap": int(trained_for)},
-        ).scalar_one()  # fmt: skip
+        # Through the Uuid column, which binds the owner as each database stores it.
+        mine = select(LISTS.c.image_id).where(LISTS.c.user_id == owner).limit(int(trained_for))
+        count = session.execute(select(func.count()).select_from(mine.subquery())).scalar_one()
         return max(1, int(count)) / trained_for
 
     def _visible(self, session: Session, rows: list[Any]) -> list[Any]:
