@@ -26,13 +26,23 @@ PASSWORD = "benchmark password"
 MIB = 1024 * 1024
 
 
+def _help() -> None:
+    """`-h` / `--help`: print the running script's docstring (its options) and stop."""
+    if {"-h", "--help"} & set(sys.argv[1:]):
+        main = sys.modules["__main__"]
+        print((main.__doc__ or "No help for this script.").strip())
+        raise SystemExit(0)
+
+
 def quick() -> bool:
     """True when the script was asked for a tiny smoke run."""
+    _help()
     return "--quick" in sys.argv[1:]
 
 
 def option(name: str, default: int) -> int:
     """An integer command-line option given as `--name N` (default when absent)."""
+    _help()
     args = sys.argv[1:]
     if name in args:
         return int(args[args.index(name) + 1])
@@ -41,6 +51,7 @@ def option(name: str, default: int) -> int:
 
 def text_option(name: str, default: str) -> str:
     """A text command-line option given as `--name VALUE` (default when absent)."""
+    _help()
     args = sys.argv[1:]
     if name in args:
         return args[args.index(name) + 1]
