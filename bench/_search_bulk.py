@@ -83,6 +83,10 @@ def image_row(photo: Photo, moderation_threshold: float) -> Row:
         "moderation": "flagged" if flagged else "none", "analysis_error": None,
         "analysis_facts": facts_of(photo), "analysed_at": photo.analysed_at,
         "created_at": photo.created_at,
+        # Rendered, as the analyze job's first step leaves every image; a public one with its
+        # stripped copy made ahead. (Without them each summaries call queued render jobs.)
+        "rendered_at": photo.rendered_at, "placeholder": photo.placeholder,
+        "public_copy": not photo.is_private,
     }  # fmt: skip
 
 

@@ -1,10 +1,10 @@
 """bench_search.py's equality check: the bulk path leaves the rows the service's own code leaves.
 
 The same photos are written twice: through the service (upload URL, staged bytes,
-`UploadService.confirm`, then `AnalysisService.save`, the calls behind notify and the
-analysis job) and through `_search_bulk.write_photos` under other ids. Every column of every
-table search reads is then compared, ids mapped to placeholders: a column added to one of
-these tables is compared without a change here.
+`UploadService.confirm`, then the rendition step and `AnalysisService.save`, the calls behind
+notify and the analyze job) and through `_search_bulk.write_photos` under other ids. Every
+column of every table search reads is then compared, ids mapped to placeholders: a column
+added to one of these tables is compared without a change here.
 """
 
 from __future__ import annotations
@@ -107,6 +107,8 @@ def through_service(
             tags=tags,
         )  # fmt: skip
         uploads.confirm(photo.user_id, [item])
+        # The analyze job's first step, then the analysis (AnalysisTasks.analyse_image's order).
+        assert container.rendition_tasks.render_image(grant.image_id)
         with container.database.transaction() as session:
             assert container.analysis.save(session, grant.image_id, photo.analysis)
         given[photo.id] = grant.image_id
@@ -123,10 +125,21 @@ def check_bulk_path(
     given = through_service(container, photos, jpegs)
     database = container.database
     with database.transaction(write=False) as session:
-        stamped = select(Image.id, Image.analysed_at).where(Image.id.in_(list(given.values())))
-        analysed = {i: at for i, at in session.execute(stamped).tuples() if at is not None}
-    # The analysis stamps its own clock: the twins take the time it wrote.
-    twins = [replace(p, id=uuid.uuid4(), analysed_at=analysed[given[p.id]]) for p in photos]
+        columns = (Image.id, Image.analysed_at, Image.rendered_at, Image.placeholder)
+        stamped = select(*columns).where(Image.id.in_(list(given.values())))
+        stamps = {i: (a, r, p) for i, a, r, p in session.execute(stamped).tuples()}
+    # The analysis and the rendition step stamp their own clock, and the placeholder is the
+    # picture's: the twins take what they wrote.
+    twins = []
+    for photo in photos:
+        analysed, rendered, placeholder = stamps[given[photo.id]]
+        assert analysed is not None, "the analysis stamped no time"
+        assert rendered is not None, "the rendition step stamped no time"
+        assert placeholder is not None, "the rendition step made no placeholder"
+        twins.append(
+            replace(photo, id=uuid.uuid4(), analysed_at=analysed, rendered_at=rendered,
+                    placeholder=placeholder)
+        )  # fmt: skip
     with database.transaction() as session:
         write_photos(
             session, container.search_index, twins, ids, container.settings.moderation_threshold

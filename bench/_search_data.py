@@ -9,6 +9,7 @@ seeded: the same arguments give the same data.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import random
 import uuid
@@ -89,6 +90,8 @@ class Photo:
     tags: list[str]
     analysis: Analysis
     analysed_at: datetime
+    rendered_at: datetime  # the rendition step, the analyze job's first, just before
+    placeholder: str  # the ThumbHash it recorded
 
     @property
     def labels(self) -> set[str]:
@@ -173,20 +176,29 @@ class PhotoMaker:
         name = self.name(created)
         width, height = rng.choice(SIZES)
         count = rng.choices(range(6), (25, 20, 20, 15, 10, 10))[0]
+        image_id = self.new_id()  # the draws in their old order: the same data as before
+        private = rng.random() >= PUBLIC_SHARE
+        digest = f"{rng.getrandbits(128):032x}"
+        size = rng.randrange(400_000, 6_000_000)
+        tags = sorted(set(self.vocabulary.tags.draw(rng, count)))
+        analysis = self.analysis()
+        analysed = created + timedelta(seconds=rng.randrange(5, 600))
         return Photo(
-            id=self.new_id(),
+            id=image_id,
             user_id=user_id,
             name=name,
-            is_private=rng.random() >= PUBLIC_SHARE,
+            is_private=private,
             created_at=created,
-            hash=f"{rng.getrandbits(128):032x}",
-            size_bytes=rng.randrange(400_000, 6_000_000),
+            hash=digest,
+            size_bytes=size,
             width=width,
             height=height,
             file_format="png" if name.endswith(".png") else "jpeg",
-            tags=sorted(set(self.vocabulary.tags.draw(rng, count))),
-            analysis=self.analysis(),
-            analysed_at=created + timedelta(seconds=rng.randrange(5, 600)),
+            tags=tags,
+            analysis=analysis,
+            analysed_at=analysed,
+            rendered_at=analysed - timedelta(seconds=1),
+            placeholder=base64.b64encode(bytes.fromhex(digest) * 2)[:32].decode(),  # its size
         )
 
     def name(self, created: datetime) -> str:

@@ -49,6 +49,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from bitimage.bootstrap import Container
+from bitimage.cli.starting import settle_heap
 
 try:
     from bench._common import bench_container, option, percentile, quick, text_option
@@ -196,6 +197,7 @@ def measure(
         return timed(container, query)[2]  # type: ignore[arg-type]
 
     kinds = Kinds(built.samples.kept, SEED + 2, next_cursor)
+    settle_heap()  # what `bitimage serve` and each of its processes do once started
     owners: dict[str, list[uuid.UUID | None]] = {"private": list(users), "public": [None]}
     random.Random(SEED).shuffle(owners["private"])
     results: Results = {}

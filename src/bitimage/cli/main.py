@@ -18,6 +18,7 @@ from bitimage.cli.starting import (
     prepare,
     run_server,
     settings_from,
+    settle_heap,
     step_back,
 )
 
@@ -88,6 +89,7 @@ def worker(
         except OSError as exc:
             container.close()
             raise fail(str(exc)) from None
+    settle_heap()
     background = BackgroundServices(container, worker=True, sweeper=True)
     background.start()
     typer.echo(f"Bit-image worker running {settings.worker_concurrency} consumer(s)")

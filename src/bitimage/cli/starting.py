@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from pathlib import Path
@@ -66,6 +67,17 @@ def prepare(settings: Settings) -> Any:
     return container
 
 
+def settle_heap() -> None:
+    """Collect, then freeze what start-up built, once the process is ready to serve.
+
+    Start-up leaves some 130,000 long-lived objects (modules, models, the app). Each full
+    pass of the cyclic collector walked them all: 30-90 ms, stalling whatever request ran
+    then (the p99 of bench_search). Frozen, they are skipped by every later pass.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def step_back(settings: Settings, revision: str) -> None:
     """Downgrade the schema to `revision` (`bitimage migrate --to`), or refuse in one line."""
     from alembic.util import CommandError
@@ -116,6 +128,7 @@ def run_server(settings: Settings, *, api: bool, cas: bool) -> None:
         serve_on(sock, factory, settings, workers=settings.processes)
         return
     application = create_app(container, api=api, cas=cas)
+    settle_heap()
     typer.echo(listening)
     try:
         serve_on(sock, application, settings)
@@ -128,7 +141,9 @@ def api_app() -> Any:
     from bitimage.app import create_app
     from bitimage.bootstrap import bootstrap
 
-    return create_app(bootstrap(load_settings()), api=True, cas=True)
+    application = create_app(bootstrap(load_settings()), api=True, cas=True)
+    settle_heap()
+    return application
 
 
 def cas_app() -> Any:
@@ -136,4 +151,6 @@ def cas_app() -> Any:
     from bitimage.app import create_app
     from bitimage.bootstrap import bootstrap
 
-    return create_app(bootstrap(load_settings()), api=False, cas=True)
+    application = create_app(bootstrap(load_settings()), api=False, cas=True)
+    settle_heap()
+    return application
