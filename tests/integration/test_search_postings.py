@@ -17,6 +17,7 @@ from bitimage.bootstrap import Container
 from bitimage.images.repository import ImageRepository
 from bitimage.search.ports import SearchEntry, SearchQuery
 from bitimage.search.ranking import value_score
+from bitimage.search.tiered import TieredSearchIndex
 from bitimage.users.models import User
 from tests.support import add_image_row, set_tags
 
@@ -137,12 +138,15 @@ def test_pages_follow_the_ranking(
                     assert got == want, (scope, floor, limit)
 
 
-@pytest.mark.parametrize("few_tags", [3000, 0])  # 0: every class read from the labels
+# Defaults (a label's postings read up to the tags' count, then the tags); (0, 0): one label's
+# postings read whole, several labels' joined to the tags; 10**9: several labels read too.
+@pytest.mark.parametrize(("few_tags", "scan"), [(3000, 20_000), (0, 0), (10**9, 0)])
 def test_a_tag_and_a_label_page_as_the_ranking_says(
-    container: Container, few_tags: int, monkeypatch: pytest.MonkeyPatch
+    container: Container, few_tags: int, scan: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Both filters strong: 2 per exact name plus the best containing label's confidence."""
     monkeypatch.setattr("bitimage.search.combined.FEW_TAGS", few_tags)
+    monkeypatch.setattr("bitimage.search.combined.SCAN", scan)
     unexplained(container, monkeypatch)
     with container.database.transaction() as session:
         owner, other = uuid.uuid4(), uuid.uuid4()
@@ -178,3 +182,55 @@ def test_a_tag_and_a_label_page_as_the_ranking_says(
                     got = _paged(session, container, query)
                     assert got[: len(want)] == want, (scope, floor, limit)
                     assert not set(got[len(want) :]) & set(want)
+
+
+class _Words:
+    """Label words: the listed ones resolve to themselves (search.ports.LabelWords)."""
+
+    def __init__(self, *words: str) -> None:
+        self.words = set(words)
+
+    def resolve(self, term: str) -> str | None:
+        return term if term in self.words else None
+
+
+@pytest.mark.parametrize(("rare", "candidates"), [(1000, 400), (0, 400), (1000, 7), (0, 7)])
+def test_a_tag_typo_with_a_label_word_ranks_as_the_generic_tier(
+    container: Container, rare: int, candidates: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The typo tier read from the postings gives the generic tier's ranking (its best
+    `candidates`); `rare` 0: every tag read from the label's postings in confidence order."""
+    monkeypatch.setattr("bitimage.search.combined_fuzzy.RARE", rare)
+    monkeypatch.setattr("bitimage.search.combined_fuzzy.FUZZY_CANDIDATES", candidates)
+    index = container.search_index
+    assert isinstance(index, TieredSearchIndex)
+    monkeypatch.setattr(index, "label_words", _Words("cat"))
+    with container.database.transaction() as session:
+        owner, other = uuid.uuid4(), uuid.uuid4()
+        session.add_all([User(id=user, image_upload_count=0) for user in (owner, other)])
+        session.flush()
+        rng = random.Random(11)
+
+        def write(image_id: uuid.UUID, found: list[tuple[str, float]]) -> None:
+            labels = [Label(rng.choice(["cat", "cats", "dog"]), c) for _, c in found]
+            AnalysisRepository(session).replace_labels(image_id, "a1", "m", labels)
+            tags = sorted({name for name, _ in found})
+            set_tags(session, image_id, tags)
+            entry = SearchEntry(image_id, "img", tags, sorted({label.name for label in labels}))
+            index.index(session, [entry])
+
+        _build(session, owner, other, write, 150)
+        for floor in (None, 0.5):
+            for scope in (owner, None):
+                query = SearchQuery(scope, tag=TERM, label="cat", limit=100, min_confidence=floor)
+                filters = {"tag": TERM, "label": "cat"}
+                strong = index._strong_postings(session, query, filters, None, True)
+                found = index._fuzzy_candidates(session, query, filters)
+                confidences = index._confidences(session, query, filters, True, found)
+                generic = index._rank_fuzzy(found, filters, confidences, None, candidates)
+                assert generic, "the data should have typo matches"
+                want = [uuid.UUID(hex=p.image_id) for p in strong + generic]
+                for limit in (1, 3, 100):
+                    paged = SearchQuery(scope, tag=TERM, label="cat", limit=limit,
+                                        min_confidence=floor)  # fmt: skip
+                    assert _paged(session, container, paged) == want, (scope, floor, limit)

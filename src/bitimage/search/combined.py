@@ -14,6 +14,7 @@ read when the ones above leave the page short.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -24,7 +25,8 @@ from bitimage.search.query import EXACT_WEIGHT, SearchDialect, like_pattern
 from bitimage.search.ranking import Position
 
 STRONG = 2
-FEW_TAGS = 3000  # more tag postings in scope than this: the labels lead, whatever their count
+FEW_TAGS = 3000  # several labels: more tag postings in scope than this, the tags lead
+SCAN = 20_000  # one label: its postings read in order up to the tags' count, when under this
 _SLACK = 1e-9  # the confidence bound is an index range; the exact test is on the score
 # Best first: (exact tag, exact label) per class; the classes with one exact name interleave.
 _CLASSES = (((True, True),), ((True, False), (False, True)), ((False, False),))
@@ -87,14 +89,12 @@ class CombinedSearch:
                 class_first = first[exact_label_class]
                 if not class_tags or not class_first or (exact_label_class and exact_label is None):
                     continue
-                lead = self._labels_lead(session, public, scope, class_tags, class_first, need)
-                build = sql.both_by_label if lead else sql.both
-                statement = build(public, cursor, exact_tag_class, exact_label_class)
                 values = {**params, "tags": class_tags, "first": class_first,
                           "limit": need - len(found)}  # fmt: skip
                 if cursor and after is not None:
                     values["top"] = after.score - weight + _SLACK
-                found_rows = session.execute(statement, values)
+                shape = (public, cursor, exact_tag_class, exact_label_class)
+                found_rows = self._read(session, shape, values, scope, need)
                 rows += [self.dialect.position(STRONG, float(s), c, i) for i, c, s in found_rows]
             rows.sort(key=Position.sort_key, reverse=True)
             found += rows[: need - len(found)]
@@ -102,24 +102,49 @@ class CombinedSearch:
                 break
         return found
 
+    def _read(
+        self,
+        session: Session,
+        shape: tuple[bool, bool, bool, bool],
+        values: dict[str, Any],
+        scope: dict[str, Any],
+        need: int,
+    ) -> Sequence[Any]:
+        """One class member's rows, from whichever postings cost less to read.
+
+        The tags' postings in scope are counted (up to SCAN). Few: they are read, each joined
+        to its labels. Else one label's postings are read in order, each checked for a tag,
+        but at most as many as the tags have: when those hold fewer than the LIMIT (the tags
+        are rare among the label's images), the tags are read after all. So a class costs at
+        most twice its tags' postings, whichever way the two correlate.
+        """
+        public = shape[0]
+        counted = {**scope, "tags": values["tags"], "cap": SCAN + 1}
+        count = session.execute(sql.tag_count(public), counted).scalar_one()
+        labels = values["first"]
+        if count > need and len(labels) == 1:
+            bounded = count <= SCAN
+            statement = sql.both_by_label(*shape, scan=bounded)
+            rows = session.execute(statement, {**values, "scan": count}).all()
+            if not bounded or len(rows) >= values["limit"]:
+                return rows
+        elif count > need and self._labels_lead(session, public, scope, labels, count, need):
+            return session.execute(sql.both_by_label(*shape), values).all()
+        return session.execute(sql.both(*shape), values).all()
+
     def _labels_lead(
         self,
         session: Session,
         public: bool,
         scope: dict[str, Any],
-        tags: list[Any],
         labels: list[Any],
+        count: int,
         need: int,
     ) -> bool:
-        """Whether reading the labels' postings costs less than reading the tags' (counted)."""
-        values = {**scope, "tags": tags, "cap": FEW_TAGS + 1}
-        count = session.execute(sql.tag_count(public), values).scalar_one()
+        """Several labels: whether reading their postings costs less than the tags'."""
         if count > FEW_TAGS:
-            # One label's postings are read in order, a LIMIT stops the scan; several labels'
-            # would be read whole and sorted: then both postings are read from their scoped
-            # indexes alone and joined (a hash join), the tags' order no help either.
-            return len(labels) == 1
-        if count <= need:
+            # Several labels' postings would be read whole and sorted: then both postings are
+            # read from their scoped indexes alone and joined (a hash join).
             return False
         cap = count * count // need  # the labels' postings the label scan may read
         values = {**scope, "first": labels, "cap": cap + 1}

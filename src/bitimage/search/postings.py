@@ -223,6 +223,24 @@ def _has_tag(image_id: ColumnElement[Any], key: str, many: bool) -> ColumnElemen
     return select(ONE).where(other.c.image_id == image_id, which).exists()
 
 
+def _tag_probe(image_id: ColumnElement[Any], key: str) -> Select[Any]:
+    other = TAGS.postings.alias("t2")
+    return select(ONE).where(
+        other.c.image_id == image_id, other.c.tag_id.in_(bindparam(key, expanding=True))
+    )
+
+
+def checked_per_row(probe: Select[Any]) -> ColumnElement[bool]:
+    """EXISTS (probe), tested row by row in the outer statement's order.
+
+    PostgreSQL turns a plain EXISTS into a semi join and may then drive from the probed
+    table: all of a common tag's postings read and sorted (140 ms at 1M) where a LIMIT over
+    the label's postings in order was meant to stop after a page. An OFFSET keeps it a
+    subplan (PostgreSQL does not pull up a sublink with one); SQLite ignores it.
+    """
+    return probe.offset(0).exists()
+
+
 def _has_exact_label(image_id: ColumnElement[Any]) -> ColumnElement[bool]:
     other = LABELS.postings.alias("l2")
     return (
@@ -275,55 +293,69 @@ def both(public: bool, after: bool, exact_tag: bool, exact_label: bool) -> Selec
     return statement
 
 
-@functools.lru_cache(maxsize=32)
-def both_by_label(public: bool, after: bool, exact_tag: bool, exact_label: bool) -> Select[Any]:
+@functools.lru_cache(maxsize=64)
+def both_by_label(
+    public: bool, after: bool, exact_tag: bool, exact_label: bool, scan: bool = False
+) -> Select[Any]:
     """The same class read from the labels' postings in scope, most confident first.
 
     Each image at its best label (:labels, at or above :floor) only, those of :first leading
     the scan; kept when it has a tag of :tags (and, without the exact tag, not that one) and
-    the exact label or not: a LIMIT stops after a page when the tags are common.
+    the exact label or not: a LIMIT stops after a page when the tags are common. With `scan`,
+    only the first :scan postings are read: fewer rows than the LIMIT then means "read the
+    tags instead" (the rows found are still the best ones, the order being the same).
     """
     labels = LABELS.postings
-    better = labels.alias("l3")
-    same = better.c.confidence == labels.c.confidence
+    index_range = [
+        labels.c.label_id.in_(bindparam("first", expanding=True)),
+        *_scope(LABELS, public),
+        *_floor(LABELS),
+    ]
+    if after:  # an index range up to the cursor's confidence, then the exact test
+        index_range.append(labels.c.confidence <= bindparam("top"))
+    rows: Any = labels
+    where: list[ColumnElement[bool]] = index_range
+    if scan:
+        columns = ("image_id", "created_at", "confidence", "label_id", "analyser")
+        inner = select(*(labels.c[name] for name in columns)).where(*index_range)
+        rows = inner.order_by(*_order(LABELS)).limit(bindparam("scan")).subquery("l")
+        where = []
+    better = LABELS.postings.alias("l3")
+    same = better.c.confidence == rows.c.confidence
     higher = or_(
-        better.c.confidence > labels.c.confidence,
-        same & (better.c.label_id > labels.c.label_id),
-        same & (better.c.label_id == labels.c.label_id) & (better.c.analyser > labels.c.analyser),
+        better.c.confidence > rows.c.confidence,
+        same & (better.c.label_id > rows.c.label_id),
+        same & (better.c.label_id == rows.c.label_id) & (better.c.analyser > rows.c.analyser),
     )
     best = (
         select(ONE)
         .where(
-            better.c.image_id == labels.c.image_id,
+            better.c.image_id == rows.c.image_id,
             better.c.label_id.in_(bindparam("labels", expanding=True)),
             better.c.confidence >= bindparam("floor"),
             higher,
         )
         .exists()
     )
-    has_exact_label = _has_exact_label(labels.c.image_id)
-    where = [
-        labels.c.label_id.in_(bindparam("first", expanding=True)),
-        *_scope(LABELS, public),
-        *_floor(LABELS),
-        _has_tag(labels.c.image_id, "tags", True),
+    has_exact_label = _has_exact_label(rows.c.image_id)
+    where += [
+        checked_per_row(_tag_probe(rows.c.image_id, "tags")),
         has_exact_label if exact_label else ~has_exact_label,
         ~best,
     ]
     if not exact_tag:
-        where.append(~_has_tag(labels.c.image_id, "exact_tag", False))
+        where.append(~_has_tag(rows.c.image_id, "exact_tag", False))
     weight: ColumnElement[Any] = literal_column(
         str(EXACT_WEIGHT * (int(exact_tag) + int(exact_label)))
     )
-    score = weight + labels.c.confidence
-    if after:  # an index range up to the cursor's confidence, then the exact test
-        where += [
-            labels.c.confidence <= bindparam("top"),
-            _below(score, _newer(labels.c.created_at, labels.c.image_id)),
-        ]
+    score = weight + rows.c.confidence
+    if after:
+        where.append(_below(score, _newer(rows.c.created_at, rows.c.image_id)))
+    order = [rows.c.confidence.desc(), rows.c.created_at.desc(), rows.c.image_id.desc()]
     return (
-        select(labels.c.image_id.label("id"), labels.c.created_at, score.label("score"))
+        select(rows.c.image_id.label("id"), rows.c.created_at, score.label("score"))
+        .select_from(rows)
         .where(*where)
-        .order_by(*_order(LABELS))
+        .order_by(*order)
         .limit(bindparam("limit"))
     )

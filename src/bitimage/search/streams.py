@@ -99,12 +99,14 @@ class PostingSearch:
             if len(found) >= need:
                 return found
             after = _FUZZY_START  # the strong names ran out: every strong image is listed
-        fuzzy = self._similar(session, kind, term, {n.id for n in strong})
+        fuzzy = self.similar_names(session, kind, term, {n.id for n in strong})
         return found + self._tier(
             session, kind, fuzzy, strong + fuzzy, scope, after, need - len(found)
         )
 
-    def _similar(self, session: Session, kind: Postings, term: str, strong: set[Any]) -> list[Name]:
+    def similar_names(
+        self, session: Session, kind: Postings, term: str, strong: set[Any]
+    ) -> list[Name]:
         """The MAX_STREAMS names most similar to the term (none of the strong ones)."""
         names = []
         for entry, name in self.similar(session, kind, term):

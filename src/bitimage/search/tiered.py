@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from bitimage.search import query as sql
 from bitimage.search.combined import CombinedSearch
+from bitimage.search.combined_fuzzy import CombinedFuzzy
 from bitimage.search.ports import LabelWords, SearchPage, SearchQuery
 from bitimage.search.postings import LABELS, TAGS, Postings
 from bitimage.search.query import SEPARATOR, SearchDialect
@@ -76,6 +77,11 @@ def _values(field: str, texts: dict[str, str], labels: dict[str, float] | None) 
     return texts[field].strip(SEPARATOR).split(SEPARATOR)
 
 
+def _tag_and_label(query: SearchQuery, filters: dict[str, str]) -> bool:
+    """A tag and a label filter, nothing else: read from their postings."""
+    return set(filters) == {"tag", "label"} and not query.hash
+
+
 def strong_positions(dialect: SearchDialect, rows: Iterable[Any]) -> list[Position]:
     """Strong-tier rows (id, created_at, score) as positions of that dialect."""
     return [dialect.position(2, float(s), c, i) for i, c, s in rows]
@@ -117,17 +123,14 @@ class TieredSearchIndex:
         else:
             rows = []
             if after is None or after.tier == 2:
-                if set(filters) == {"tag", "label"} and not query.hash:
+                if _tag_and_label(query, filters):
                     rows = self._strong_postings(session, query, filters, after, exact_label)
                 else:
                     rows = self._strong(session, query, filters, after, exact_label)
             if len(rows) <= query.limit:
                 fuzzy_after = after if after is not None and after.tier == 1 else None
-                candidates = self._fuzzy_candidates(session, query, filters)
-                confidences = self._confidences(session, query, filters, exact_label, candidates)
-                rows += self._rank_fuzzy(
-                    candidates, filters, confidences, fuzzy_after, query.limit + 1 - len(rows)
-                )
+                wanted = query.limit + 1 - len(rows)
+                rows += self._fuzzy(session, query, filters, exact_label, fuzzy_after, wanted)
         page = rows[: query.limit]
         cursor = encode_cursor(query, page[-1]) if len(rows) > query.limit else None
         return SearchPage([uuid.UUID(hex=p.image_id) for p in page], cursor)
@@ -177,6 +180,10 @@ class TieredSearchIndex:
     def _combined(self) -> CombinedSearch:
         return CombinedSearch(self.dialect)
 
+    @functools.cached_property
+    def _combined_fuzzy(self) -> CombinedFuzzy:
+        return CombinedFuzzy(self.dialect, self._postings)
+
     def _strong_postings(
         self,
         session: Session,
@@ -188,6 +195,23 @@ class TieredSearchIndex:
         """A tag and a label filter: strong matches from their postings in scope."""
         scope = self._posting_scope(query)
         return self._combined.page(session, filters, scope, after, query.limit + 1, exact_label)
+
+    def _fuzzy(
+        self,
+        session: Session,
+        query: SearchQuery,
+        filters: dict[str, str],
+        exact_label: bool,
+        after: Position | None,
+        wanted: int,
+    ) -> list[Position]:
+        """The typo tier: a tag with a label word from their postings, else from candidates."""
+        if exact_label and _tag_and_label(query, filters):
+            scope = self._posting_scope(query)
+            return self._combined_fuzzy.page(session, filters, scope, after, wanted)
+        candidates = self._fuzzy_candidates(session, query, filters)
+        confidences = self._confidences(session, query, filters, exact_label, candidates)
+        return self._rank_fuzzy(candidates, filters, confidences, after, wanted)
 
     def _fuzzy_candidates(
         self, session: Session, query: SearchQuery, filters: dict[str, str]

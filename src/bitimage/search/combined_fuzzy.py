@@ -1,0 +1,190 @@
+"""A tag and a label word together: their typo tier, read from the vocabulary and the postings.
+
+When the label filter resolves to a label word (search.ports.LabelWords), a fuzzy match is an
+image with that label (at or above the floor) and a tag similar to the tag term but containing
+none of it (an image with a containing tag is a strong match). Its score, as the generic tier
+ranks it (`TieredSearchIndex._rank_fuzzy`), is the tag's value score plus the label's exact
+score, plus the label's confidence / 1000: so the images rank by their best similar tag, then
+by confidence, then newest.
+
+The similar tags are the vocabulary's names most similar to the term (`PostingSearch`'s
+`similar_names`, at most MAX_STREAMS). Their postings in scope are counted (up to RARE each):
+a rare tag's images with the label are all read at once, joined to their labels; a common
+tag's are read from the label's postings in confidence order, each checked for the tag, with
+a LIMIT, most similar tag first, until FUZZY_CANDIDATES images are found (a first page: until
+the page is). So no statement
+reads more than RARE postings per rare tag, or a LIMIT's worth of the label's.
+
+What it may miss, as the generic tier's 400 candidates may: past FUZZY_CANDIDATES images,
+the lower ones (a deep page of typo matches ends there); a tag similar to the term that is not
+among the MAX_STREAMS most similar names of the vocabulary.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Select,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    union_all,
+)
+from sqlalchemy.orm import Session
+
+from bitimage.search import postings as sql
+from bitimage.search.postings import LABELS, TAGS
+from bitimage.search.query import FUZZY_CANDIDATES, ONE, SearchDialect, like_pattern
+from bitimage.search.ranking import EXACT, Position
+from bitimage.search.streams import FUZZY, Name, PostingSearch
+
+RARE = 1_000  # a tag with fewer postings in scope is read whole, joined to its labels
+_SHAPES = (1, 2, 4, 8, 16, 24)  # counts one statement reads: a few shapes, compiled once
+
+
+def _scope(postings: Any, public: bool) -> list[ColumnElement[bool]]:
+    # `visible` written bare: the partial indexes' own condition, so both databases use them.
+    return [postings.c.visible] if public else [postings.c.user_id == bindparam("owner")]
+
+
+def _no_strong_tag(image_id: ColumnElement[Any]) -> ColumnElement[bool]:
+    """The image has no tag containing the term (:strong): else it is a strong match."""
+    other = TAGS.postings.alias("t2")
+    strong = other.c.tag_id.in_(bindparam("strong", expanding=True))
+    return ~select(ONE).where(other.c.image_id == image_id, strong).exists()
+
+
+@functools.lru_cache(maxsize=16)
+def _counts(public: bool, size: int) -> CompoundSelect[Any]:
+    """Each tag's (:t<n>) postings in scope, counted up to RARE."""
+    tags = TAGS.postings
+    members = []
+    for n in range(size):
+        some = select(ONE).where(tags.c.tag_id == bindparam(f"t{n}"), *_scope(tags, public))
+        counted = select(func.count()).select_from(some.limit(RARE).subquery())
+        members.append(select(literal_column(str(n)).label("k"), counted.scalar_subquery()))
+    return union_all(*members)
+
+
+@functools.lru_cache(maxsize=4)
+def _rare(public: bool) -> Select[Any]:
+    """The images of the rare tags (:tags) with the label (:label), each posting joined."""
+    tags, labels = TAGS.postings, LABELS.postings
+    return (
+        select(tags.c.image_id, tags.c.created_at, tags.c.tag_id, labels.c.confidence)
+        .select_from(tags.join(labels, labels.c.image_id == tags.c.image_id))
+        .where(
+            tags.c.tag_id.in_(bindparam("tags", expanding=True)),
+            *_scope(tags, public),
+            labels.c.label_id == bindparam("label"),
+            *_scope(labels, public),
+            labels.c.confidence >= bindparam("floor"),
+            _no_strong_tag(tags.c.image_id),
+        )
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _common(public: bool) -> Select[Any]:
+    """The label's (:label) postings in scope, most confident first, whose image has :tag."""
+    labels = LABELS.postings
+    other = TAGS.postings.alias("t3")
+    tag = other.c.tag_id == bindparam("tag")
+    tagged = select(ONE).where(other.c.image_id == labels.c.image_id, tag)
+    return (
+        select(labels.c.image_id, labels.c.created_at, labels.c.confidence)
+        .where(
+            labels.c.label_id == bindparam("label"),
+            *_scope(labels, public),
+            labels.c.confidence >= bindparam("floor"),
+            sql.checked_per_row(tagged),
+            _no_strong_tag(labels.c.image_id),
+        )
+        .order_by(labels.c.confidence.desc(), labels.c.created_at.desc(), labels.c.image_id.desc())
+        .limit(bindparam("limit"))
+    )
+
+
+class CombinedFuzzy:
+    """The typo tier of a tag filter with a label word."""
+
+    def __init__(self, dialect: SearchDialect, postings: PostingSearch) -> None:
+        self.dialect = dialect
+        self.postings = postings
+
+    def page(
+        self,
+        session: Session,
+        terms: dict[str, str],
+        scope: dict[str, Any],
+        after: Position | None,
+        need: int,
+    ) -> list[Position]:
+        """Up to `need` fuzzy positions after `after` (None: the tier's start), best first."""
+        label = session.execute(sql.named(LABELS), {"name": terms["label"]}).first()
+        if label is None or need <= 0:
+            return []
+        term = terms["tag"]
+        strong = [i for i, _ in session.execute(sql.containing(TAGS), {"like": like_pattern(term)})]
+        names = self.postings.similar_names(session, TAGS, term, set(strong))
+        if not names:
+            return []
+        public = "owner" not in scope
+        values = {**scope, "label": label[0], "strong": strong}
+        # A first page needs the best `need` only; past a cursor the best FUZZY_CANDIDATES are
+        # ranked and cut at the cursor, as the generic tier does: the same order either way.
+        cap = min(need, FUZZY_CANDIDATES) if after is None else FUZZY_CANDIDATES
+        counts = self._counts(session, public, scope, names)
+        best: dict[str, Position] = {}
+        rare = [name for name in names if counts[name.id] < RARE]
+        if rare:
+            by_id = {name.id: name for name in rare}
+            rows = session.execute(_rare(public), {**values, "tags": list(by_id)})
+            for image_id, created_at, tag_id, confidence in rows:
+                self._keep(best, by_id[tag_id], created_at, image_id, confidence)
+        for name in names:  # most similar first; a common tag read up to the candidates' count
+            if counts[name.id] < RARE:
+                continue
+            # Enough images already rank above anything this tag (and every later one) gives.
+            above = sum(1 for p in best.values() if p.score > _score(name, 1.0))
+            if above >= cap:
+                break
+            params = {**values, "tag": name.id, "limit": cap}
+            for image_id, created_at, confidence in session.execute(_common(public), params):
+                self._keep(best, name, created_at, image_id, confidence)
+        found = sorted(best.values(), key=Position.sort_key, reverse=True)[:FUZZY_CANDIDATES]
+        if after is not None:
+            found = [p for p in found if p.sort_key() < after.sort_key()]
+        return found[:need]
+
+    def _counts(
+        self, session: Session, public: bool, scope: dict[str, Any], names: Sequence[Name]
+    ) -> dict[Any, int]:
+        size = next(size for size in _SHAPES if size >= len(names))
+        params: dict[str, Any] = dict(scope)
+        for n in range(size):  # padded with a repeated tag: its count is read twice
+            name = names[min(n, len(names) - 1)]
+            params[f"t{n}"] = name.id
+        rows = session.execute(_counts(public, size), params)
+        counted = {int(k): int(c) for k, c in rows}
+        return {name.id: counted[n] for n, name in enumerate(names)}
+
+    def _keep(
+        self, best: dict[str, Position], name: Name, created_at: Any, image_id: Any, confidence: Any
+    ) -> None:
+        """The image at its best: the most similar tag, then its most confident label."""
+        here = self.dialect.position(FUZZY, _score(name, float(confidence)), created_at, image_id)
+        seen = best.get(here.image_id)
+        if seen is None or here.sort_key() > seen.sort_key():
+            best[here.image_id] = here
+
+
+def _score(name: Name, confidence: float) -> float:
+    """The generic tier's score: the tag's and the label's value, then confidence / 1000."""
+    return round(round(name.value + EXACT, 4) + confidence / 1000, 7)
