@@ -153,6 +153,7 @@ class ImageContentLabel(Base):
             "confidence",
             "created_at",
             "image_id",
+            postgresql_include=["analyser"],  # a scan compares analysers: index-only (0016)
         ),
         Index(
             "ix_content_labels_public_posting",
@@ -162,6 +163,7 @@ class ImageContentLabel(Base):
             "image_id",
             postgresql_where=text("visible"),
             sqlite_where=text("visible"),
+            postgresql_include=["analyser"],
         ),
     )
 

@@ -27,6 +27,7 @@ from bitimage.search.ranking import Position
 STRONG = 2
 FEW_TAGS = 3000  # several labels: more tag postings in scope than this, the tags lead
 SCAN = 20_000  # one label: its postings read in order up to the tags' count, when under this
+PROBES = 8_000  # tag postings probed one by one for their labels (PostgreSQL), at most
 _SLACK = 1e-9  # the confidence bound is an index range; the exact test is on the score
 # Best first: (exact tag, exact label) per class; the classes with one exact name interleave.
 _CLASSES = (((True, True),), ((True, False), (False, True)), ((False, False),))
@@ -40,8 +41,9 @@ def _weight(members: tuple[tuple[bool, bool], ...]) -> int:
 class CombinedSearch:
     """Pages of strong matches of one tag and one label filter."""
 
-    def __init__(self, dialect: SearchDialect) -> None:
+    def __init__(self, dialect: SearchDialect, lateral: bool = False) -> None:
         self.dialect = dialect
+        self.by_tags = sql.both_per_tag if lateral else sql.both  # the tags' postings lead
 
     def page(
         self,
@@ -130,7 +132,9 @@ class CombinedSearch:
                 return rows
         elif count > need and self._labels_lead(session, public, scope, labels, count, need):
             return session.execute(sql.both_by_label(*shape), values).all()
-        return session.execute(sql.both(*shape), values).all()
+        # Probed per tag posting while they are few; many: both postings hashed and joined.
+        by_tags = self.by_tags if count <= PROBES else sql.both
+        return session.execute(by_tags(*shape), values).all()
 
     def _labels_lead(
         self,

@@ -20,10 +20,12 @@ from sqlalchemy import (
     FromClause,
     Integer,
     Select,
+    and_,
     bindparam,
     cast,
     column,
     func,
+    literal_column,
     table,
     text,
 )
@@ -122,9 +124,13 @@ class PostgresSearchSql:
         """LIKE (backslash escapes by default) or word similarity over the threshold."""
         value = _SEARCH.c[COLUMNS[field]]
         if form == LIKE:
-            return value.like(bindparam(f"like_{field}"))
-        assert form == SIMILAR, form
-        return bindparam(f"q_{field}").op("<%", is_comparison=True)(value)
+            found = value.like(bindparam(f"like_{field}"))
+        else:
+            assert form == SIMILAR, form
+            found = bindparam(f"q_{field}").op("<%", is_comparison=True)(value)
+        if field == "text":  # the text indexes' condition (0016), written as they state it
+            return and_(value != literal_column("''"), found)
+        return found
 
     def exact(self, field: str) -> ColumnElement[Any]:
         """The name equals the term, or the framed text holds it as a whole line."""
@@ -164,6 +170,7 @@ class PostgresSearchIndex(TieredSearchIndex):
     dialect = POSTGRESQL
     scope_rows = scope_table("image_search")
     word_rows = (scope_table("image_search_postings"),)  # the names' words (name_words.py)
+    lateral = True
 
     def index(self, session: Session, entries: Sequence[SearchEntry]) -> None:
         """Add or replace these images' rows (one upsert, executed for the whole batch)."""

@@ -93,6 +93,7 @@ class TieredSearchIndex:
     dialect: SearchDialect
     scope_rows: TableClause  # this database's search rows that carry the scope
     word_rows: tuple[TableClause, ...] = ()  # other rows of this database that carry it
+    lateral = False  # the database runs LATERAL subqueries (search/postings.py both_per_tag)
 
     def __init__(self, label_words: LabelWords | None = None) -> None:
         self.label_words = label_words
@@ -178,7 +179,7 @@ class TieredSearchIndex:
 
     @functools.cached_property
     def _combined(self) -> CombinedSearch:
-        return CombinedSearch(self.dialect)
+        return CombinedSearch(self.dialect, self.lateral)
 
     @functools.cached_property
     def _combined_fuzzy(self) -> CombinedFuzzy:
