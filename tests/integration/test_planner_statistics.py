@@ -99,7 +99,9 @@ def test_statistics_are_gathered_again_only_once_the_images_double(
     assert doubled.analysed
     assert _recorded(container.database) == 80
     with container.database.transaction() as session:
-        session.execute(text("DELETE FROM images WHERE rowid IN (SELECT rowid FROM images LIMIT 40)"))
+        session.execute(
+            text("DELETE FROM images WHERE rowid IN (SELECT rowid FROM images LIMIT :n)"), {"n": 40}
+        )
     halved = statistics.run()
     assert halved is not None
     assert halved.analysed
@@ -132,14 +134,18 @@ def test_passes_beside_writers_lose_nothing_and_fail_nothing(container: Containe
         for round_ in range(12):
             start = threading.Barrier(4)
 
-            def analyse(statistics: PlannerStatistics) -> None:
+            def analyse(
+                statistics: PlannerStatistics,
+                start: threading.Barrier = start,
+                force: bool = round_ % 2 == 0,
+            ) -> None:
                 try:
                     start.wait()
-                    statistics.run(force=round_ % 2 == 0)
+                    statistics.run(force=force)
                 except BaseException as exc:  # reported by the assertion below
                     failures.append(exc)
 
-            def write(count: int) -> None:
+            def write(count: int, start: threading.Barrier = start) -> None:
                 try:
                     start.wait()
                     for _ in range(count):

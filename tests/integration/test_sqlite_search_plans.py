@@ -19,9 +19,25 @@ IMAGES, LABELS, PER_IMAGE = 3_000, 100, 7
 OWNER, OTHERS = f"{1:032x}", 5
 
 
-def _hex(kind: int, n: Any) -> str:
-    # Ids as SQLite stores Uuid columns: 32 hex digits (kind keeps the tables' ids apart).
-    return f"printf('%08x%024x', {kind}, {n})"
+# Ids as SQLite stores Uuid columns, 32 hex digits: label n is 1/n, image n is 2/n (below).
+COUNTED = "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < :last) "
+VOCABULARY = (
+    "INSERT INTO content_labels (id, name) SELECT printf('%08x%024x', 1, i), 'l' || i FROM n"
+)
+# Image i: the owner's unless i % 10 == 9, then one of the others'.
+LIBRARY = (
+    "INSERT INTO images (id, user_id, name, hash, size_bytes, file_format, width, height, "
+    "is_private, storage_key, analysis_status, created_at) SELECT printf('%08x%024x', 2, i), "
+    "CASE WHEN i % 10 = 9 THEN printf('%032x', 2 + i % :others) ELSE :owner END, 'p', 'h', "
+    "1, 'jpeg', 1, 1, 1, 'k', 'done', datetime(1700000000 + i, 'unixepoch') FROM n"
+)
+LABELLED = (
+    "INSERT INTO image_content_labels (image_id, label_id, confidence, analyser, model, "
+    "user_id, created_at, visible) SELECT images.id, "
+    "printf('%08x%024x', 1, (images.rowid * 13 + n.i * 17) % :labels), "
+    "((images.rowid * 7 + n.i * 31) % 100) / 100.0, 'classifier', '', images.user_id, "
+    "images.created_at, 0 FROM images, n"
+)
 
 
 def _populate(container: Container) -> None:
@@ -32,33 +48,11 @@ def _populate(container: Container) -> None:
                 text("INSERT INTO users (id, image_upload_count, created_at) VALUES (:u, 0, 0)"),
                 {"u": user},
             )
-        count = f"WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {{}})"
+        session.execute(text(COUNTED + VOCABULARY), {"last": LABELS - 1})
         session.execute(
-            text(
-                count.format(LABELS - 1) + " INSERT INTO content_labels (id, name) "
-                f"SELECT {_hex(1, 'i')}, 'label ' || i FROM n"
-            )
+            text(COUNTED + LIBRARY), {"last": IMAGES - 1, "others": OTHERS, "owner": OWNER}
         )
-        # Image i: the owner's unless i % 10 == 9, then one of the others'.
-        session.execute(
-            text(
-                count.format(IMAGES - 1) + " INSERT INTO images (id, user_id, name, hash, "
-                "size_bytes, file_format, width, height, is_private, storage_key, "
-                f"analysis_status, created_at) SELECT {_hex(2, 'i')}, CASE WHEN i % 10 = 9 "
-                f"THEN printf('%032x', 2 + i % {OTHERS}) ELSE :owner END, 'p', 'h', 1, 'jpeg', "
-                "1, 1, 1, 'k', 'done', datetime(1700000000 + i, 'unixepoch') FROM n"
-            ),
-            {"owner": OWNER},
-        )
-        session.execute(
-            text(
-                count.format(PER_IMAGE - 1) + " INSERT INTO image_content_labels (image_id, "
-                "label_id, confidence, analyser, model, user_id, created_at, visible) "
-                f"SELECT images.id, {_hex(1, f'(images.rowid * 13 + n.i * 17) % {LABELS}')}, "
-                "((images.rowid * 7 + n.i * 31) % 100) / 100.0, 'classifier', '', "
-                "images.user_id, images.created_at, 0 FROM images, n"
-            )
-        )
+        session.execute(text(COUNTED + LABELLED), {"last": PER_IMAGE - 1, "labels": LABELS})
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -23,6 +23,7 @@ def thawed() -> Iterator[None]:
 @pytest.mark.usefixtures("thawed")
 def test_settle_heap_freezes_what_is_alive() -> None:
     """Every object alive at the call leaves the collector's generations."""
+
     class Alive:
         """A tracked object made before the call."""
 

@@ -16,7 +16,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 
-class unindexed(FunctionElement[Any]):  # noqa: N801 - reads as a function in a statement
+class unindexed(FunctionElement[Any]):
     """`column`, which SQLite must not look up through an index (`+column` there)."""
 
     inherit_cache = True
