@@ -64,6 +64,16 @@ class BackgroundServices:
             if sweeper
             else None
         )
+        # So are SQLite's planner statistics: gathered again as the library grows.
+        self._statistics = (
+            PeriodicRunner(
+                "bitimage-statistics",
+                container.statistics.run,
+                settings.statistics_interval_seconds,
+            )
+            if sweeper
+            else None
+        )
         self._pool = container.worker_pool(settings.worker_concurrency) if worker else None
 
     def start(self) -> None:
@@ -74,6 +84,8 @@ class BackgroundServices:
             self._sweeper.start()
         if self._vectors is not None:
             self._vectors.start()
+        if self._statistics is not None:
+            self._statistics.start()
         if self._pool is not None:
             self._pool.start()
 
@@ -85,5 +97,7 @@ class BackgroundServices:
             self._sweeper.stop()
         if self._vectors is not None:
             self._vectors.stop()
+        if self._statistics is not None:
+            self._statistics.stop()
         if self._container.relay is not None:
             self._container.relay.stop()

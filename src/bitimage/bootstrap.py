@@ -23,6 +23,7 @@ from bitimage.cas.service import CasService
 from bitimage.cas.tokens import RemoteKeySource, RingKeySource, TokenIssuer, TokenVerifier
 from bitimage.config import Settings
 from bitimage.db.session import Database, create_db_engine
+from bitimage.db.statistics import PlannerStatistics
 from bitimage.images.duplicates import DuplicateService
 from bitimage.images.purges import Purger
 from bitimage.images.service import ImageService
@@ -70,6 +71,7 @@ class Container:
     duplicates: DuplicateService
     sweeper: StagingSweeper
     vector_upkeep: VectorUpkeep
+    statistics: PlannerStatistics  # SQLite's planner statistics; nothing on PostgreSQL
     analysis: AnalysisService
     analysis_tasks: AnalysisTasks
     rendition_tasks: RenditionTasks
@@ -295,6 +297,7 @@ def bootstrap(settings: Settings) -> Container:
         duplicates=DuplicateService(settings, images, vectors),
         sweeper=StagingSweeper(database, store, purger, settings.upload_url_ttl_seconds),
         vector_upkeep=VectorUpkeep(database, ivf, settings.vector_index_train_from),
+        statistics=PlannerStatistics(database),
         analysis=analysis,
         analysis_tasks=analysis_tasks,
         rendition_tasks=rendition_tasks,

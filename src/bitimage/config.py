@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     # How often a worker looks whether the vector index needs training (search/vectors_upkeep.py):
     # a pass that finds nothing to do costs one count of the index's rows.
     vector_upkeep_interval_seconds: float = Field(default=300.0, gt=0)
+    # How often a worker looks whether SQLite's planner statistics are stale (db/statistics.py):
+    # a pass that finds nothing to do costs one count of the images.
+    statistics_interval_seconds: float = Field(default=600.0, gt=0)
     # Below this many vectors the index is not trained: a query scans its scope's 8-bit codes,
     # which is as fast as probing lists at that size (bench_similar's untrained figures).
     vector_index_train_from: int = Field(default=2_048, ge=1)

@@ -58,6 +58,9 @@ def prepare(settings: Settings) -> Any:
         container = bootstrap(settings)
         if settings.migrate_on_start:
             upgrade(container.database.engine)
+            # A database migrated here has its planner statistics (SQLite never gathers them
+            # itself); a pass finding them current costs one count of the images.
+            container.statistics.run()
         elif (revision := pending_revision(container.database.engine)) is not None:
             raise fail(f"the database schema is out of date ({revision}); run `bitimage migrate`")
     except OperationalError as exc:
