@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import event, text
 
 from bitimage.bootstrap import Container
-from bitimage.search import postings
+from bitimage.search import postings, postings_both
 
 IMAGES, LABELS, PER_IMAGE, TAGS, TAGGED = 3_000, 100, 7, 1_000, 2
 OWNER, OTHERS = f"{1:032x}", 5
@@ -124,7 +124,7 @@ def test_a_tag_and_label_class_is_read_from_the_tags_with_statistics(
             ),
             {"a": tags[0], "b": tags[1]},
         ).scalar_one()
-    statement = postings.both(False, False, False, True).params(
+    statement = postings_both.both(False, False, False, True).params(
         tags=tags,
         owner=OWNER,
         labels=[label],

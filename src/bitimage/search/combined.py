@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bitimage.search import postings as sql
+from bitimage.search import postings_both as both_sql
 from bitimage.search.postings import LABELS, TAGS
 from bitimage.search.query import EXACT_WEIGHT, SearchDialect, like_pattern
 from bitimage.search.ranking import Position
@@ -43,7 +44,8 @@ class CombinedSearch:
 
     def __init__(self, dialect: SearchDialect, lateral: bool = False) -> None:
         self.dialect = dialect
-        self.by_tags = sql.both_per_tag if lateral else sql.both  # the tags' postings lead
+        # The tags' postings lead: probed per posting (LATERAL) where the database can.
+        self.by_tags = both_sql.both_per_tag if lateral else both_sql.both
 
     def page(
         self,
@@ -122,18 +124,18 @@ class CombinedSearch:
         """
         public = shape[0]
         counted = {**scope, "tags": values["tags"], "cap": SCAN + 1}
-        count = session.execute(sql.tag_count(public), counted).scalar_one()
+        count = session.execute(both_sql.tag_count(public), counted).scalar_one()
         labels = values["first"]
         if count > need and len(labels) == 1:
             bounded = count <= SCAN
-            statement = sql.both_by_label(*shape, scan=bounded)
+            statement = both_sql.both_by_label(*shape, scan=bounded)
             rows = session.execute(statement, {**values, "scan": count}).all()
             if not bounded or len(rows) >= values["limit"]:
                 return rows
         elif count > need and self._labels_lead(session, public, scope, labels, count, need):
-            return session.execute(sql.both_by_label(*shape), values).all()
+            return session.execute(both_sql.both_by_label(*shape), values).all()
         # Probed per tag posting while they are few; many: both postings hashed and joined.
-        by_tags = self.by_tags if count <= PROBES else sql.both
+        by_tags = self.by_tags if count <= PROBES else both_sql.both
         return session.execute(by_tags(*shape), values).all()
 
     def _labels_lead(
@@ -152,4 +154,4 @@ class CombinedSearch:
             return False
         cap = count * count // need  # the labels' postings the label scan may read
         values = {**scope, "first": labels, "cap": cap + 1}
-        return bool(session.execute(sql.label_count(public), values).scalar_one() <= cap)
+        return bool(session.execute(both_sql.label_count(public), values).scalar_one() <= cap)

@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from bitimage.search import postings as sql
 from bitimage.search.postings import LABELS, TAGS
+from bitimage.search.postings_both import checked_per_row
 from bitimage.search.query import FUZZY_CANDIDATES, ONE, SearchDialect, like_pattern
 from bitimage.search.ranking import EXACT, Position
 from bitimage.search.streams import FUZZY, Name, PostingSearch
@@ -103,7 +104,7 @@ def _common(public: bool) -> Select[Any]:
             labels.c.label_id == bindparam("label"),
             *_scope(labels, public),
             labels.c.confidence >= bindparam("floor"),
-            sql.checked_per_row(tagged),
+            checked_per_row(tagged),
             _no_strong_tag(labels.c.image_id),
         )
         .order_by(labels.c.confidence.desc(), labels.c.created_at.desc(), labels.c.image_id.desc())
