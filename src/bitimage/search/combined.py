@@ -119,8 +119,8 @@ class CombinedSearch:
         The tags' postings in scope are counted (up to SCAN). Few: they are read, each joined
         to its labels. Else one label's postings are read in order, each checked for a tag,
         but at most as many as the tags have: when those hold fewer than the LIMIT (the tags
-        are rare among the label's images), the tags are read after all. So a class costs at
-        most twice its tags' postings, whichever way the two correlate.
+        are rare among the label's images) and the label has more postings, the tags are read
+        after all. So a class costs at most twice its tags' postings, however they correlate.
         """
         public = shape[0]
         counted = {**scope, "tags": values["tags"], "cap": SCAN + 1}
@@ -131,6 +131,10 @@ class CombinedSearch:
             statement = both_sql.both_by_label(*shape, scan=bounded)
             rows = session.execute(statement, {**values, "scan": count}).all()
             if not bounded or len(rows) >= values["limit"]:
+                return rows
+            # Fewer label postings than the scan's bound: it read them all, the rows are all.
+            fewer = {**scope, "first": labels, "cap": count}
+            if session.execute(both_sql.label_count(public), fewer).scalar_one() < count:
                 return rows
         elif count > need and self._labels_lead(session, public, scope, labels, count, need):
             return session.execute(both_sql.both_by_label(*shape), values).all()
