@@ -24,17 +24,21 @@ from bitimage.search.ports import SearchQuery
 from bitimage.search.vectors import DIMENSIONS, quantise, unit
 from bitimage.users.models import User
 
+_GRAMS = ("tags_grams", "content_labels_grams")  # SQLite's vocabulary FTS5 tables (0017)
+
 
 def _our_name(name: str | None, type_: str, _parents: Any) -> bool:
-    """Skip the vector tables before reflection (pgvector's `halfvec` has no SQLAlchemy type)."""
-    return not (type_ == "table" and str(name).startswith("image_vector"))
+    """Skip the vector tables before reflection (pgvector's `halfvec` has no SQLAlchemy type)
+    and the vocabularies' FTS5 tables (raw SQL, outside the models)."""
+    return not (type_ == "table" and str(name).startswith(("image_vector", *_GRAMS)))
 
 
 def _ours(obj: Any, name: str | None, type_: str, _reflected: bool, _other: Any) -> bool:
     """Skip the search and vector indexes: raw SQL of each dialect, outside the models."""
     table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", "")
     trigram_index = type_ == "index" and str(name).endswith("_trgm")  # PostgreSQL's, raw SQL
-    return not str(table).startswith(("image_search", "image_vector")) and not trigram_index
+    skipped = ("image_search", "image_vector", *_GRAMS)
+    return not str(table).startswith(skipped) and not trigram_index
 
 
 def test_head_schema_matches_the_models(container: Container) -> None:

@@ -7,7 +7,6 @@ candidates are the images sharing trigrams with every filter, best bm25 first.
 from __future__ import annotations
 
 import functools
-import operator
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -16,8 +15,8 @@ from sqlalchemy import (
     ColumnElement,
     FromClause,
     Integer,
-    Select,
     String,
+    TextClause,
     bindparam,
     column,
     func,
@@ -29,11 +28,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.orm import Session
 
-from bitimage.search import postings
 from bitimage.search import query as sql
 from bitimage.search import sqlite_owned as owned
 from bitimage.search.ports import LabelWords, SearchEntry, SearchQuery
-from bitimage.search.postings import Postings
+from bitimage.search.postings import VOCABULARY_CANDIDATES, Postings
 from bitimage.search.query import COLUMNS, IMAGES, MATCH, SEPARATOR, ZERO, Term, like_pattern
 from bitimage.search.ranking import Position, trigrams
 from bitimage.search.scope import forget_postings, rescope, rescope_statement, scope_table
@@ -88,15 +86,14 @@ _CLAIM_ROWS = (
 )
 
 
-@functools.lru_cache(maxsize=64)
-def _similar(kind: Postings, count: int) -> Select[Any]:
-    """Vocabulary names holding any of `count` trigrams (:g0...), those holding most first."""
-    name = func.lower(kind.vocabulary.c.name)
-    shared = [
-        type_coerce(func.instr(name, bindparam(f"g{n}")) > ZERO, Integer) for n in range(count)
-    ]
-    held = functools.reduce(operator.add, shared)
-    return postings.similar(kind, held > ZERO, held.desc())
+@functools.lru_cache(maxsize=4)
+def _similar(vocabulary: str) -> TextClause:
+    """The vocabulary's names holding any of the term's trigrams (:q), best bm25 first."""
+    grams = f"{vocabulary}_grams"  # migration 0017: a trigram FTS5 table per vocabulary
+    return text(
+        f"SELECT id, name FROM {grams} WHERE {grams} MATCH :q "  # noqa: S608 - fixed names
+        f"ORDER BY rank LIMIT {VOCABULARY_CANDIDATES}"
+    )
 
 
 class SqliteSearchSql(owned.SqliteValues):
@@ -267,8 +264,8 @@ class SqliteSearchIndex(TieredSearchIndex):
         grams = sorted(trigrams(term))
         if not grams:
             return []
-        params = {f"g{n}": gram for n, gram in enumerate(grams)}
-        return [tuple(row) for row in session.execute(_similar(kind, len(grams)), params)]
+        query = " OR ".join(map(phrase, grams))
+        return [tuple(row) for row in session.execute(_similar(kind.vocabulary.name), {"q": query})]
 
     def remove(self, session: Session, image_ids: Sequence[uuid.UUID]) -> None:
         """Drop these images' rows and their tag and label postings from the index."""
