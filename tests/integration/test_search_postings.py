@@ -138,15 +138,20 @@ def test_pages_follow_the_ranking(
                     assert got == want, (scope, floor, limit)
 
 
-# Defaults (a label's postings read up to the tags' count, then the tags); (0, 0): one label's
-# postings read whole, several labels' joined to the tags; 10**9: several labels read too.
-@pytest.mark.parametrize(("few_tags", "scan"), [(3000, 20_000), (0, 0), (10**9, 0)])
+# Defaults (a sample of the label's postings, then those up to the tags' count, or the tags);
+# a sample of 1 (the estimate decides); (0, 0): one label's postings read whole, several
+# labels' joined to the tags; 10**9: several labels read too.
+@pytest.mark.parametrize(
+    ("few_tags", "scan", "sample"),
+    [(3000, 20_000, 500), (3000, 20_000, 1), (0, 0, 500), (10**9, 0, 500)],
+)
 def test_a_tag_and_a_label_page_as_the_ranking_says(
-    container: Container, few_tags: int, scan: int, monkeypatch: pytest.MonkeyPatch
+    container: Container, few_tags: int, scan: int, sample: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Both filters strong: 2 per exact name plus the best containing label's confidence."""
     monkeypatch.setattr("bitimage.search.combined.FEW_TAGS", few_tags)
     monkeypatch.setattr("bitimage.search.combined.SCAN", scan)
+    monkeypatch.setattr("bitimage.search.combined.SAMPLE", sample)
     unexplained(container, monkeypatch)
     with container.database.transaction() as session:
         owner, other = uuid.uuid4(), uuid.uuid4()

@@ -28,6 +28,7 @@ from bitimage.search.ranking import Position
 STRONG = 2
 FEW_TAGS = 3000  # several labels: more tag postings in scope than this, the tags lead
 SCAN = 20_000  # one label: its postings read in order up to the tags' count, when under this
+SAMPLE = 500  # one label: its first postings read to see how common the tags are among them
 PROBES = 8_000  # tag postings probed one by one for their labels (PostgreSQL), at most
 _SLACK = 1e-9  # the confidence bound is an index range; the exact test is on the score
 # Best first: (exact tag, exact label) per class; the classes with one exact name interleave.
@@ -117,25 +118,35 @@ class CombinedSearch:
         """One class member's rows, from whichever postings cost less to read.
 
         The tags' postings in scope are counted (up to SCAN). Few: they are read, each joined
-        to its labels. Else one label's postings are read in order, each checked for a tag,
-        but at most as many as the tags have: when those hold fewer than the LIMIT (the tags
-        are rare among the label's images) and the label has more postings, the tags are read
-        after all. So a class costs at most twice its tags' postings, however they correlate.
+        to its labels. Else, for one label, its first SAMPLE postings in order are read, each
+        checked for a tag: a page there ends it. Otherwise the sample tells how many of the
+        label's postings a page would take (the tags' share among them); the label's postings
+        are read in order, at most as many as the tags have, when that looks cheaper than the
+        tags (or the label has fewer postings than the tags), and the tags are read when it
+        does not, or when those postings fall short after all.
         """
         public = shape[0]
         counted = {**scope, "tags": values["tags"], "cap": SCAN + 1}
         count = session.execute(both_sql.tag_count(public), counted).scalar_one()
         labels = values["first"]
         if count > need and len(labels) == 1:
-            bounded = count <= SCAN
-            statement = both_sql.both_by_label(*shape, scan=bounded)
-            rows = session.execute(statement, {**values, "scan": count}).all()
-            if not bounded or len(rows) >= values["limit"]:
+            if count > SCAN:  # too many tags to read: the label's postings in order, whole
+                return session.execute(both_sql.both_by_label(*shape), values).all()
+            scan = both_sql.both_by_label(*shape, scan=True)
+            sample = min(SAMPLE, count)
+            rows = session.execute(scan, {**values, "scan": sample}).all()
+            limit = values["limit"]
+            if len(rows) >= limit:
                 return rows
-            # Fewer label postings than the scan's bound: it read them all, the rows are all.
             fewer = {**scope, "first": labels, "cap": count}
-            if session.execute(both_sql.label_count(public), fewer).scalar_one() < count:
+            postings = session.execute(both_sql.label_count(public), fewer).scalar_one()
+            if postings <= sample:  # the sample read every posting of the label
                 return rows
+            expected = limit * sample / len(rows) if rows else float("inf")
+            if postings < count or expected < count:
+                rows = session.execute(scan, {**values, "scan": count}).all()
+                if len(rows) >= limit or postings < count:
+                    return rows
         elif count > need and self._labels_lead(session, public, scope, labels, count, need):
             return session.execute(both_sql.both_by_label(*shape), values).all()
         # Probed per tag posting while they are few; many: both postings hashed and joined.

@@ -173,7 +173,7 @@ class CombinedFuzzy:
     def _counts(
         self, session: Session, public: bool, scope: dict[str, Any], names: Sequence[Name]
     ) -> dict[Any, int]:
-        size = next(size for size in _SHAPES if size >= len(names))
+        size = next((size for size in _SHAPES if size >= len(names)), len(names))
         params: dict[str, Any] = dict(scope)
         for n in range(size):  # padded with a repeated tag: its count is read twice
             name = names[min(n, len(names) - 1)]
