@@ -239,3 +239,35 @@ def test_a_tag_typo_with_a_label_word_ranks_as_the_generic_tier(
                     paged = SearchQuery(scope, tag=TERM, label="cat", limit=limit,
                                         min_confidence=floor)  # fmt: skip
                     assert _paged(session, container, paged) == want, (scope, floor, limit)
+
+
+def test_a_rare_tag_among_a_common_label_is_read_from_the_tags(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The label's first postings hold none of the tag: the sample says so, and the tags'
+    postings are read (the label has more postings than the tags: the sample read not all)."""
+    unexplained(container, monkeypatch)
+    index = container.search_index
+    with container.database.transaction() as session:
+        owner = uuid.uuid4()
+        session.add(User(id=owner, image_upload_count=0))
+        session.flush()
+        labels = AnalysisRepository(session)
+        both = []
+
+        def add(name: str, tags: list[str], label: list[Label]) -> uuid.UUID:
+            image_id = add_image_row(session, owner, name, is_private=False)
+            labels.replace_labels(image_id, "a1", "m", label)
+            set_tags(session, image_id, tags)
+            index.index(session, [SearchEntry(image_id, name, tags, [x.name for x in label])])
+            return image_id
+
+        for n in range(30):  # 30 images labelled "cat", the least confident three tagged too
+            tagged = ["tiger"] if n >= 27 else []
+            image_id = add(f"img {n}", tagged, [Label("cat", round(1 - n / 100, 2))])
+            if tagged:
+                both.append(image_id)
+        for n in range(5):  # more tagged images without the label: 8 tag postings in all
+            add(f"other {n}", ["tiger"], [])
+        query = SearchQuery(None, tag="tiger", label="cat", limit=2)
+        assert _paged(session, container, query) == both  # most confident first

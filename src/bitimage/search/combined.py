@@ -138,7 +138,7 @@ class CombinedSearch:
             limit = values["limit"]
             if len(rows) >= limit:
                 return rows
-            fewer = {**scope, "first": labels, "cap": count}
+            fewer = {**scope, "first": labels, "cap": count + 1}  # more than the sample
             postings = session.execute(both_sql.label_count(public), fewer).scalar_one()
             if postings <= sample:  # the sample read every posting of the label
                 return rows
