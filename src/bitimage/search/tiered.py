@@ -183,7 +183,7 @@ class TieredSearchIndex:
 
     @functools.cached_property
     def _combined_fuzzy(self) -> CombinedFuzzy:
-        return CombinedFuzzy(self.dialect, self._postings)
+        return CombinedFuzzy(self.dialect, self._postings, self.lateral)
 
     def _strong_postings(
         self,
