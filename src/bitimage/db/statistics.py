@@ -55,9 +55,13 @@ class StatisticsReport:
 
 
 def due(images: int, recorded: int | None) -> bool:
-    """Whether to analyse: no statistics of the images yet, or a twofold change since."""
+    """Whether to analyse: no statistics of the images yet, or a twofold change since.
+
+    An empty library is not analysed (there is nothing to plan, and a pass every few minutes
+    would find it so again): its first images are.
+    """
     if recorded is None:
-        return True
+        return images > 0
     now, then = max(images, 1), max(recorded, 1)
     return now >= GROWTH * then or then >= GROWTH * now
 
