@@ -199,13 +199,22 @@ class _Words:
         return term if term in self.words else None
 
 
-@pytest.mark.parametrize(("rare", "candidates"), [(1000, 400), (0, 400), (1000, 7), (0, 7)])
+@pytest.mark.parametrize(
+    ("rare", "few_labels", "candidates"),
+    [(1000, 0, 400), (0, 0, 400), (0, 10**6, 400), (1000, 0, 7), (0, 0, 7), (0, 10**6, 7)],
+)
 def test_a_tag_typo_with_a_label_word_ranks_as_the_generic_tier(
-    container: Container, rare: int, candidates: int, monkeypatch: pytest.MonkeyPatch
+    container: Container,
+    rare: int,
+    few_labels: int,
+    candidates: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The typo tier read from the postings gives the generic tier's ranking (its best
-    `candidates`); `rare` 0: every tag read from the label's postings in confidence order."""
+    `candidates`); `rare` 0: every tag read from the label's postings in confidence order, or
+    (`few_labels`) the label's postings read whole with the tags of each image."""
     monkeypatch.setattr("bitimage.search.combined_fuzzy.RARE", rare)
+    monkeypatch.setattr("bitimage.search.combined_fuzzy.FEW_LABELS", few_labels)
     monkeypatch.setattr("bitimage.search.combined_fuzzy.FUZZY_CANDIDATES", candidates)
     index = container.search_index
     assert isinstance(index, TieredSearchIndex)

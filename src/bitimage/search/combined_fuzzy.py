@@ -12,7 +12,8 @@ The similar tags are the vocabulary's names most similar to the term (`PostingSe
 a rare tag's images with the label are all read at once, joined to their labels; a common
 tag's are read from the label's postings in confidence order, each checked for the tag, with
 a LIMIT, most similar tag first, until FUZZY_CANDIDATES images are found (a first page: until
-the page is). So no statement
+the page is); when the label has fewer than FEW_LABELS postings in scope, all are read at
+once instead, each with the common tags its image has. So no statement
 reads more than RARE postings per rare tag, or a LIMIT's worth of the label's.
 
 What it may miss, as the generic tier's 400 candidates may: past FUZZY_CANDIDATES images,
@@ -42,12 +43,13 @@ from sqlalchemy.orm import Session
 from bitimage.search import postings as sql
 from bitimage.search.hints import unindexed
 from bitimage.search.postings import LABELS, TAGS
-from bitimage.search.postings_both import checked_per_row
+from bitimage.search.postings_both import checked_per_row, label_count
 from bitimage.search.query import FUZZY_CANDIDATES, ONE, SearchDialect, like_pattern
 from bitimage.search.ranking import EXACT, Position
 from bitimage.search.streams import FUZZY, Name, PostingSearch
 
 RARE = 1_000  # a tag with fewer postings in scope is read whole, joined to its labels
+FEW_LABELS = 10_000  # a label with fewer postings in scope is read whole, with the common tags
 _SHAPES = (1, 2, 4, 8, 16, 24)  # counts one statement reads: a few shapes, compiled once
 
 
@@ -149,6 +151,24 @@ def _common(public: bool) -> Select[Any]:
     )
 
 
+@functools.lru_cache(maxsize=4)
+def _by_label(public: bool) -> Select[Any]:
+    """Each of the label's postings in scope with its image's tags among :tags (a few labels)."""
+    labels, tags = LABELS.postings, TAGS.postings.alias("t4")
+    return (
+        select(labels.c.image_id, labels.c.created_at, tags.c.tag_id, labels.c.confidence)
+        .select_from(labels.join(tags, tags.c.image_id == labels.c.image_id))
+        .where(
+            labels.c.label_id == bindparam("label"),
+            *_scope(labels, public),
+            labels.c.confidence >= bindparam("floor"),
+            # The tags probed by image (their primary key), not read by name: SQLite too.
+            unindexed(tags.c.tag_id).in_(bindparam("tags", expanding=True)),
+            _no_strong_tag(labels.c.image_id),
+        )
+    )
+
+
 class CombinedFuzzy:
     """The typo tier of a tag filter with a label word."""
 
@@ -189,8 +209,16 @@ class CombinedFuzzy:
             rows = session.execute(self.rare(public), {**values, "tags": list(by_id)})
             for image_id, created_at, tag_id, confidence in rows:
                 self._keep(best, by_id[tag_id], created_at, image_id, confidence)
+        common = {name.id: name for name in names if counts[name.id] >= RARE}
+        if common and self._few_labelled(session, scope, label[0]):
+            # A label rarer than the common tags: its postings are read whole, each with the
+            # common tags its image has (one probe each), instead of a scan per tag.
+            rows = session.execute(_by_label(public), {**values, "tags": list(common)})
+            for image_id, created_at, tag_id, confidence in rows:
+                self._keep(best, common[tag_id], created_at, image_id, confidence)
+            common = {}
         for name in names:  # most similar first; a common tag read up to the candidates' count
-            if counts[name.id] < RARE:
+            if name.id not in common:
                 continue
             # Enough images already rank above anything this tag (and every later one) gives.
             above = sum(1 for p in best.values() if p.score > _score(name, 1.0))
@@ -203,6 +231,12 @@ class CombinedFuzzy:
         if after is not None:
             found = [p for p in found if p.sort_key() < after.sort_key()]
         return found[:need]
+
+    def _few_labelled(self, session: Session, scope: dict[str, Any], label: Any) -> bool:
+        """Whether the label has fewer than FEW_LABELS postings in scope (counted up to that)."""
+        counted = {**scope, "first": [label], "cap": FEW_LABELS}
+        statement = label_count("owner" not in scope)
+        return bool(session.execute(statement, counted).scalar_one() < FEW_LABELS)
 
     def _counts(
         self, session: Session, public: bool, scope: dict[str, Any], names: Sequence[Name]
