@@ -34,6 +34,7 @@ from sqlalchemy import (
     bindparam,
     func,
     literal_column,
+    or_,
     select,
     true,
     union_all,
@@ -132,11 +133,23 @@ def _rare_per_tag(public: bool) -> Select[Any]:
 
 @functools.lru_cache(maxsize=4)
 def _common(public: bool) -> Select[Any]:
-    """The label's (:label) postings in scope, most confident first, whose image has :tag."""
+    """The label's (:label) postings in scope, most confident first, whose image has :tag.
+
+    Each image once, at its most confident posting of the label (two analysers may give it):
+    so the LIMIT counts images.
+    """
     labels = LABELS.postings
     other = TAGS.postings.alias("t3")
     tag = other.c.tag_id == bindparam("tag")
     tagged = select(ONE).where(other.c.image_id == labels.c.image_id, tag)
+    better = LABELS.postings.alias("l5")
+    same = better.c.confidence == labels.c.confidence
+    higher = or_(
+        better.c.confidence > labels.c.confidence, same & (better.c.analyser > labels.c.analyser)
+    )
+    outdone = select(ONE).where(
+        better.c.image_id == labels.c.image_id, better.c.label_id == bindparam("label"), higher
+    )
     return (
         select(labels.c.image_id, labels.c.created_at, labels.c.confidence)
         .where(
@@ -144,6 +157,7 @@ def _common(public: bool) -> Select[Any]:
             *_scope(labels, public),
             labels.c.confidence >= bindparam("floor"),
             checked_per_row(tagged),
+            ~outdone.exists(),
             _no_strong_tag(labels.c.image_id),
         )
         .order_by(labels.c.confidence.desc(), labels.c.created_at.desc(), labels.c.image_id.desc())
