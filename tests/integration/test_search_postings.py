@@ -215,6 +215,7 @@ def test_a_tag_typo_with_a_label_word_ranks_as_the_generic_tier(
     (`few_labels`) the label's postings read whole with the tags of each image."""
     monkeypatch.setattr("bitimage.search.combined_fuzzy.RARE", rare)
     monkeypatch.setattr("bitimage.search.combined_fuzzy.FEW_LABELS", few_labels)
+    monkeypatch.setattr("bitimage.search.combined_fuzzy.MANY_COMMON", 1)
     monkeypatch.setattr("bitimage.search.combined_fuzzy.FUZZY_CANDIDATES", candidates)
     index = container.search_index
     assert isinstance(index, TieredSearchIndex)

@@ -12,9 +12,10 @@ The similar tags are the vocabulary's names most similar to the term (`PostingSe
 a rare tag's images with the label are all read at once, joined to their labels; a common
 tag's are read from the label's postings in confidence order, each checked for the tag, with
 a LIMIT, most similar tag first, until FUZZY_CANDIDATES images are found (a first page: until
-the page is); when the label has fewer than FEW_LABELS postings in scope, all are read at
-once instead, each with the common tags its image has. So no statement
-reads more than RARE postings per rare tag, or a LIMIT's worth of the label's.
+the page is); with MANY_COMMON common tags or more and a label of fewer than FEW_LABELS
+postings in scope, those are read once instead, each with the common tags its image has. So no
+statement reads more than RARE postings per rare tag, FEW_LABELS of the label's, or a LIMIT's
+worth.
 
 What it may miss, as the generic tier's 400 candidates may: past FUZZY_CANDIDATES images,
 the lower ones (a deep page of typo matches ends there); a tag similar to the term that is not
@@ -50,7 +51,8 @@ from bitimage.search.ranking import EXACT, Position
 from bitimage.search.streams import FUZZY, Name, PostingSearch
 
 RARE = 1_000  # a tag with fewer postings in scope is read whole, joined to its labels
-FEW_LABELS = 10_000  # a label with fewer postings in scope is read whole, with the common tags
+FEW_LABELS = 10_000  # a label with fewer postings in scope is read whole with the common tags,
+MANY_COMMON = 3  # when at least this many common tags would each scan its postings
 _SHAPES = (1, 2, 4, 8, 16, 24)  # counts one statement reads: a few shapes, compiled once
 
 
@@ -224,9 +226,9 @@ class CombinedFuzzy:
             for image_id, created_at, tag_id, confidence in rows:
                 self._keep(best, by_id[tag_id], created_at, image_id, confidence)
         common = {name.id: name for name in names if counts[name.id] >= RARE}
-        if common and self._few_labelled(session, scope, label[0]):
-            # A label rarer than the common tags: its postings are read whole, each with the
-            # common tags its image has (one probe each), instead of a scan per tag.
+        if len(common) >= MANY_COMMON and self._few_labelled(session, scope, label[0]):
+            # Several common tags and a label of not so many postings: those are read whole,
+            # each with the common tags its image has (one probe each), not scanned per tag.
             rows = session.execute(_by_label(public), {**values, "tags": list(common)})
             for image_id, created_at, tag_id, confidence in rows:
                 self._keep(best, common[tag_id], created_at, image_id, confidence)
