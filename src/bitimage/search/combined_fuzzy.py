@@ -44,7 +44,7 @@ from sqlalchemy.orm import Session
 
 from bitimage.search import postings as sql
 from bitimage.search.hints import unindexed
-from bitimage.search.postings import LABELS, TAGS
+from bitimage.search.postings import LABELS, TAGS, in_scope
 from bitimage.search.postings_both import checked_per_row, label_count
 from bitimage.search.query import FUZZY_CANDIDATES, ONE, SearchDialect, like_pattern
 from bitimage.search.ranking import EXACT, Position
@@ -54,14 +54,6 @@ RARE = 1_000  # a tag with fewer postings in scope is read whole, joined to its 
 FEW_LABELS = 10_000  # a label with fewer postings in scope is read whole with the common tags,
 MANY_COMMON = 3  # when at least this many common tags would each scan its postings
 _SHAPES = (1, 2, 4, 8, 16, 24)  # counts one statement reads: a few shapes, compiled once
-
-
-def _scope(postings: Any, public: bool, hint: Any = None) -> list[ColumnElement[bool]]:
-    # `visible` written bare: the partial indexes' own condition, so both databases use them.
-    if public:
-        return [postings.c.visible]
-    owner = postings.c.user_id if hint is None else hint(postings.c.user_id)
-    return [owner == bindparam("owner")]
 
 
 def _no_strong_tag(image_id: ColumnElement[Any]) -> ColumnElement[bool]:
@@ -77,7 +69,9 @@ def _counts(public: bool, size: int) -> CompoundSelect[Any]:
     tags = TAGS.postings
     members = []
     for n in range(size):
-        some = select(ONE).where(tags.c.tag_id == bindparam(f"t{n}"), *_scope(tags, public))
+        some = select(ONE).where(
+            tags.c.tag_id == bindparam(f"t{n}"), *in_scope(TAGS, public, postings=tags)
+        )
         counted = select(func.count()).select_from(some.limit(RARE).subquery())
         members.append(select(literal_column(str(n)).label("k"), counted.scalar_subquery()))
     return union_all(*members)
@@ -92,11 +86,11 @@ def _rare(public: bool) -> Select[Any]:
         .select_from(tags.join(labels, labels.c.image_id == tags.c.image_id))
         .where(
             tags.c.tag_id.in_(bindparam("tags", expanding=True)),
-            *_scope(tags, public),
+            *in_scope(TAGS, public, postings=tags),
             # The labels probed by image (their primary key): SQLite with statistics would
             # rather read the label's postings and probe the tags (38 ms against 2 at 1M).
             unindexed(labels.c.label_id) == bindparam("label"),
-            *_scope(labels, public, unindexed),
+            *in_scope(LABELS, public, unindexed, postings=labels),
             unindexed(labels.c.confidence) >= bindparam("floor"),
             _no_strong_tag(tags.c.image_id),
         )
@@ -116,7 +110,7 @@ def _rare_per_tag(public: bool) -> Select[Any]:
         .where(
             labels.c.image_id == tags.c.image_id,
             labels.c.label_id == bindparam("label"),
-            *_scope(labels, public),
+            *in_scope(LABELS, public, postings=labels),
             labels.c.confidence >= bindparam("floor"),
         )
         .lateral("lc")
@@ -126,7 +120,7 @@ def _rare_per_tag(public: bool) -> Select[Any]:
         .select_from(tags.join(best, true()))
         .where(
             tags.c.tag_id.in_(bindparam("tags", expanding=True)),
-            *_scope(tags, public),
+            *in_scope(TAGS, public, postings=tags),
             best.c.conf.is_not(None),
             _no_strong_tag(tags.c.image_id),
         )
@@ -156,7 +150,7 @@ def _common(public: bool) -> Select[Any]:
         select(labels.c.image_id, labels.c.created_at, labels.c.confidence)
         .where(
             labels.c.label_id == bindparam("label"),
-            *_scope(labels, public),
+            *in_scope(LABELS, public, postings=labels),
             labels.c.confidence >= bindparam("floor"),
             checked_per_row(tagged),
             ~outdone.exists(),
@@ -176,7 +170,7 @@ def _by_label(public: bool) -> Select[Any]:
         .select_from(labels.join(tags, tags.c.image_id == labels.c.image_id))
         .where(
             labels.c.label_id == bindparam("label"),
-            *_scope(labels, public),
+            *in_scope(LABELS, public, postings=labels),
             labels.c.confidence >= bindparam("floor"),
             # The tags probed by image (their primary key), not read by name: SQLite too.
             unindexed(tags.c.tag_id).in_(bindparam("tags", expanding=True)),
