@@ -281,6 +281,25 @@ def test_a_tag_and_a_label_read_the_fewer_postings_in_order(
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_label_read_in_order_tests_the_tags_images_read_once(
+    container: Container, big_index: uuid.UUID, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tags read once (under SCAN): the label's scoped postings in order, each tested against
+    a hash of the tags' images (a hashed SubPlan), not probing the tags' table per posting."""
+    monkeypatch.setattr("bitimage.search.combined.SCAN", 10**6)
+    wrong = {}
+    for owner, scope in ((big_index, "owner"), (None, "public")):
+        query = SearchQuery(owner_id=owner, tag="common", label="common")
+        strong = [plan for sql, plan in _plans(container, query) if " AS score" in sql]
+        assert strong, f"{scope}: no strong statement"
+        index = f"ix_content_labels_{scope}_posting"
+        hashed = [plan for plan in strong if "hashed SubPlan" in plan and index in plan]
+        if not hashed or any("pk_image_tags" in plan for plan in hashed):
+            wrong[scope] = "\n\n".join(strong)
+    assert not wrong, "\n\n".join(f"{query}:\n{plan}" for query, plan in wrong.items())
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_a_common_tag_and_several_labels_join_both_scoped_postings(
     container: Container, big_index: uuid.UUID
 ) -> None:

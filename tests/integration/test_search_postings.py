@@ -138,20 +138,27 @@ def test_pages_follow_the_ranking(
                     assert got == want, (scope, floor, limit)
 
 
-# Defaults (a sample of the label's postings, then those up to the tags' count, or the tags);
-# a sample of 1 (the estimate decides); (0, 0): one label's postings read whole, several
-# labels' joined to the tags; 10**9: several labels read too.
+# Defaults (one label: PostgreSQL reads its postings up to 10 a tag posting, SQLite a sample
+# of 500, then up to the tags' count; else the tags); (1, 0): a sample of 1 (the estimate
+# decides), no label posting read (the tags after an empty read); (0, 0): one label's
+# postings read whole, several labels' joined to the tags; 10**9: several labels read too.
 @pytest.mark.parametrize(
-    ("few_tags", "scan", "sample"),
-    [(3000, 20_000, 500), (3000, 20_000, 1), (0, 0, 500), (10**9, 0, 500)],
+    ("few_tags", "scan", "sample", "per_tag"),
+    [(3000, 20_000, 500, 10), (3000, 20_000, 1, 0), (0, 0, 500, 10), (10**9, 0, 500, 10)],
 )
 def test_a_tag_and_a_label_page_as_the_ranking_says(
-    container: Container, few_tags: int, scan: int, sample: int, monkeypatch: pytest.MonkeyPatch
+    container: Container,
+    few_tags: int,
+    scan: int,
+    sample: int,
+    per_tag: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Both filters strong: 2 per exact name plus the best containing label's confidence."""
     monkeypatch.setattr("bitimage.search.combined.FEW_TAGS", few_tags)
     monkeypatch.setattr("bitimage.search.combined.SCAN", scan)
     monkeypatch.setattr("bitimage.search.combined.SAMPLE", sample)
+    monkeypatch.setattr("bitimage.search.combined.LABEL_ROWS_PER_TAG", per_tag)
     unexplained(container, monkeypatch)
     with container.database.transaction() as session:
         owner, other = uuid.uuid4(), uuid.uuid4()
@@ -255,11 +262,17 @@ def test_a_tag_typo_with_a_label_word_ranks_as_the_generic_tier(
                     assert _paged(session, container, paged) == want, (scope, floor, limit)
 
 
+@pytest.mark.parametrize("per_tag", [10, 2])
 def test_a_rare_tag_among_a_common_label_is_read_from_the_tags(
-    container: Container, monkeypatch: pytest.MonkeyPatch
+    container: Container, per_tag: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The label's first postings hold none of the tag: the sample says so, and the tags'
-    postings are read (the label has more postings than the tags: the sample read not all)."""
+    """The label's first postings hold none of the tag: the tags' postings are read after all.
+
+    SQLite: its sample says so (the label has more postings than the tags). PostgreSQL, up to
+    10 label postings a tag posting: the label is read whole (30 postings, 8 tag postings); up
+    to 2: its first 16 postings hold none of the tag, the label has more.
+    """
+    monkeypatch.setattr("bitimage.search.combined.LABEL_ROWS_PER_TAG", per_tag)
     unexplained(container, monkeypatch)
     index = container.search_index
     with container.database.transaction() as session:

@@ -6,7 +6,8 @@ name: 2 to 3; none: under 2) are ranked one after the other, each by confidence,
 Each class is read from whichever postings bound it best: the tag's postings in scope joined to
 the labels' postings in scope (few tags: one index probe per tag posting; many: a hash join of
 both scoped indexes, read without the table), or one label's postings in confidence order, each
-checked for the tags, so a LIMIT stops after a page: about page * labels / tags index probes.
+checked for the tags, so a LIMIT stops after a page: about page * labels / tags postings read
+(tested against the tags' images read once while those are few; else one probe each).
 The labels lead when the tags are many and the label filter names one label (several labels'
 postings have no common order: they would all be read and sorted). The classes below are only
 read when the ones above leave the page short.
@@ -27,8 +28,9 @@ from bitimage.search.ranking import Position
 
 STRONG = 2
 FEW_TAGS = 3000  # several labels: more tag postings in scope than this, the tags lead
-SCAN = 20_000  # one label: its postings read in order up to the tags' count, when under this
-SAMPLE = 500  # one label: its first postings read to see how common the tags are among them
+SCAN = 20_000  # one label: more tag postings than this are probed, not read once
+LABEL_ROWS_PER_TAG = 10  # one label, hashed: its postings read per tag posting, at most
+SAMPLE = 500  # one label, probed: its first postings read to see how common the tags are
 PROBES = 8_000  # tag postings probed one by one for their labels (PostgreSQL), at most
 _SLACK = 1e-9  # the confidence bound is an index range; the exact test is on the score
 # Best first: (exact tag, exact label) per class; the classes with one exact name interleave.
@@ -43,8 +45,9 @@ def _weight(members: tuple[tuple[bool, bool], ...]) -> int:
 class CombinedSearch:
     """Pages of strong matches of one tag and one label filter."""
 
-    def __init__(self, dialect: SearchDialect, lateral: bool = False) -> None:
+    def __init__(self, dialect: SearchDialect, lateral: bool = False, hashes: bool = False) -> None:
         self.dialect = dialect
+        self.hashes = hashes  # an IN sublink is read once into a hash (PostgreSQL)
         # The tags' postings lead: probed per posting (LATERAL) where the database can.
         self.by_tags = both_sql.both_per_tag if lateral else both_sql.both
 
@@ -118,12 +121,8 @@ class CombinedSearch:
         """One class member's rows, from whichever postings cost less to read.
 
         The tags' postings in scope are counted (up to SCAN). Few: they are read, each joined
-        to its labels. Else, for one label, its first SAMPLE postings in order are read, each
-        checked for a tag: a page there ends it. Otherwise the sample tells how many of the
-        label's postings a page would take (the tags' share among them); the label's postings
-        are read in order, at most as many as the tags have, when that looks cheaper than the
-        tags (or the label has fewer postings than the tags), and the tags are read when it
-        does not, or when those postings fall short after all.
+        to its labels. Else, for one label, its postings are read in confidence order
+        (`_label_first`), and the tags after all when those fall short.
         """
         public = shape[0]
         counted = {**scope, "tags": values["tags"], "cap": SCAN + 1}
@@ -132,26 +131,70 @@ class CombinedSearch:
         if count > need and len(labels) == 1:
             if count > SCAN:  # too many tags to read: the label's postings in order, whole
                 return session.execute(both_sql.both_by_label(*shape), values).all()
-            scan = both_sql.both_by_label(*shape, scan=True)
-            sample = min(SAMPLE, count)
-            rows = session.execute(scan, {**values, "scan": sample}).all()
-            limit = values["limit"]
-            if len(rows) >= limit:
+            read = self._hashed if self.hashes else self._sampled
+            rows = read(session, shape, values, scope, count)
+            if rows is not None:
                 return rows
-            fewer = {**scope, "first": labels, "cap": count + 1}  # more than the sample
-            postings = session.execute(both_sql.label_count(public), fewer).scalar_one()
-            if postings <= sample:  # the sample read every posting of the label
-                return rows
-            expected = limit * sample / len(rows) if rows else float("inf")
-            if postings < count or expected < count:
-                rows = session.execute(scan, {**values, "scan": count}).all()
-                if len(rows) >= limit or postings < count:
-                    return rows
         elif count > need and self._labels_lead(session, public, scope, labels, count, need):
             return session.execute(both_sql.both_by_label(*shape), values).all()
         # Probed per tag posting while they are few; many: both postings hashed and joined.
         by_tags = self.by_tags if count <= PROBES else both_sql.both
         return session.execute(by_tags(*shape), values).all()
+
+    def _hashed(
+        self,
+        session: Session,
+        shape: tuple[bool, bool, bool, bool],
+        values: dict[str, Any],
+        scope: dict[str, Any],
+        count: int,
+    ) -> Sequence[Any] | None:
+        """The label's postings, at most LABEL_ROWS_PER_TAG per tag posting, tested against
+        the tags' images read once into a hash (PostgreSQL): a page there, or the label read
+        whole, is the answer (None: read the tags). A class then costs at most about twice
+        its tags' read, however tags and labels correlate; mostly a fraction of it."""
+        scan = count * LABEL_ROWS_PER_TAG
+        statement = both_sql.both_by_label(*shape, scan=True, hashed=True)
+        rows = session.execute(statement, {**values, "scan": scan}).all()
+        if len(rows) >= values["limit"]:
+            return rows
+        fewer = {**scope, "first": values["first"], "cap": scan + 1}
+        if session.execute(both_sql.label_count(shape[0]), fewer).scalar_one() <= scan:
+            return rows  # every posting of the label was read
+        return None
+
+    def _sampled(
+        self,
+        session: Session,
+        shape: tuple[bool, bool, bool, bool],
+        values: dict[str, Any],
+        scope: dict[str, Any],
+        count: int,
+    ) -> Sequence[Any] | None:
+        """The label's first SAMPLE postings, each probing the tags: a page there ends it.
+
+        Otherwise the sample tells how many of the label's postings a page would take (the
+        tags' share among them); the label's postings are read in order, at most as many as
+        the tags have, when that looks cheaper than the tags (or the label has fewer postings
+        than the tags). None: read the tags (it does not look cheaper, or fell short).
+        """
+        public = shape[0]
+        scan = both_sql.both_by_label(*shape, scan=True)
+        sample = min(SAMPLE, count)
+        rows = session.execute(scan, {**values, "scan": sample}).all()
+        limit = values["limit"]
+        if len(rows) >= limit:
+            return rows
+        fewer = {**scope, "first": values["first"], "cap": count + 1}  # more than the sample
+        postings = session.execute(both_sql.label_count(public), fewer).scalar_one()
+        if postings <= sample:  # the sample read every posting of the label
+            return rows
+        expected = limit * sample / len(rows) if rows else float("inf")
+        if postings < count or expected < count:
+            rows = session.execute(scan, {**values, "scan": count}).all()
+            if len(rows) >= limit or postings < count:
+                return rows
+        return None
 
     def _labels_lead(
         self,

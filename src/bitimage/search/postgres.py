@@ -171,6 +171,7 @@ class PostgresSearchIndex(TieredSearchIndex):
     scope_rows = scope_table("image_search")
     word_rows = (scope_table("image_search_postings"),)  # the names' words (name_words.py)
     lateral = True
+    hashes = True
 
     def index(self, session: Session, entries: Sequence[SearchEntry]) -> None:
         """Add or replace these images' rows (one upsert, executed for the whole batch)."""

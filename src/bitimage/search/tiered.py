@@ -94,6 +94,7 @@ class TieredSearchIndex:
     scope_rows: TableClause  # this database's search rows that carry the scope
     word_rows: tuple[TableClause, ...] = ()  # other rows of this database that carry it
     lateral = False  # the database runs LATERAL subqueries (search/postings.py both_per_tag)
+    hashes = False  # the database reads an IN sublink once into a hash (search/combined.py)
 
     def __init__(self, label_words: LabelWords | None = None) -> None:
         self.label_words = label_words
@@ -179,7 +180,7 @@ class TieredSearchIndex:
 
     @functools.cached_property
     def _combined(self) -> CombinedSearch:
-        return CombinedSearch(self.dialect, self.lateral)
+        return CombinedSearch(self.dialect, self.lateral, self.hashes)
 
     @functools.cached_property
     def _combined_fuzzy(self) -> CombinedFuzzy:
