@@ -18,6 +18,12 @@ from bitimage.search.ports import SearchQuery
 from bitimage.users.models import User
 
 ROWS = 30_000
+# Two of the vocabulary's words (md5('w1'), md5('w2'): 8 characters each), one letter off.
+TWO_WORDS = (
+    hashlib.md5(b"w1", usedforsecurity=False).hexdigest()[:7]
+    + "x "
+    + hashlib.md5(b"w2", usedforsecurity=False).hexdigest()[:8]
+)
 _HASH = hashlib.md5(b"777", usedforsecurity=False).hexdigest()  # row 777's name, tag, label
 WORDS = ["harbour", "sunset", "mountain", "kitten", "bicycle", "lantern", "meadow", "castle"]
 
@@ -329,3 +335,43 @@ def test_search_statements_are_planned_for_their_values(container: Container) ->
             container.search_index.search(session, query)
         prepared = session.execute(text("SELECT count(*) FROM pg_prepared_statements"))
         assert prepared.scalar_one() == 0
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_vocabulary_is_read_for_similar_names_through_its_trigram_index(
+    container: Container,
+) -> None:
+    """A term of two words among 10,000 names pairing 100 words: the planner, counting
+    word_similarity as cheap, would read every tag (a seq scan); the search reads the
+    vocabulary through its trigram index, then has the seq scan back."""
+    with container.database.transaction() as session:
+        session.execute(
+            text(
+                "INSERT INTO tags (id, name) SELECT md5('t' || a || ' ' || b)::uuid, "
+                "substr(md5('w' || a), 1, 8) || ' ' || substr(md5('w' || b), 1, 8) "
+                "FROM generate_series(1, 100) a, generate_series(1, 100) b"
+            )
+        )
+    with container.database.engine.connect().execution_options(
+        isolation_level="AUTOCOMMIT"
+    ) as conn:
+        conn.execute(text("VACUUM ANALYZE tags"))
+    plans: list[str] = []
+
+    def explain(conn: Connection, cursor: Any, sql: str, params: Any, *_: Any) -> None:
+        if "<%" in sql and "FROM tags" in sql:
+            explained = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            explained.execute("EXPLAIN " + sql, params)  # in the search's own transaction
+            plans.append("\n".join(row[0] for row in explained.fetchall()))
+
+    engine = container.database.engine
+    event.listen(engine, "after_cursor_execute", explain)
+    try:
+        with container.database.transaction(write=False) as session:
+            container.search_index.search(session, SearchQuery(None, tag=TWO_WORDS))
+            after = session.execute(text("SHOW enable_seqscan")).scalar_one()
+    finally:
+        event.remove(engine, "after_cursor_execute", explain)
+    assert plans, "the tag vocabulary was not read for similar names"
+    assert all("ix_tags_name_trgm" in plan for plan in plans), plans
+    assert after == "on"
