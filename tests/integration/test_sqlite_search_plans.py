@@ -142,3 +142,33 @@ def test_a_tag_and_label_class_is_read_from_the_tags_with_statistics(
         "(image_id=?)",
     ]
     assert found
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_labels_first_postings_are_read_in_the_index_order_with_statistics(
+    analysed: Container,
+) -> None:
+    """Up to a cutoff, the label's scoped postings in the index's own order: the LIMIT stops
+    the read after a page (a subquery with a LIMIT was sorted again, so all its rows read)."""
+    label = f"{1:08x}{0:024x}"
+    values = {"first": [label], "labels": [label], "owner": OWNER, "floor": 0.0}
+    cutoff = postings_both.label_cutoff(False, False).params(**values, skip=50)
+    with analysed.database.transaction(write=False) as session:
+        cut = session.execute(cutoff).one()
+    statement = postings_both.both_by_label(False, False, False, True, bounded=True).params(
+        **values,
+        tags=[f"{3:08x}{n:024x}" for n in range(TAGS)],
+        exact_label=label,
+        exact_tag=f"{3:08x}{999:024x}",
+        kc=cut[0],
+        kt=cut[1],
+        ki=cut[2],
+        limit=5,
+    )
+    plan, found = _plan(analysed, statement)
+    assert plan[0].startswith(
+        "SEARCH image_content_labels USING INDEX ix_content_labels_owner_posting "
+        "(user_id=? AND label_id=? AND confidence>?)"
+    ), plan
+    assert not any("TEMP B-TREE" in step for step in plan), plan
+    assert found

@@ -154,7 +154,7 @@ class CombinedSearch:
         whole, is the answer (None: read the tags). A class then costs at most about twice
         its tags' read, however tags and labels correlate; mostly a fraction of it."""
         scan = count * LABEL_ROWS_PER_TAG
-        statement = both_sql.both_by_label(*shape, scan=True, hashed=True)
+        statement = both_sql.both_by_label(*shape, hashed=True)
         rows = session.execute(statement, {**values, "scan": scan}).all()
         if len(rows) >= values["limit"]:
             return rows
@@ -179,22 +179,36 @@ class CombinedSearch:
         than the tags). None: read the tags (it does not look cheaper, or fell short).
         """
         public = shape[0]
-        scan = both_sql.both_by_label(*shape, scan=True)
         sample = min(SAMPLE, count)
-        rows = session.execute(scan, {**values, "scan": sample}).all()
+        rows, whole = self._first(session, shape, values, sample)
         limit = values["limit"]
-        if len(rows) >= limit:
+        if len(rows) >= limit or whole:
             return rows
         fewer = {**scope, "first": values["first"], "cap": count + 1}  # more than the sample
         postings = session.execute(both_sql.label_count(public), fewer).scalar_one()
-        if postings <= sample:  # the sample read every posting of the label
-            return rows
         expected = limit * sample / len(rows) if rows else float("inf")
         if postings < count or expected < count:
-            rows = session.execute(scan, {**values, "scan": count}).all()
-            if len(rows) >= limit or postings < count:
+            rows, whole = self._first(session, shape, values, count)
+            if len(rows) >= limit or whole:
                 return rows
         return None
+
+    def _first(
+        self,
+        session: Session,
+        shape: tuple[bool, bool, bool, bool],
+        values: dict[str, Any],
+        scan: int,
+    ) -> tuple[Sequence[Any], bool]:
+        """The class's rows among the label's first `scan` postings; True: those were all."""
+        public, after = shape[0], shape[1]
+        skip = {**values, "skip": scan}
+        cut = session.execute(both_sql.label_cutoff(public, after), skip).first()
+        if cut is None:  # no more postings than that: all of them
+            return session.execute(both_sql.both_by_label(*shape), values).all(), True
+        bound = {**values, "kc": cut[0], "kt": cut[1], "ki": cut[2]}
+        statement = both_sql.both_by_label(*shape, bounded=True)
+        return session.execute(statement, bound).all(), False
 
     def _labels_lead(
         self,

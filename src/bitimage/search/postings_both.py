@@ -201,25 +201,8 @@ def both(public: bool, after: bool, exact_tag: bool, exact_label: bool) -> Selec
     return statement
 
 
-@functools.lru_cache(maxsize=64)
-def both_by_label(
-    public: bool,
-    after: bool,
-    exact_tag: bool,
-    exact_label: bool,
-    scan: bool = False,
-    hashed: bool = False,
-) -> Select[Any]:
-    """The same class read from the labels' postings in scope, most confident first.
-
-    Each image at its best label (:labels, at or above :floor) only, those of :first leading
-    the scan; kept when it has a tag of :tags (and, without the exact tag, not that one) and
-    the exact label or not: a LIMIT stops after a page when the tags are common. With `scan`,
-    only the first :scan postings are read: fewer rows than the LIMIT then means "read the
-    tags instead" (the rows found are still the best ones, the order being the same). Each
-    posting probes the tags, or, `hashed`, is tested against the tags' images read once (the
-    caller bounds their count).
-    """
+def _label_range(public: bool, after: bool) -> list[ColumnElement[bool]]:
+    """The labels' (:first) postings in scope at or above :floor (after a cursor: up to :top)."""
     labels = LABELS.postings
     index_range = [
         labels.c.label_id.in_(bindparam("first", expanding=True)),
@@ -228,9 +211,67 @@ def both_by_label(
     ]
     if after:  # an index range up to the cursor's confidence, then the exact test
         index_range.append(labels.c.confidence <= bindparam("top"))
+    return index_range
+
+
+@functools.lru_cache(maxsize=8)
+def label_cutoff(public: bool, after: bool) -> Select[Any]:
+    """The key (confidence, time, id) of the labels' posting :skip + 1 in order: a read of
+    :skip postings stops before it (no row: they have no more than that)."""
+    labels = LABELS.postings
+    return (
+        select(labels.c.confidence, labels.c.created_at, labels.c.image_id)
+        .where(*_label_range(public, after))
+        .order_by(*ranked_order(LABELS))
+        .limit(1)
+        .offset(bindparam("skip"))
+    )
+
+
+def _up_to_cutoff(labels: Any) -> list[ColumnElement[bool]]:
+    """The postings before the cutoff (:kc, :kt, :ki) in order, the index range first."""
+    confidence: ColumnElement[Any] = bindparam("kc", type_=Float())
+    moment: ColumnElement[Any] = bindparam("kt")
+    image_id: ColumnElement[Any] = bindparam("ki")
+    same = labels.c.confidence == confidence
+    return [
+        labels.c.confidence >= confidence,
+        or_(
+            labels.c.confidence > confidence,
+            same & (labels.c.created_at > moment),
+            same & (labels.c.created_at == moment) & (labels.c.image_id > image_id),
+        ),
+    ]
+
+
+@functools.lru_cache(maxsize=64)
+def both_by_label(
+    public: bool,
+    after: bool,
+    exact_tag: bool,
+    exact_label: bool,
+    hashed: bool = False,
+    bounded: bool = False,
+) -> Select[Any]:
+    """The same class read from the labels' postings in scope, most confident first.
+
+    Each image at its best label (:labels, at or above :floor) only, those of :first leading
+    the scan; kept when it has a tag of :tags (and, without the exact tag, not that one) and
+    the exact label or not: a LIMIT stops after a page when the tags are common. Each posting
+    probes the tags. `hashed`: only the first :scan postings are read, each tested against
+    the tags' images read once (the caller bounds their count). `bounded`: only the postings
+    up to a cutoff (`label_cutoff`) are read, in the index's order (SQLite sorted the rows of
+    a subquery with a LIMIT again, so it read them all: 122 ms against 19 ms). Fewer rows
+    than the LIMIT then means "read the tags instead" (the rows found are still the best
+    ones, the order being the same).
+    """
+    labels = LABELS.postings
+    index_range = _label_range(public, after)
     rows: Any = labels
     where: list[ColumnElement[bool]] = index_range
-    if scan:
+    if bounded:
+        where = [*index_range, *_up_to_cutoff(labels)]
+    if hashed:
         columns = ("image_id", "created_at", "confidence", "label_id", "analyser")
         inner = select(*(labels.c[name] for name in columns)).where(*index_range)
         rows = inner.order_by(*ranked_order(LABELS)).limit(bindparam("scan")).subquery("l")
