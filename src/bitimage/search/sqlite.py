@@ -7,6 +7,7 @@ candidates are the images sharing trigrams with every filter, best bm25 first.
 from __future__ import annotations
 
 import functools
+import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -54,6 +55,8 @@ _ROWS = table(
 )  # fmt: skip
 _NEWLINE = literal_column("char(10)", String)
 LIKE = "like"
+COUNTS_SECONDS = 60.0  # how long an owner's image count routes their private searches
+MAX_COUNTS = 10_000  # owners' counts kept, at most
 
 # Built once: index() runs in the notify transaction, under the database's write lock.
 _ROWIDS = text("SELECT image_id, rowid FROM image_search_rows WHERE image_id IN :ids").bindparams(
@@ -162,6 +165,11 @@ class SqliteSearchIndex(TieredSearchIndex):
     ) -> None:
         super().__init__(label_words)
         self.owner_scan = owner_scan  # owners with more images are searched through FTS5
+        # Owners' counts, kept COUNTS_SECONDS: counting 30,001 index entries took 2.5 ms of
+        # each search of an owner with 100,000 images. A count only routes a search (both
+        # ways give the same results), so one a minute old does no harm.
+        self.counts: dict[tuple[str, int], tuple[float, int]] = {}
+        self.clock = time.monotonic
 
     def index(self, session: Session, entries: Sequence[SearchEntry]) -> None:
         """Add or replace these images' rows: three statements for a whole batch."""
@@ -197,11 +205,15 @@ class SqliteSearchIndex(TieredSearchIndex):
         if query.owner_id is None or query.hash:
             return False
         owner = query.owner_id.hex
-        known = session.info.setdefault("search_owner_counts", {})
-        if owner not in known:  # once a unit of work: the strong and the fuzzy tier ask
+        now, key = self.clock(), (owner, self.owner_scan)
+        kept = self.counts.get(key)
+        if kept is None or now - kept[0] >= COUNTS_SECONDS:
+            if len(self.counts) >= MAX_COUNTS:
+                self.counts.clear()  # a bound on memory; the next searches count again
             params = {"owner": owner, "cap": self.owner_scan + 1}
-            known[owner] = session.execute(owned.OWNER_COUNT, params).scalar_one()
-        return bool(known[owner] <= self.owner_scan)
+            kept = (now, session.execute(owned.OWNER_COUNT, params).scalar_one())
+            self.counts[key] = kept  # threads racing here store equal counts
+        return bool(kept[1] <= self.owner_scan)
 
     def _strong(
         self,
