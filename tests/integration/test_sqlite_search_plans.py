@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import event, text
 
 from bitimage.bootstrap import Container
-from bitimage.search import postings, postings_both
+from bitimage.search import postings, postings_both, postings_by_label
 
 IMAGES, LABELS, PER_IMAGE, TAGS, TAGGED = 3_000, 100, 7, 1_000, 2
 OWNER, OTHERS = f"{1:032x}", 5
@@ -152,10 +152,10 @@ def test_a_labels_first_postings_are_read_in_the_index_order_with_statistics(
     the read after a page (a subquery with a LIMIT was sorted again, so all its rows read)."""
     label = f"{1:08x}{0:024x}"
     values = {"first": [label], "labels": [label], "owner": OWNER, "floor": 0.0}
-    cutoff = postings_both.label_cutoff(False, False).params(**values, skip=50)
+    cutoff = postings_by_label.label_cutoff(False, False).params(**values, skip=50)
     with analysed.database.transaction(write=False) as session:
         cut = session.execute(cutoff).one()
-    statement = postings_both.both_by_label(False, False, False, True, bounded=True).params(
+    statement = postings_by_label.both_by_label(False, False, False, True, bounded=True).params(
         **values,
         tags=[f"{3:08x}{n:024x}" for n in range(TAGS)],
         exact_label=label,

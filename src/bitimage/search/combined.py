@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from bitimage.search import postings as sql
 from bitimage.search import postings_both as both_sql
+from bitimage.search import postings_by_label as by_label
 from bitimage.search.postings import LABELS, TAGS
 from bitimage.search.query import EXACT_WEIGHT, SearchDialect, like_pattern
 from bitimage.search.ranking import Position
@@ -130,13 +131,13 @@ class CombinedSearch:
         labels = values["first"]
         if count > need and len(labels) == 1:
             if count > SCAN:  # too many tags to read: the label's postings in order, whole
-                return session.execute(both_sql.both_by_label(*shape), values).all()
+                return session.execute(by_label.both_by_label(*shape), values).all()
             read = self._hashed if self.hashes else self._sampled
             rows = read(session, shape, values, scope, count)
             if rows is not None:
                 return rows
         elif count > need and self._labels_lead(session, public, scope, labels, count, need):
-            return session.execute(both_sql.both_by_label(*shape), values).all()
+            return session.execute(by_label.both_by_label(*shape), values).all()
         # Probed per tag posting while they are few; many: both postings hashed and joined.
         by_tags = self.by_tags if count <= PROBES else both_sql.both
         return session.execute(by_tags(*shape), values).all()
@@ -154,7 +155,7 @@ class CombinedSearch:
         whole, is the answer (None: read the tags). A class then costs at most about twice
         its tags' read, however tags and labels correlate; mostly a fraction of it."""
         scan = count * LABEL_ROWS_PER_TAG
-        statement = both_sql.both_by_label(*shape, hashed=True)
+        statement = by_label.both_by_label(*shape, hashed=True)
         rows = session.execute(statement, {**values, "scan": scan}).all()
         if len(rows) >= values["limit"]:
             return rows
@@ -203,11 +204,11 @@ class CombinedSearch:
         """The class's rows among the label's first `scan` postings; True: those were all."""
         public, after = shape[0], shape[1]
         skip = {**values, "skip": scan}
-        cut = session.execute(both_sql.label_cutoff(public, after), skip).first()
+        cut = session.execute(by_label.label_cutoff(public, after), skip).first()
         if cut is None:  # no more postings than that: all of them
-            return session.execute(both_sql.both_by_label(*shape), values).all(), True
+            return session.execute(by_label.both_by_label(*shape), values).all(), True
         bound = {**values, "kc": cut[0], "kt": cut[1], "ki": cut[2]}
-        statement = both_sql.both_by_label(*shape, bounded=True)
+        statement = by_label.both_by_label(*shape, bounded=True)
         return session.execute(statement, bound).all(), False
 
     def _labels_lead(

@@ -2,7 +2,7 @@
 
 1. Label postings.
 
-A label read in confidence order (search/postings.py both_by_label, streams, the typo tier of a
+A label read in confidence order (search/postings_by_label.py, streams, the typo tier of a
 tag with a label) compares each posting with the image's other postings of the label, down to
 the analyser (an image's best label). The scoped indexes lacked that column, so every posting
 scanned was fetched from the table too: 5,580 postings of `animal` in the public scope, 21 ms
