@@ -208,7 +208,16 @@ class _Words:
 
 @pytest.mark.parametrize(
     ("rare", "few_labels", "candidates"),
-    [(1000, 0, 400), (0, 0, 400), (0, 10**6, 400), (1000, 0, 7), (0, 0, 7), (0, 10**6, 7)],
+    [
+        (1000, 0, 400),
+        (1000, 10**6, 400),
+        (0, 0, 400),
+        (0, 10**6, 400),
+        (1000, 0, 7),
+        (1000, 10**6, 7),
+        (0, 0, 7),
+        (0, 10**6, 7),
+    ],
 )
 def test_a_tag_typo_with_a_label_word_ranks_as_the_generic_tier(
     container: Container,
@@ -219,7 +228,9 @@ def test_a_tag_typo_with_a_label_word_ranks_as_the_generic_tier(
 ) -> None:
     """The typo tier read from the postings gives the generic tier's ranking (its best
     `candidates`); `rare` 0: every tag read from the label's postings in confidence order, or
-    (`few_labels`) the label's postings read whole with the tags of each image."""
+    (`few_labels`) the label's postings read whole with the tags of each image; `rare` 1000:
+    the tags read whole, joined to the label's postings (`few_labels`: by hashing both, else
+    on PostgreSQL probed per tag posting)."""
     monkeypatch.setattr("bitimage.search.combined_fuzzy.RARE", rare)
     monkeypatch.setattr("bitimage.search.combined_fuzzy.FEW_LABELS", few_labels)
     monkeypatch.setattr("bitimage.search.combined_fuzzy.MANY_COMMON", 1)

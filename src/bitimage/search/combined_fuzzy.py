@@ -9,7 +9,9 @@ by confidence, then newest.
 
 The similar tags are the vocabulary's names most similar to the term (`PostingSearch`'s
 `similar_names`, at most MAX_STREAMS). Their postings in scope are counted (up to RARE each):
-a rare tag's images with the label are all read at once, joined to their labels; a common
+a rare tag's images with the label are all read at once, joined to their labels (both scoped
+postings hashed when the label has fewer than FEW_LABELS postings in scope, as an owner's label
+mostly has; else, on PostgreSQL, each tag posting probing its image's labels); a common
 tag's are read from the label's postings in confidence order, each checked for the tag, with
 a LIMIT, most similar tag first, until FUZZY_CANDIDATES images are found (a first page: until
 the page is); with MANY_COMMON common tags or more and a label of fewer than FEW_LABELS
@@ -187,7 +189,7 @@ class CombinedFuzzy:
     ) -> None:
         self.dialect = dialect
         self.postings = postings
-        self.rare = _rare_per_tag if lateral else _rare  # LATERAL where the database has it
+        self.lateral = lateral  # the database has LATERAL (_rare_per_tag)
 
     def page(
         self,
@@ -214,13 +216,20 @@ class CombinedFuzzy:
         counts = self._counts(session, public, scope, names)
         best: dict[str, Position] = {}
         rare = [name for name in names if counts[name.id] < RARE]
+        common = {name.id: name for name in names if counts[name.id] >= RARE}
+        few = None  # whether the label has fewer than FEW_LABELS postings in scope
+        if (rare and self.lateral) or len(common) >= MANY_COMMON:
+            few = self._few_labelled(session, scope, label[0])
         if rare:
             by_id = {name.id: name for name in rare}
-            rows = session.execute(self.rare(public), {**values, "tags": list(by_id)})
+            # Few label postings: both scoped postings hashed and joined (an owner's label, at
+            # most their images: 3 ms where probing per tag posting took 80 at 1M); many:
+            # each tag posting probes its image's labels (LATERAL, PostgreSQL).
+            statement = _rare(public) if few or not self.lateral else _rare_per_tag(public)
+            rows = session.execute(statement, {**values, "tags": list(by_id)})
             for image_id, created_at, tag_id, confidence in rows:
                 self._keep(best, by_id[tag_id], created_at, image_id, confidence)
-        common = {name.id: name for name in names if counts[name.id] >= RARE}
-        if len(common) >= MANY_COMMON and self._few_labelled(session, scope, label[0]):
+        if len(common) >= MANY_COMMON and few:
             # Several common tags and a label of not so many postings: those are read whole,
             # each with the common tags its image has (one probe each), not scanned per tag.
             rows = session.execute(_by_label(public), {**values, "tags": list(common)})
