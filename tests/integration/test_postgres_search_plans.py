@@ -104,19 +104,27 @@ def big_index(container: Container) -> uuid.UUID:
                 "created_at, NOT is_private FROM (SELECT *, row_number() OVER () g FROM images) i"
             )
         )
-    # VACUUM as autovacuum would: it also merges the GIN pending list the inserts filled.
+    _vacuum(
+        container,
+        "images",
+        "image_search",
+        "image_search_words",
+        "image_search_postings",
+        "content_labels",
+        "tags",
+        "image_tags",
+        "image_content_labels",
+    )
+    return owner
+
+
+def _vacuum(container: Container, *tables: str) -> None:
+    """VACUUM ANALYZE as autovacuum would: it also merges the GIN pending list inserts fill."""
     with container.database.engine.connect().execution_options(
         isolation_level="AUTOCOMMIT"
     ) as conn:
-        conn.execute(text("VACUUM ANALYZE images"))
-        conn.execute(text("VACUUM ANALYZE image_search"))
-        conn.execute(text("VACUUM ANALYZE image_search_words"))
-        conn.execute(text("VACUUM ANALYZE image_search_postings"))
-        conn.execute(text("VACUUM ANALYZE content_labels"))
-        conn.execute(text("VACUUM ANALYZE tags"))
-        conn.execute(text("VACUUM ANALYZE image_tags"))
-        conn.execute(text("VACUUM ANALYZE image_content_labels"))
-    return owner
+        for table in tables:
+            conn.execute(text(f"VACUUM ANALYZE {table}"))
 
 
 def _captured(container: Container, query: SearchQuery) -> list[tuple[str, Any]]:
@@ -352,10 +360,7 @@ def test_a_vocabulary_is_read_for_similar_names_through_its_trigram_index(
                 "FROM generate_series(1, 100) a, generate_series(1, 100) b"
             )
         )
-    with container.database.engine.connect().execution_options(
-        isolation_level="AUTOCOMMIT"
-    ) as conn:
-        conn.execute(text("VACUUM ANALYZE tags"))
+    _vacuum(container, "tags")
     plans: list[str] = []
 
     def explain(conn: Connection, cursor: Any, sql: str, params: Any, *_: Any) -> None:

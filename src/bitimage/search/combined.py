@@ -16,7 +16,7 @@ read when the ones above leave the page short.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.orm import Session
 
@@ -36,6 +36,15 @@ PROBES = 8_000  # tag postings probed one by one for their labels (PostgreSQL), 
 _SLACK = 1e-9  # the confidence bound is an index range; the exact test is on the score
 # Best first: (exact tag, exact label) per class; the classes with one exact name interleave.
 _CLASSES = (((True, True),), ((True, False), (False, True)), ((False, False),))
+
+
+class _Member(NamedTuple):
+    """One class member's read: the transaction, its statements' shape, values and scope."""
+
+    session: Session
+    shape: tuple[bool, bool, bool, bool]
+    values: dict[str, Any]
+    scope: dict[str, Any]
 
 
 def _weight(members: tuple[tuple[bool, bool], ...]) -> int:
@@ -123,7 +132,8 @@ class CombinedSearch:
 
         The tags' postings in scope are counted (up to SCAN). Few: they are read, each joined
         to its labels. Else, for one label, its postings are read in confidence order
-        (`_label_first`), and the tags after all when those fall short.
+        (`_hashed` on PostgreSQL, `_sampled` on SQLite), and the tags after all when those
+        fall short.
         """
         public = shape[0]
         counted = {**scope, "tags": values["tags"], "cap": SCAN + 1}
@@ -133,7 +143,7 @@ class CombinedSearch:
             if count > SCAN:  # too many tags to read: the label's postings in order, whole
                 return session.execute(by_label.both_by_label(*shape), values).all()
             read = self._hashed if self.hashes else self._sampled
-            rows = read(session, shape, values, scope, count)
+            rows = read(_Member(session, shape, values, scope), count)
             if rows is not None:
                 return rows
         elif count > need and self._labels_lead(session, public, scope, labels, count, need):
@@ -142,18 +152,12 @@ class CombinedSearch:
         by_tags = self.by_tags if count <= PROBES else both_sql.both
         return session.execute(by_tags(*shape), values).all()
 
-    def _hashed(
-        self,
-        session: Session,
-        shape: tuple[bool, bool, bool, bool],
-        values: dict[str, Any],
-        scope: dict[str, Any],
-        count: int,
-    ) -> Sequence[Any] | None:
+    def _hashed(self, member: _Member, count: int) -> Sequence[Any] | None:
         """The label's postings, at most LABEL_ROWS_PER_TAG per tag posting, tested against
         the tags' images read once into a hash (PostgreSQL): a page there, or the label read
         whole, is the answer (None: read the tags). A class then costs at most about twice
         its tags' read, however tags and labels correlate; mostly a fraction of it."""
+        session, shape, values, scope = member
         scan = count * LABEL_ROWS_PER_TAG
         statement = by_label.both_by_label(*shape, hashed=True)
         rows = session.execute(statement, {**values, "scan": scan}).all()
@@ -164,14 +168,7 @@ class CombinedSearch:
             return rows  # every posting of the label was read
         return None
 
-    def _sampled(
-        self,
-        session: Session,
-        shape: tuple[bool, bool, bool, bool],
-        values: dict[str, Any],
-        scope: dict[str, Any],
-        count: int,
-    ) -> Sequence[Any] | None:
+    def _sampled(self, member: _Member, count: int) -> Sequence[Any] | None:
         """The label's first SAMPLE postings, each probing the tags: a page there ends it.
 
         Otherwise the sample tells how many of the label's postings a page would take (the
@@ -179,29 +176,24 @@ class CombinedSearch:
         the tags have, when that looks cheaper than the tags (or the label has fewer postings
         than the tags). None: read the tags (it does not look cheaper, or fell short).
         """
-        public = shape[0]
+        session, shape, values, scope = member
         sample = min(SAMPLE, count)
-        rows, whole = self._first(session, shape, values, sample)
+        rows, whole = self._first(member, sample)
         limit = values["limit"]
         if len(rows) >= limit or whole:
             return rows
         fewer = {**scope, "first": values["first"], "cap": count + 1}  # more than the sample
-        postings = session.execute(both_sql.label_count(public), fewer).scalar_one()
+        postings = session.execute(both_sql.label_count(shape[0]), fewer).scalar_one()
         expected = limit * sample / len(rows) if rows else float("inf")
         if postings < count or expected < count:
-            rows, whole = self._first(session, shape, values, count)
+            rows, whole = self._first(member, count)
             if len(rows) >= limit or whole:
                 return rows
         return None
 
-    def _first(
-        self,
-        session: Session,
-        shape: tuple[bool, bool, bool, bool],
-        values: dict[str, Any],
-        scan: int,
-    ) -> tuple[Sequence[Any], bool]:
+    def _first(self, member: _Member, scan: int) -> tuple[Sequence[Any], bool]:
         """The class's rows among the label's first `scan` postings; True: those were all."""
+        session, shape, values, _ = member
         public, after = shape[0], shape[1]
         skip = {**values, "skip": scan}
         cut = session.execute(by_label.label_cutoff(public, after), skip).first()
