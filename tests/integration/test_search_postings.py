@@ -7,8 +7,10 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from bitimage.analysis.ports import Label
@@ -17,6 +19,7 @@ from bitimage.bootstrap import Container
 from bitimage.images.repository import ImageRepository
 from bitimage.search.ports import SearchEntry, SearchQuery
 from bitimage.search.ranking import value_score
+from bitimage.search.streams import Name
 from bitimage.search.tiered import TieredSearchIndex
 from bitimage.users.models import User
 from tests.support import add_image_row, set_tags
@@ -309,3 +312,35 @@ def test_a_rare_tag_among_a_common_label_is_read_from_the_tags(
             add(f"other {n}", ["tiger"], [])
         query = SearchQuery(None, tag="tiger", label="cat", limit=2)
         assert _paged(session, container, query) == both  # most confident first
+
+
+@pytest.mark.parametrize("rare", [1000, 3])
+def test_a_typo_tiers_tags_are_counted_in_scope_up_to_rare(
+    container: Container, rare: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each similar tag's postings in scope, counted up to RARE, by name: PostgreSQL counts
+    over an array of the tags (one subquery), SQLite in a union of one count per tag."""
+    monkeypatch.setattr("bitimage.search.combined_fuzzy.RARE", rare)
+    index = container.search_index
+    assert isinstance(index, TieredSearchIndex)
+    with container.database.transaction() as session:
+        owner, other = uuid.uuid4(), uuid.uuid4()
+        session.add_all([User(id=user, image_upload_count=0) for user in (owner, other)])
+        session.flush()
+        # (owner, private, tags) per image: tigers 5 of the owner's (2 public), 4 of another's
+        # (all public); tigor 1 private; tigex none anywhere but on a private image of other.
+        made = [(owner, True, ["tigers"])] * 3 + [(owner, False, ["tigers", "tigor"])] * 2
+        made += [(other, False, ["tigers"])] * 4 + [(owner, True, ["tigor"])]
+        made += [(other, True, ["tigex"])]
+        for user, private, tags in made:
+            image_id = add_image_row(session, user, "img", is_private=private)
+            set_tags(session, image_id, tags)
+        ids: dict[str, Any] = dict(session.execute(text("SELECT name, id FROM tags")).all())
+        names = [Name(ids[name], 1, 0.5) for name in ("tigex", "tigers", "tigor")]
+        fuzzy = index._combined_fuzzy
+        mine = fuzzy._counts(session, False, index._posting_scope(SearchQuery(owner)), names)
+        everyone = fuzzy._counts(session, True, index._posting_scope(SearchQuery(None)), names)
+    capped = {name: min(count, rare) for name, count in (("tigex", 0), ("tigers", 5), ("tigor", 3))}
+    assert mine == {ids[name]: count for name, count in capped.items()}
+    seen = {"tigex": 0, "tigers": min(6, rare), "tigor": min(2, rare)}
+    assert everyone == {ids[name]: count for name, count in seen.items()}

@@ -6,7 +6,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import cast
+from typing import NamedTuple, cast
 
 from sqlalchemy import (
     BindParameter,
@@ -82,6 +82,29 @@ _TAG_IDS = select(_TAGS.c.name, _TAGS.c.id).where(
 _INSERT_IMAGES, _INSERT_TAGS = insert(_IMAGES), insert(_TAGS)
 _INSERT_IMAGE_TAGS = insert(_IMAGE_TAGS)
 
+
+class Listed(NamedTuple):
+    """What a summary shows of an image and what its URLs need: a row, not a mapped object."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    name: str
+    is_private: bool
+    file_format: str
+    storage_key: str
+    placeholder: str | None
+    created_at: datetime
+    width: int
+    height: int
+    size_bytes: int
+    analysis_status: str
+    public_copy: bool
+    rendered_at: datetime | None
+
+
+# A page of summaries read as rows: building 100 mapped Images (identity map, every column,
+# the analysis facts' JSON) took about half of an unfiltered page's time (bench_search).
+_LISTED = select(*(_IMAGES.c[column] for column in Listed._fields)).where(_IMAGES.c.id.in_(_ids()))
 
 Scopes = dict[uuid.UUID, dict[str, object]]  # image id -> user_id, created_at, visible
 
@@ -204,6 +227,14 @@ class ImageRepository:
             found.update(
                 {i.id: i for i in self.session.scalars(select(Image).where(Image.id.in_(chunk)))}
             )
+        return found
+
+    def listed(self, image_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Listed]:
+        """What summaries show of these images, by id (missing ones are absent)."""
+        found: dict[uuid.UUID, Listed] = {}
+        for chunk in _chunks(image_ids):
+            for row in self.session.execute(_LISTED, {"ids": list(chunk)}):
+                found[row[0]] = Listed._make(row)
         return found
 
     def lock(self, image_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Image]:

@@ -12,7 +12,7 @@ from bitimage.config import MIB, Settings
 from bitimage.db.session import after_commit
 from bitimage.errors import InvalidRequest, NotFound
 from bitimage.images.models import Image
-from bitimage.images.repository import ImageRepository, scope_of
+from bitimage.images.repository import ImageRepository, Listed, scope_of
 from bitimage.images.schemas import (
     ExpandedImage,
     ImageEdit,
@@ -35,6 +35,7 @@ from bitimage.users.repository import UserRepository
 
 # (image id, storage key, file format) of an image whose stripped copy is to be made.
 PublicCopy = tuple[uuid.UUID, str, str]
+Summarised = Image | Listed  # a mapped image, or the row a page of summaries reads
 
 
 class ImageService:
@@ -58,7 +59,7 @@ class ImageService:
         self.public_copies = public_copies
         self.request_renditions = request_renditions
 
-    def summary(self, image: Image, owner: bool = True) -> ImageSummary:
+    def summary(self, image: Summarised, owner: bool = True) -> ImageSummary:
         """The summary of an image, with fresh pre-signed URLs (call prepare() first).
 
         The owner's view_url is the upload as it came; anyone else's is the stripped copy.
@@ -89,12 +90,14 @@ class ImageService:
             analysis_status=image.analysis_status,
         )
 
-    def summaries(self, images: Sequence[Image], viewer: uuid.UUID | None) -> list[ImageSummary]:
+    def summaries(
+        self, images: Sequence[Summarised], viewer: uuid.UUID | None
+    ) -> list[ImageSummary]:
         """Summaries of `images` as `viewer` (None: a stranger to all of them) sees them."""
         self.prepare(images, viewer)
         return [self.summary(image, image.user_id == viewer) for image in images]
 
-    def prepare(self, images: Sequence[Image], viewer: uuid.UUID | None) -> None:
+    def prepare(self, images: Sequence[Summarised], viewer: uuid.UUID | None) -> None:
         """Make what `viewer` is about to be sent URLs of, and queue what can wait.
 
         A stranger's view_url must point at a stripped copy: those missing are made now

@@ -44,7 +44,7 @@ class SearchService:
             raise InvalidRequest(
                 f"cursor is invalid: {exc}", "Start again without a cursor"
             ) from None
-        found = ImageRepository(session).get_many(page.image_ids)
+        found = ImageRepository(session).listed(page.image_ids)
         ordered = [found[i] for i in page.image_ids if i in found]
         return SummaryPage(
             images=self.images.summaries(ordered, query.owner_id), next_cursor=page.next_cursor

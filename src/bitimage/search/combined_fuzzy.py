@@ -34,11 +34,13 @@ from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
     Select,
+    TextClause,
     bindparam,
     func,
     literal_column,
     or_,
     select,
+    text,
     true,
     union_all,
 )
@@ -67,16 +69,32 @@ def _no_strong_tag(image_id: ColumnElement[Any]) -> ColumnElement[bool]:
 
 @functools.lru_cache(maxsize=16)
 def _counts(public: bool, size: int) -> CompoundSelect[Any]:
-    """Each tag's (:t<n>) postings in scope, counted up to RARE."""
+    """Each tag's (:t<n>) postings in scope, counted up to :rare."""
     tags = TAGS.postings
     members = []
     for n in range(size):
         some = select(ONE).where(
             tags.c.tag_id == bindparam(f"t{n}"), *in_scope(TAGS, public, postings=tags)
         )
-        counted = select(func.count()).select_from(some.limit(RARE).subquery())
+        counted = select(func.count()).select_from(some.limit(bindparam("rare")).subquery())
         members.append(select(literal_column(str(n)).label("k"), counted.scalar_subquery()))
     return union_all(*members)
+
+
+def _counts_of_array(public: bool) -> TextClause:
+    """`_counts` over an array of the tags (:ids), one subquery planned once (PostgreSQL).
+
+    The union of 24 members took PostgreSQL 2.5 ms to plan, twice as long as to run.
+    """
+    scope = "t.visible" if public else "t.user_id = :owner"
+    return text(
+        f"SELECT n.k - 1, (SELECT count(*) FROM (SELECT 1 FROM {TAGS.postings.name} t "  # noqa: S608 - fixed names
+        f"WHERE t.tag_id = n.id AND {scope} LIMIT :rare) c) "
+        "FROM unnest(CAST(:ids AS uuid[])) WITH ORDINALITY AS n(id, k)"
+    )
+
+
+_COUNTS_OF_ARRAY = {public: _counts_of_array(public) for public in (True, False)}
 
 
 @functools.lru_cache(maxsize=4)
@@ -189,7 +207,7 @@ class CombinedFuzzy:
     ) -> None:
         self.dialect = dialect
         self.postings = postings
-        self.lateral = lateral  # the database has LATERAL (_rare_per_tag)
+        self.lateral = lateral  # PostgreSQL: LATERAL (_rare_per_tag), arrays (_counts_of_array)
 
     def page(
         self,
@@ -260,8 +278,13 @@ class CombinedFuzzy:
     def _counts(
         self, session: Session, public: bool, scope: dict[str, Any], names: Sequence[Name]
     ) -> dict[Any, int]:
+        if self.lateral:  # PostgreSQL: the tags as one array
+            ids = {**scope, "ids": [name.id for name in names], "rare": RARE}
+            rows = session.execute(_COUNTS_OF_ARRAY[public], ids)
+            counted = {int(k): int(c) for k, c in rows}
+            return {name.id: counted[n] for n, name in enumerate(names)}
         size = next((size for size in _SHAPES if size >= len(names)), len(names))
-        params: dict[str, Any] = dict(scope)
+        params: dict[str, Any] = {**scope, "rare": RARE}
         for n in range(size):  # padded with a repeated tag: its count is read twice
             name = names[min(n, len(names) - 1)]
             params[f"t{n}"] = name.id
