@@ -145,9 +145,19 @@ def test_pages_follow_the_ranking(
 # of 500, then up to the tags' count; else the tags); (1, 0): a sample of 1 (the estimate
 # decides), no label posting read (the tags after an empty read); (0, 0): one label's
 # postings read whole, several labels' joined to the tags; 10**9: several labels read too.
+# words: the label term is an analyser's word, so only that label counts (read alone, each
+# posting one of it; a second analyser gives some images a second posting of it).
 @pytest.mark.parametrize(
-    ("few_tags", "scan", "sample", "per_tag"),
-    [(3000, 20_000, 500, 10), (3000, 20_000, 1, 0), (0, 0, 500, 10), (10**9, 0, 500, 10)],
+    ("few_tags", "scan", "sample", "per_tag", "words"),
+    [
+        (3000, 20_000, 500, 10, False),
+        (3000, 20_000, 1, 0, False),
+        (0, 0, 500, 10, False),
+        (10**9, 0, 500, 10, False),
+        (3000, 20_000, 500, 10, True),
+        (3000, 20_000, 1, 0, True),
+        (3000, 0, 500, 10, True),
+    ],
 )
 def test_a_tag_and_a_label_page_as_the_ranking_says(
     container: Container,
@@ -155,6 +165,7 @@ def test_a_tag_and_a_label_page_as_the_ranking_says(
     scan: int,
     sample: int,
     per_tag: int,
+    words: bool,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Both filters strong: 2 per exact name plus the best containing label's confidence."""
@@ -162,7 +173,10 @@ def test_a_tag_and_a_label_page_as_the_ranking_says(
     monkeypatch.setattr("bitimage.search.combined.SCAN", scan)
     monkeypatch.setattr("bitimage.search.combined.SAMPLE", sample)
     monkeypatch.setattr("bitimage.search.combined.LABEL_ROWS_PER_TAG", per_tag)
-    unexplained(container, monkeypatch)
+    if words:
+        monkeypatch.setattr(container.search_index, "label_words", _Words(TERM))
+    else:
+        unexplained(container, monkeypatch)
     with container.database.transaction() as session:
         owner, other = uuid.uuid4(), uuid.uuid4()
         session.add_all([User(id=user, image_upload_count=0) for user in (owner, other)])
@@ -174,6 +188,10 @@ def test_a_tag_and_a_label_page_as_the_ranking_says(
             AnalysisRepository(session).replace_labels(
                 image_id, "a1", "m", [Label(n, c) for n, c in found]
             )
+            if words and rng.random() < 0.5:
+                twice = [Label(TERM, round(rng.random(), 3))]
+                AnalysisRepository(session).replace_labels(image_id, "a2", "m", twice)
+                found.extend((label.name, label.confidence) for label in twice)
             tags[image_id] = rng.sample(NAMES[:4], rng.randint(1, 2))
             set_tags(session, image_id, sorted(tags[image_id]))
             index_entry = SearchEntry(image_id, "img", tags[image_id], [n for n, _ in found])
@@ -184,7 +202,8 @@ def test_a_tag_and_a_label_page_as_the_ranking_says(
             for scope, postings in ((owner, mine), (None, public)):
                 keys = []
                 for image, found in postings.items():
-                    labels = [(n, c) for n, c in found if c >= (floor or 0.0) and TERM in n]
+                    matches = (lambda n: n == TERM) if words else (lambda n: TERM in n)
+                    labels = [(n, c) for n, c in found if c >= (floor or 0.0) and matches(n)]
                     if not labels or not any(TERM in tag for tag in tags[image]):
                         continue
                     score = 2 * (TERM in tags[image]) + 2 * any(n == TERM for n, _ in labels)

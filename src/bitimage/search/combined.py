@@ -18,13 +18,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
-from bitimage.search import postings as sql
 from bitimage.search import postings_both as both_sql
 from bitimage.search import postings_by_label as by_label
-from bitimage.search.postings import LABELS, TAGS
-from bitimage.search.query import EXACT_WEIGHT, SearchDialect, like_pattern
+from bitimage.search.postings import LABELS, TAGS, Vocabulary, names_of
+from bitimage.search.query import EXACT_WEIGHT, SearchDialect
 from bitimage.search.ranking import Position
 
 STRONG = 2
@@ -45,6 +45,15 @@ class _Member(NamedTuple):
     shape: tuple[bool, bool, bool, bool]
     values: dict[str, Any]
     scope: dict[str, Any]
+
+
+def _by_label(
+    shape: tuple[bool, bool, bool, bool], values: dict[str, Any], **read: bool
+) -> Select[Any]:
+    """A class read from the label's postings; reading the exact label alone needs no probe
+    for it (each posting is one)."""
+    alone = shape[3] and values["first"] == [values["exact_label"]]
+    return by_label.both_by_label(*shape, alone=alone, **read)
 
 
 def _weight(members: tuple[tuple[bool, bool], ...]) -> int:
@@ -69,18 +78,20 @@ class CombinedSearch:
         after: Position | None,
         need: int,
         exact_label: bool = False,
+        read: Vocabulary | None = None,
     ) -> list[Position]:
-        """Up to `need` strong positions after `after`, best first (`exact_label`: that one)."""
+        """Up to `need` strong positions after `after`, best first (`exact_label`: that one;
+        `read`: the vocabulary's names this search read already)."""
+        read = {} if read is None else read
         names: dict[str, tuple[list[Any], Any]] = {}
         for kind in (TAGS, LABELS):
-            term = terms[kind.field]
-            if kind is LABELS and exact_label:  # a label word: that label alone
-                matched = session.execute(sql.named(kind), {"name": term}).all()
-            else:
-                matched = session.execute(sql.containing(kind), {"like": like_pattern(term)}).all()
+            # A label word: that label alone.
+            matched = names_of(
+                session, kind, terms[kind.field], kind is LABELS and exact_label, read
+            )
             if not matched:
                 return []
-            exact = next((entry for entry, name in matched if name == term), None)
+            exact = next((entry for entry, name in matched if name == terms[kind.field]), None)
             names[kind.field] = ([entry for entry, _ in matched], exact)
         tags, exact_tag = names["tag"]
         labels, exact_label = names["label"]
@@ -141,13 +152,13 @@ class CombinedSearch:
         labels = values["first"]
         if count > need and len(labels) == 1:
             if count > SCAN:  # too many tags to read: the label's postings in order, whole
-                return session.execute(by_label.both_by_label(*shape), values).all()
+                return session.execute(_by_label(shape, values), values).all()
             read = self._hashed if self.hashes else self._sampled
             rows = read(_Member(session, shape, values, scope), count)
             if rows is not None:
                 return rows
         elif count > need and self._labels_lead(session, public, scope, labels, count, need):
-            return session.execute(by_label.both_by_label(*shape), values).all()
+            return session.execute(_by_label(shape, values), values).all()
         # Probed per tag posting while they are few; many: both postings hashed and joined.
         by_tags = self.by_tags if count <= PROBES else both_sql.both
         return session.execute(by_tags(*shape), values).all()
@@ -159,7 +170,7 @@ class CombinedSearch:
         its tags' read, however tags and labels correlate; mostly a fraction of it."""
         session, shape, values, scope = member
         scan = count * LABEL_ROWS_PER_TAG
-        statement = by_label.both_by_label(*shape, hashed=True)
+        statement = _by_label(shape, values, hashed=True)
         rows = session.execute(statement, {**values, "scan": scan}).all()
         if len(rows) >= values["limit"]:
             return rows
@@ -198,9 +209,9 @@ class CombinedSearch:
         skip = {**values, "skip": scan}
         cut = session.execute(by_label.label_cutoff(public, after), skip).first()
         if cut is None:  # no more postings than that: all of them
-            return session.execute(by_label.both_by_label(*shape), values).all(), True
+            return session.execute(_by_label(shape, values), values).all(), True
         bound = {**values, "kc": cut[0], "kt": cut[1], "ki": cut[2]}
-        statement = by_label.both_by_label(*shape, bounded=True)
+        statement = _by_label(shape, values, bounded=True)
         return session.execute(statement, bound).all(), False
 
     def _labels_lead(

@@ -46,11 +46,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from bitimage.search import postings as sql
 from bitimage.search.hints import unindexed
-from bitimage.search.postings import LABELS, TAGS, in_scope
+from bitimage.search.postings import LABELS, TAGS, Vocabulary, in_scope, names_of
 from bitimage.search.postings_both import checked_per_row, label_count
-from bitimage.search.query import FUZZY_CANDIDATES, ONE, SearchDialect, like_pattern
+from bitimage.search.query import FUZZY_CANDIDATES, ONE, SearchDialect
 from bitimage.search.ranking import EXACT, Position
 from bitimage.search.streams import FUZZY, Name, PostingSearch
 
@@ -216,13 +215,17 @@ class CombinedFuzzy:
         scope: dict[str, Any],
         after: Position | None,
         need: int,
+        read: Vocabulary | None = None,
     ) -> list[Position]:
-        """Up to `need` fuzzy positions after `after` (None: the tier's start), best first."""
-        label = session.execute(sql.named(LABELS), {"name": terms["label"]}).first()
-        if label is None or need <= 0:
+        """Up to `need` fuzzy positions after `after` (None: the tier's start), best first
+        (`read`: the vocabulary's names this search read already)."""
+        read = {} if read is None else read
+        labels = names_of(session, LABELS, terms["label"], True, read)
+        if not labels or need <= 0:
             return []
+        label = labels[0]
         term = terms["tag"]
-        strong = [i for i, _ in session.execute(sql.containing(TAGS), {"like": like_pattern(term)})]
+        strong = [i for i, _ in names_of(session, TAGS, term, False, read)]
         names = self.postings.similar_names(session, TAGS, term, set(strong))
         if not names:
             return []

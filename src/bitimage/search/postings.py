@@ -26,9 +26,10 @@ from sqlalchemy import (
     table,
     union_all,
 )
+from sqlalchemy.orm import Session
 
 from bitimage.search.hints import unindexed
-from bitimage.search.query import ONE, ZERO
+from bitimage.search.query import ONE, ZERO, like_pattern
 
 VOCABULARY_CANDIDATES = 200  # similar names read from the vocabulary, best first
 MAX_STREAMS = 24  # names read one by one; more (a short term) are read in one sorted query
@@ -91,6 +92,23 @@ def named(kind: Postings) -> Select[Any]:
     """The vocabulary's entry of one exact name (:name), if any image has it."""
     vocabulary = kind.vocabulary
     return select(vocabulary.c.id, vocabulary.c.name).where(vocabulary.c.name == bindparam("name"))
+
+
+Names = list[tuple[Any, str]]  # (id, name) entries of a vocabulary
+Vocabulary = dict[tuple[str, str, bool], Names]  # what one search read: (field, term, exact)
+
+
+def names_of(session: Session, kind: Postings, term: str, exact: bool, read: Vocabulary) -> Names:
+    """The vocabulary's entries named the term (`exact`) or containing it, read once a search
+    (its strong and typo tiers both need them)."""
+    key = (kind.field, term, exact)
+    if key not in read:
+        if exact:
+            rows = session.execute(named(kind), {"name": term})
+        else:
+            rows = session.execute(containing(kind), {"like": like_pattern(term)})
+        read[key] = [(entry, name) for entry, name in rows]
+    return read[key]
 
 
 def similar(kind: Postings, predicate: ColumnElement[bool], order: Any) -> Select[Any]:

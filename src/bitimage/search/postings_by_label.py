@@ -105,6 +105,7 @@ def both_by_label(
     exact_label: bool,
     hashed: bool = False,
     bounded: bool = False,
+    alone: bool = False,
 ) -> Select[Any]:
     """The same class read from the labels' postings in scope, most confident first.
 
@@ -116,7 +117,8 @@ def both_by_label(
     up to a cutoff (`label_cutoff`) are read, in the index's order (SQLite sorted the rows of
     a subquery with a LIMIT again, so it read them all: 122 ms against 19 ms). Fewer rows
     than the LIMIT then means "read the tags instead" (the rows found are still the best
-    ones, the order being the same).
+    ones, the order being the same). `alone`: :first is the exact label alone, so every
+    posting read is of it and the probe for it is left out.
     """
     labels = LABELS.postings
     index_range = _label_range(public, after)
@@ -150,9 +152,10 @@ def both_by_label(
     tagged = _tagged(rows.c.image_id, public) if hashed else None
     where += [
         checked_per_row(_tag_probe(rows.c.image_id, "tags")) if tagged is None else tagged,
-        has_exact_label if exact_label else ~has_exact_label,
         ~best,
     ]
+    if not alone:
+        where.append(has_exact_label if exact_label else ~has_exact_label)
     if not exact_tag:
         where.append(~has_tag(rows.c.image_id, "exact_tag", False))
     weight: ColumnElement[Any] = literal_column(

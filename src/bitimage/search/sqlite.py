@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from bitimage.search import query as sql
 from bitimage.search import sqlite_owned as owned
 from bitimage.search.ports import LabelWords, SearchEntry, SearchQuery
-from bitimage.search.postings import VOCABULARY_CANDIDATES, Postings
+from bitimage.search.postings import VOCABULARY_CANDIDATES, Postings, Vocabulary
 from bitimage.search.query import COLUMNS, IMAGES, MATCH, SEPARATOR, ZERO, Term, like_pattern
 from bitimage.search.ranking import Position, trigrams
 from bitimage.search.scope import forget_postings, rescope, rescope_statement, scope_table
@@ -236,10 +236,11 @@ class SqliteSearchIndex(TieredSearchIndex):
         filters: dict[str, str],
         after: Position | None,
         exact_label: bool,
+        read: Vocabulary | None = None,
     ) -> list[Position]:
         owner = query.owner_id.hex if query.owner_id else ""
         if not self._owned(session, query) or not owned.few_tagged(session, owner, filters["tag"]):
-            return super()._strong_postings(session, query, filters, after, exact_label)
+            return super()._strong_postings(session, query, filters, after, exact_label, read)
         params = sql.strong(owned.OWNED, query, filters, after, exact_label)[1]
         rows = session.execute(owned.tag_and_label(after is not None), params)
         return strong_positions(owned.OWNED, rows)

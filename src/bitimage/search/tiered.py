@@ -26,7 +26,7 @@ from bitimage.search import query as sql
 from bitimage.search.combined import CombinedSearch
 from bitimage.search.combined_fuzzy import CombinedFuzzy
 from bitimage.search.ports import LabelWords, SearchPage, SearchQuery
-from bitimage.search.postings import LABELS, TAGS, Postings
+from bitimage.search.postings import LABELS, TAGS, Postings, Vocabulary
 from bitimage.search.query import SEPARATOR, SearchDialect
 from bitimage.search.ranking import (
     SUBSTRING,
@@ -124,15 +124,16 @@ class TieredSearchIndex:
             rows = self._unfiltered(session, query, after)
         else:
             rows = []
+            read: Vocabulary = {}  # names both tiers of a tag and a label look up
             if after is None or after.tier == 2:
                 if _tag_and_label(query, filters):
-                    rows = self._strong_postings(session, query, filters, after, exact_label)
+                    rows = self._strong_postings(session, query, filters, after, exact_label, read)
                 else:
                     rows = self._strong(session, query, filters, after, exact_label)
             if len(rows) <= query.limit:
                 fuzzy_after = after if after is not None and after.tier == 1 else None
                 wanted = query.limit + 1 - len(rows)
-                rows += self._fuzzy(session, query, filters, exact_label, fuzzy_after, wanted)
+                rows += self._fuzzy(session, query, filters, exact_label, fuzzy_after, wanted, read)
         page = rows[: query.limit]
         cursor = encode_cursor(query, page[-1]) if len(rows) > query.limit else None
         return SearchPage([uuid.UUID(hex=p.image_id) for p in page], cursor)
@@ -193,10 +194,12 @@ class TieredSearchIndex:
         filters: dict[str, str],
         after: Position | None,
         exact_label: bool,
+        read: Vocabulary | None = None,
     ) -> list[Position]:
         """A tag and a label filter: strong matches from their postings in scope."""
         scope = self._posting_scope(query)
-        return self._combined.page(session, filters, scope, after, query.limit + 1, exact_label)
+        need = query.limit + 1
+        return self._combined.page(session, filters, scope, after, need, exact_label, read)
 
     def _fuzzy(
         self,
@@ -206,11 +209,12 @@ class TieredSearchIndex:
         exact_label: bool,
         after: Position | None,
         wanted: int,
+        read: Vocabulary | None = None,
     ) -> list[Position]:
         """The typo tier: a tag with a label word from their postings, else from candidates."""
         if exact_label and _tag_and_label(query, filters):
             scope = self._posting_scope(query)
-            return self._combined_fuzzy.page(session, filters, scope, after, wanted)
+            return self._combined_fuzzy.page(session, filters, scope, after, wanted, read)
         candidates = self._fuzzy_candidates(session, query, filters)
         confidences = self._confidences(session, query, filters, exact_label, candidates)
         return self._rank_fuzzy(candidates, filters, confidences, after, wanted)
