@@ -363,3 +363,35 @@ def test_a_typo_tiers_tags_are_counted_in_scope_up_to_rare(
     assert mine == {ids[name]: count for name, count in capped.items()}
     seen = {"tigex": 0, "tigers": min(6, rare), "tigor": min(2, rare)}
     assert everyone == {ids[name]: count for name, count in seen.items()}
+
+
+@pytest.mark.parametrize("scan", [5, 20_000])
+def test_a_label_words_first_page_shows_an_image_of_two_analysers_once(
+    container: Container, scan: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read from the label's postings (the tag's postings being more than a page: whole when
+    more than `scan` 5, else as each database reads one label), an image two analysers
+    labelled shows once, at its best; every other row being such a second posting, more than
+    the margin read for them, a first page is read again with the probe: pages as ranked."""
+    monkeypatch.setattr("bitimage.search.combined.SCAN", scan)
+    monkeypatch.setattr(container.search_index, "label_words", _Words("cat"))
+    with container.database.transaction() as session:
+        owner = uuid.uuid4()
+        session.add(User(id=owner, image_upload_count=0))
+        session.flush()
+        labels = AnalysisRepository(session)
+        images = []
+        for n in range(12):
+            image_id = add_image_row(session, owner, "img", is_private=False)
+            labels.replace_labels(image_id, "a1", "m", [Label("cat", round(0.9 - n / 50, 3))])
+            labels.replace_labels(image_id, "a2", "m", [Label("cat", round(0.89 - n / 50, 3))])
+            set_tags(session, image_id, ["pet"])
+            entry = SearchEntry(image_id, "img", ["pet"], ["cat"])
+            container.search_index.index(session, [entry])
+            images.append(image_id)
+        for scope in (owner, None):
+            for limit in (1, 4, 5, 100):
+                query = SearchQuery(scope, tag="pet", label="cat", limit=limit)
+                first = container.search_index.search(session, query).image_ids
+                assert first == images[:limit], (scope, limit)
+                assert _paged(session, container, query) == images, (scope, limit)

@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from bitimage.search import postings_both as both_sql
@@ -48,12 +47,29 @@ class _Member(NamedTuple):
 
 
 def _by_label(
-    shape: tuple[bool, bool, bool, bool], values: dict[str, Any], **read: bool
-) -> Select[Any]:
-    """A class read from the label's postings; reading the exact label alone needs no probe
-    for it (each posting is one)."""
+    session: Session, shape: tuple[bool, bool, bool, bool], values: dict[str, Any], **read: bool
+) -> Sequence[Any]:
+    """A class's rows read from the label's postings (`values`: the statement's).
+
+    Reading the exact label alone needs no probe for it (each posting is one). On a first
+    page of it, neither for a better posting of the same image (another analyser's): in
+    confidence order that one comes first, so later ones are dropped here, a tenth more
+    rows read for them (when they were more, the page is read again with the probe).
+    """
     alone = shape[3] and values["first"] == [values["exact_label"]]
-    return by_label.both_by_label(*shape, alone=alone, **read)
+    if alone and not shape[1]:
+        limit = values["limit"]
+        more = {**values, "limit": limit + limit // 10 + 1}
+        statement = by_label.both_by_label(*shape, alone=True, once=False, **read)
+        rows = session.execute(statement, more).all()
+        kept, seen = [], set()
+        for row in rows:  # an image's first row is its best
+            if row[0] not in seen:
+                seen.add(row[0])
+                kept.append(row)
+        if len(kept) >= limit or len(rows) < more["limit"]:
+            return kept[:limit]
+    return session.execute(by_label.both_by_label(*shape, alone=alone, **read), values).all()
 
 
 def _weight(members: tuple[tuple[bool, bool], ...]) -> int:
@@ -152,13 +168,13 @@ class CombinedSearch:
         labels = values["first"]
         if count > need and len(labels) == 1:
             if count > SCAN:  # too many tags to read: the label's postings in order, whole
-                return session.execute(_by_label(shape, values), values).all()
+                return _by_label(session, shape, values)
             read = self._hashed if self.hashes else self._sampled
             rows = read(_Member(session, shape, values, scope), count)
             if rows is not None:
                 return rows
         elif count > need and self._labels_lead(session, public, scope, labels, count, need):
-            return session.execute(_by_label(shape, values), values).all()
+            return _by_label(session, shape, values)
         # Probed per tag posting while they are few; many: both postings hashed and joined.
         by_tags = self.by_tags if count <= PROBES else both_sql.both
         return session.execute(by_tags(*shape), values).all()
@@ -170,8 +186,7 @@ class CombinedSearch:
         its tags' read, however tags and labels correlate; mostly a fraction of it."""
         session, shape, values, scope = member
         scan = count * LABEL_ROWS_PER_TAG
-        statement = _by_label(shape, values, hashed=True)
-        rows = session.execute(statement, {**values, "scan": scan}).all()
+        rows = _by_label(session, shape, {**values, "scan": scan}, hashed=True)
         if len(rows) >= values["limit"]:
             return rows
         fewer = {**scope, "first": values["first"], "cap": scan + 1}
@@ -209,10 +224,9 @@ class CombinedSearch:
         skip = {**values, "skip": scan}
         cut = session.execute(by_label.label_cutoff(public, after), skip).first()
         if cut is None:  # no more postings than that: all of them
-            return session.execute(_by_label(shape, values), values).all(), True
+            return _by_label(session, shape, values), True
         bound = {**values, "kc": cut[0], "kt": cut[1], "ki": cut[2]}
-        statement = _by_label(shape, values, bounded=True)
-        return session.execute(statement, bound).all(), False
+        return _by_label(session, shape, bound, bounded=True), False
 
     def _labels_lead(
         self,

@@ -97,7 +97,7 @@ def _up_to_cutoff(labels: Any) -> list[ColumnElement[bool]]:
     ]
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=128)
 def both_by_label(
     public: bool,
     after: bool,
@@ -106,6 +106,7 @@ def both_by_label(
     hashed: bool = False,
     bounded: bool = False,
     alone: bool = False,
+    once: bool = True,
 ) -> Select[Any]:
     """The same class read from the labels' postings in scope, most confident first.
 
@@ -118,7 +119,8 @@ def both_by_label(
     a subquery with a LIMIT again, so it read them all: 122 ms against 19 ms). Fewer rows
     than the LIMIT then means "read the tags instead" (the rows found are still the best
     ones, the order being the same). `alone`: :first is the exact label alone, so every
-    posting read is of it and the probe for it is left out.
+    posting read is of it and the probe for it is left out. `once` False: an image's other
+    postings are not probed for a better one (the caller keeps each image's first row).
     """
     labels = LABELS.postings
     index_range = _label_range(public, after)
@@ -150,10 +152,9 @@ def both_by_label(
     )
     has_exact_label = _has_exact_label(rows.c.image_id)
     tagged = _tagged(rows.c.image_id, public) if hashed else None
-    where += [
-        checked_per_row(_tag_probe(rows.c.image_id, "tags")) if tagged is None else tagged,
-        ~best,
-    ]
+    where.append(checked_per_row(_tag_probe(rows.c.image_id, "tags")) if tagged is None else tagged)
+    if once:
+        where.append(~best)
     if not alone:
         where.append(has_exact_label if exact_label else ~has_exact_label)
     if not exact_tag:
