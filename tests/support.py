@@ -24,6 +24,7 @@ from bitimage.db.migrate import upgrade
 from bitimage.images.models import Image as ImageRow
 from bitimage.images.models import ImageTag
 from bitimage.images.repository import ImageRepository, scope_of
+from bitimage.users.models import User
 
 PASSWORD = "correct horse battery"
 
@@ -68,6 +69,14 @@ def make_jpeg(width: int = 64, height: int = 48, seed: int = 0, fmt: str = "JPEG
     out = io.BytesIO()
     image.save(out, fmt)
     return out.getvalue()
+
+
+def add_user(session: Any) -> uuid.UUID:
+    """A new account's row (flushed), for tests that write images beside the rows."""
+    owner = uuid.uuid4()
+    session.add(User(id=owner, image_upload_count=0))
+    session.flush()
+    return owner
 
 
 def add_image_row(session: Any, owner: uuid.UUID, name: str, is_private: bool = True) -> uuid.UUID:

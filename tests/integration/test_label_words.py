@@ -17,8 +17,7 @@ from bitimage.analysis.repository import AnalysisRepository
 from bitimage.bootstrap import Container
 from bitimage.images.repository import ImageRepository
 from bitimage.search.ports import SearchEntry, SearchQuery
-from bitimage.users.models import User
-from tests.support import add_image_row, set_tags
+from tests.support import add_image_row, add_user, set_tags
 
 # image name -> its labels (name, confidence); every image tagged "trip"
 PHOTOS = {
@@ -43,9 +42,7 @@ def _ids(session: Session, container: Container, **filters: str) -> set[str]:
 @pytest.fixture
 def photos(container: Container) -> Container:
     with container.database.transaction() as session:
-        owner = uuid.uuid4()
-        session.add(User(id=owner, image_upload_count=0))
-        session.flush()
+        owner = add_user(session)
         labels = AnalysisRepository(session)
         entries = []
         for name, found in PHOTOS.items():
@@ -89,9 +86,7 @@ def test_with_a_name_the_label_word_is_exact_in_both_tiers(photos: Container) ->
 
 def test_pages_of_a_label_word_follow_confidence_then_newest(container: Container) -> None:
     with container.database.transaction() as session:
-        owner = uuid.uuid4()
-        session.add(User(id=owner, image_upload_count=0))
-        session.flush()
+        owner = add_user(session)
         labels, images = AnalysisRepository(session), ImageRepository(session)
         expected = []
         for n in range(12):

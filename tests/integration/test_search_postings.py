@@ -22,7 +22,7 @@ from bitimage.search.ranking import value_score
 from bitimage.search.streams import Name
 from bitimage.search.tiered import TieredSearchIndex
 from bitimage.users.models import User
-from tests.support import add_image_row, set_tags
+from tests.support import add_image_row, add_user, set_tags
 
 TERM = "tiger"
 NAMES = ["tiger", "tigers", "white tiger", "tigor", "tigex", "lion", "tig"]
@@ -309,9 +309,7 @@ def test_a_rare_tag_among_a_common_label_is_read_from_the_tags(
     unexplained(container, monkeypatch)
     index = container.search_index
     with container.database.transaction() as session:
-        owner = uuid.uuid4()
-        session.add(User(id=owner, image_upload_count=0))
-        session.flush()
+        owner = add_user(session)
         labels = AnalysisRepository(session)
         both = []
 
@@ -376,9 +374,7 @@ def test_a_label_words_first_page_shows_an_image_of_two_analysers_once(
     monkeypatch.setattr("bitimage.search.combined.SCAN", scan)
     monkeypatch.setattr(container.search_index, "label_words", _Words("cat"))
     with container.database.transaction() as session:
-        owner = uuid.uuid4()
-        session.add(User(id=owner, image_upload_count=0))
-        session.flush()
+        owner = add_user(session)
         labels = AnalysisRepository(session)
         images = []
         for n in range(12):
