@@ -237,6 +237,13 @@ def test_a_name_reads_exact_names_then_the_postings_of_its_words_in_scope(
                       "image_search_words_pkey")  # fmt: skip
             wrong.update({f"{scope} name={term} (words)": plan for plan in words
                           if not any(_uses(plan, index) for index in either)})  # fmt: skip
+            # A posting's name from the scope's recent index alone, by (scope, time, image).
+            by_row = ("JOIN image_search s ", "(SELECT s.name FROM image_search s")
+            named = [plan for sql, plan in plans if any(form in sql for form in by_row)]
+            assert len(named) >= len(typos), plans
+            recent, key = f"ix_image_search_{scope}_recent", "image_search_pkey"
+            wrong.update({f"{scope} name={term} (names by {recent})": plan for plan in named
+                          if not _uses(plan, recent) or _uses(plan, key)})  # fmt: skip
             names = f"ix_image_search_{scope}_name_trgm"
             wrong.update({f"{scope} name={term} (no names' trigrams)": plan for _sql, plan in plans
                           if _uses(plan, names) or "Seq Scan" in plan})  # fmt: skip

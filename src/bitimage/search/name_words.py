@@ -159,7 +159,7 @@ def _streams(
     if keep == CONTAINING:  # the names of the rows that pass, read in order (OFFSET 0: as is)
         members = [
             f"SELECT p.image_id, p.created_at FROM ({member} OFFSET 0) p "  # noqa: S608
-            "JOIN image_search s ON s.image_id = p.image_id "
+            f"JOIN image_search s ON {_name_key(public, 'p')} "
             f"WHERE s.name LIKE :like AND s.name <> :q {order}"
             for member in members
         ]
@@ -174,8 +174,19 @@ def _streams(
     # a subquery a row (by the key, whatever the planner estimates of the page).
     return text(
         "SELECT m.image_id, m.created_at, (SELECT s.name FROM image_search s "  # noqa: S608
-        f"WHERE s.image_id = m.image_id) AS name FROM ({merged}) m"
+        f"WHERE {_name_key(public, 'm')}) AS name FROM ({merged}) m"
     )
+
+
+def _name_key(public: bool, rows: str) -> str:
+    """The search row of a posting (`rows`: its alias), found by the scope's recent index.
+
+    That index (scope, time, image) includes the name, so names come from it alone, from
+    the scope's own part of it. By the image's key they were a page of the primary key and
+    one of the table each, anywhere: a typo tier's 400 names touched as many table pages.
+    """
+    scope = "s.visible" if public else "s.user_id = :owner"
+    return f"{scope} AND s.created_at = {rows}.created_at AND s.image_id = {rows}.image_id"
 
 
 @functools.lru_cache(maxsize=4)

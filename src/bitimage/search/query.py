@@ -23,6 +23,7 @@ from sqlalchemy import (
     Float,
     FromClause,
     Select,
+    String,
     and_,
     bindparam,
     case,
@@ -322,8 +323,19 @@ def _strong(
     )
 
 
-def _texts(s: FromClause) -> list[ColumnElement[Any]]:
-    return [s.c.name, s.c.tags, s.c.labels, s.c.text]
+def _texts(dialect: SearchDialect, fields: set[str]) -> list[ColumnElement[Any]]:
+    """The candidates' texts the filters are scored on (name, tags, labels, text); '' others.
+
+    Only a filtered field is scored (tiered._rank_fuzzy). Read whole, the 400 candidates'
+    other texts were fetched for nothing: on SQLite each from FTS5's content table, a lone
+    name's from the scoped row already read (one owner of 100,000 images: 8 ms a query).
+    """
+    empty: ColumnElement[Any] = literal_column("''", String)
+    name = dialect.scoped.c.name if "name" in fields else empty
+    others = [
+        dialect.search.c[COLUMNS[f]] if f in fields else empty for f in ("tag", "label", "text")
+    ]
+    return [name, *others]
 
 
 @functools.lru_cache(maxsize=512)
@@ -332,9 +344,9 @@ def _fuzzy(dialect: SearchDialect, public: bool, hashed: bool, shape: Shape) -> 
     where += [dialect.predicate(form, name) for name, form in shape if form != MATCH]
     if any(form == MATCH for _, form in shape) and dialect.text_index is not None:
         where.append(dialect.text_index)
-    s, scoped = dialect.search, dialect.scoped
+    scoped, fields = dialect.scoped, {name for name, _ in shape}
     return (
-        select(scoped.c.image_id.label("id"), scoped.c.created_at, *_texts(s))
+        select(scoped.c.image_id.label("id"), scoped.c.created_at, *_texts(dialect, fields))
         .select_from(dialect.rows(True, hashed))
         .where(*where)
         .order_by(dialect.candidate_order([name for name, _ in shape]))
