@@ -6,6 +6,8 @@ baseline, measured with the same load on the machine), and the JSON form of `--j
 
 from __future__ import annotations
 
+from pathlib import Path
+
 try:
     from bench._common import percentile, table
     from bench._search_queries import UNFILTERED, Timings
@@ -65,3 +67,33 @@ def verdict(name: str, results: Results, scope: str, limit: float, unfiltered: b
 def figures(results: Results) -> dict[str, dict[str, dict[str, float]]]:
     """The JSON form: scope -> kind -> n, p50_ms, p99_ms."""
     return {scope: {k: summary(t) for k, t in kinds.items()} for scope, kinds in results.items()}
+
+
+_DAMON = Path("/sys/kernel/mm/damon/admin/kdamonds")
+
+
+def reclaim_note(root: Path = _DAMON) -> str:
+    """A line saying the kernel pages out memory left unread (DAMON's pageout), if it does.
+
+    Such a host drops any page of the databases not read for a while (a minute on the VM of
+    bench/README), so a kind's p99 then includes reads from disk that the code does not choose.
+    """
+    idle = []
+    for kdamond in sorted(root.glob("[0-9]*")):
+        try:
+            if (kdamond / "state").read_text().strip() != "on":
+                continue
+            for scheme in kdamond.glob("contexts/*/schemes/[0-9]*"):
+                if (scheme / "action").read_text().strip() != "pageout":
+                    continue
+                age = int((scheme / "access_pattern/age/min").read_text())
+                attrs = scheme.parent.parent / "monitoring_attrs/intervals/aggr_us"
+                idle.append(age * int(attrs.read_text()) / 1e6)
+        except (OSError, ValueError):
+            continue  # not readable here: nothing to say
+    if not idle:
+        return ""
+    return (
+        f"note: this kernel pages out memory left unread for {min(idle):.0f} s (DAMON pageout): "
+        "pages of the databases not read that recently come from disk\n"
+    )

@@ -69,7 +69,7 @@ try:
         sqlite_dir,
     )
     from bench._search_queries import LIMIT, UNFILTERED, Kinds, Samples, run_kind, timed
-    from bench._search_report import Results, figures, report, verdict
+    from bench._search_report import Results, figures, reclaim_note, report, verdict
 except ModuleNotFoundError:  # run as `python bench/bench_search.py`
     from _common import (  # type: ignore[import-not-found,no-redef]
         bench_container,
@@ -113,6 +113,7 @@ except ModuleNotFoundError:  # run as `python bench/bench_search.py`
     from _search_report import (  # type: ignore[import-not-found,no-redef]
         Results,
         figures,
+        reclaim_note,
         report,
         verdict,
     )
@@ -299,6 +300,7 @@ def main() -> None:
         sections.append(section)
         out["sqlite_one_user"], population["sqlite_one_user"] = figures(results), round(seconds, 1)
     out["population_s"] = population
+    print(reclaim_note(), end="")
     print(f"limit {LIMIT}, through container.search.summaries; hits: mean page size\n")
     print("\n\n".join(sections))
     json_file = text_option("--json", "")
