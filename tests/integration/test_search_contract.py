@@ -144,3 +144,30 @@ def test_a_name_is_found_in_any_case(backend: Backend) -> None:
     backend.index.index(backend.session, entries)
     assert _ids(backend, name="img_20190304_123456.jpg") == {a}
     assert b in _ids(backend, name="DSC12345")
+
+
+def _page(backend: Backend, name: str | None = None, text: str | None = None) -> list[uuid.UUID]:
+    query = SearchQuery(backend.owner, name=name, text=text)
+    return backend.index.search(backend.session, query).image_ids
+
+
+def test_terms_under_three_letters_are_contained_exact_first(backend: Backend) -> None:
+    """No trigram to look up: every row in scope is read (SQLite above the crossover: FTS5's
+    content in order, a lone name the owner's names), with the answers of every route."""
+    exact = backend.new_image("no")  # the oldest: still first, being exact
+    contains = backend.new_image("piano notes")
+    other = backend.new_image("lake")
+    backend.index.index(
+        backend.session,
+        [
+            SearchEntry(exact, "no", [], [], "NO\nEXIT"),
+            SearchEntry(contains, "piano notes", [], [], "I KNOW"),
+            SearchEntry(other, "lake", [], [], ""),
+        ],
+    )
+    assert _page(backend, name="no") == [exact, contains]
+    assert _page(backend, text="no") == [exact, contains]
+    assert _page(backend, text="ex") == [exact]
+    assert _page(backend, name="ak") == [other]
+    assert _page(backend, name="no", text="kn") == [contains]
+    assert _page(backend, text="zz") == []

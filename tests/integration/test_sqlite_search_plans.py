@@ -7,6 +7,7 @@ label_id AND confidence, reading every posting of the names) to the primary key'
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -14,6 +15,8 @@ from sqlalchemy import event, text
 
 from bitimage.bootstrap import Container
 from bitimage.search import postings, postings_both, postings_by_label
+from bitimage.search.ports import SearchEntry, SearchQuery
+from bitimage.search.sqlite import SqliteSearchIndex
 
 IMAGES, LABELS, PER_IMAGE, TAGS, TAGGED = 3_000, 100, 7, 1_000, 2
 OWNER, OTHERS = f"{1:032x}", 5
@@ -172,3 +175,66 @@ def test_a_labels_first_postings_are_read_in_the_index_order_with_statistics(
     ), plan
     assert not any("TEMP B-TREE" in step for step in plan), plan
     assert found
+
+
+def _search_plans(container: Container, query: SearchQuery) -> list[list[str]]:
+    """SQLite's plan of each statement a search runs that ranks rows (its values bound)."""
+    seen: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, sql: str, params: Any, *_: Any) -> None:
+        seen.append((sql, params))
+
+    engine = container.database.engine
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        with container.database.transaction(write=False) as session:
+            container.search_index.search(session, query)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    plans = []
+    with container.database.transaction(write=False) as session:
+        cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        for sql, params in seen:
+            if " AS score" in sql:
+                plans.append(
+                    [row[3] for row in cursor.execute("EXPLAIN QUERY PLAN " + sql, params)]
+                )
+    return plans
+
+
+def _entry(n: int) -> SearchEntry:
+    """Image n's index entry: a name of words and a number, upper-case text on two in three."""
+    words = ["harbour", "no entry", "piano", "lake"]
+    text = words[(n + 1) % 4].upper() if n % 3 else ""
+    return SearchEntry(uuid.UUID(hex=f"{2:08x}{n:024x}"), f"{words[n % 4]} {n}", [], [], text)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_terms_under_three_letters_read_fts5s_content_in_order(analysed: Container) -> None:
+    """No trigram for FTS5 to look up: above the crossover and in public, FTS5's content is
+    read in its order and each row's scope by its key (a scan through FTS5's table cost twice
+    as much); a lone name of an owner, the owner's index of names."""
+    index = analysed.search_index
+    assert isinstance(index, SqliteSearchIndex)
+    index.owner_scan = 0  # every owner above the crossover
+    with analysed.database.transaction() as session:
+        index.index(session, [_entry(n) for n in range(IMAGES)])
+    owner = uuid.UUID(hex=OWNER)
+    queries = [
+        SearchQuery(owner, text="no"),
+        SearchQuery(None, text="no"),
+        SearchQuery(None, name="no"),
+        SearchQuery(owner, name="no", text="ia"),
+    ]
+    for query in queries:
+        plans = _search_plans(analysed, query)
+        assert len(plans) == 1, plans
+        assert plans[0][:2] == [
+            "SCAN s",  # FTS5's content table, in its order
+            "SEARCH image_search_rows USING INTEGER PRIMARY KEY (rowid=?)",
+        ], plans
+    names = "ix_image_search_rows_owner_names (user_id=?)"
+    plans = _search_plans(analysed, SearchQuery(owner, name="no"))
+    assert plans == [
+        [f"SEARCH image_search_rows USING COVERING INDEX {names}", "USE TEMP B-TREE FOR ORDER BY"]
+    ], plans

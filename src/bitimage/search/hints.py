@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import Join
 from sqlalchemy.sql.functions import FunctionElement
 
 
@@ -35,3 +36,19 @@ def _plain(element: unindexed, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(unindexed, "sqlite")
 def _sqlite(element: unindexed, compiler: SQLCompiler, **kw: Any) -> str:
     return "+" + str(compiler.process(element.clauses, **kw))
+
+
+class leading(Join):
+    """`left JOIN right ON onclause`, the left side read first: SQLite's CROSS JOIN.
+
+    SQLite keeps a CROSS JOIN's order (its documented way to choose the outer loop); the
+    other dialect gets the plain join. The left side must be a table, not a join.
+    """
+
+    inherit_cache = True
+
+
+@compiles(leading, "sqlite")
+def _cross(element: leading, compiler: SQLCompiler, **kw: Any) -> str:
+    plain = str(compiler.visit_join(element, **kw))  # type: ignore[no-untyped-call]
+    return plain.replace(" JOIN ", " CROSS JOIN ", 1)  # the first: the left side is a table

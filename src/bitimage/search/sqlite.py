@@ -223,9 +223,15 @@ class SqliteSearchIndex(TieredSearchIndex):
         after: Position | None,
         exact_label: bool,
     ) -> list[Position]:
-        if not self._owned(session, query):
+        # No filter has a trigram for FTS5 to look up: every row in scope is read.
+        unindexed = not query.hash and all(len(term) < 3 for term in filters.values())
+        name = set(filters) == {"name"}
+        if self._owned(session, query) or (unindexed and name and query.owner_id is not None):
+            dialect = owned.OWNED_NAME if name else owned.OWNED  # a name: the owner's index
+        elif unindexed:
+            dialect = owned.SCANNED  # FTS5's content, in order
+        else:
             return super()._strong(session, query, filters, after, exact_label)
-        dialect = owned.OWNED_NAME if set(filters) == {"name"} else owned.OWNED
         statement, params = sql.strong(dialect, query, filters, after, exact_label)
         return strong_positions(dialect, session.execute(statement, params))
 

@@ -42,6 +42,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from bitimage.search.hints import leading
 from bitimage.search.postings import TAGS, containing
 from bitimage.search.query import (
     EXACT_WEIGHT,
@@ -175,6 +176,22 @@ class OwnedNameSql(OwnedSearchSql):
 
 
 OWNED_NAME = OwnedNameSql()
+
+
+class ScannedSearchSql(OwnedSearchSql):
+    """Filters under three characters each, above the crossover or public: no trigram for
+    FTS5 to look up, so every row is read. FTS5's content table is read in its own order,
+    each row's scope then by its key (a CROSS JOIN: SQLite otherwise read the owner's index,
+    each row's text by a random lookup). Through the FTS5 table the same scan cost twice
+    as much: one owner of 100,000 images, text `no`, 38.8 -> 18.7 ms."""
+
+    def rows(self, by_index: bool, hashed: bool) -> FromClause:
+        """FTS5's content first, then the search rows (and with `hashed` the images)."""
+        rows: FromClause = leading(_CONTENT, _ROWS, _ROWS.c.rowid == _CONTENT.c.id)
+        return rows.join(IMAGES, IMAGES.c.id == _ROWS.c.image_id) if hashed else rows
+
+
+SCANNED = ScannedSearchSql()
 
 
 @functools.lru_cache(maxsize=64)
