@@ -258,7 +258,7 @@ def run_database(
         lines += [verdict("postgresql", results, s, limits[s], False) for s in results]
         lines += [verdict("postgresql", results, s, 15, True) for s in results]
     else:
-        lines += [verdict("sqlite", results, "private", 50, False)]
+        lines += [verdict("sqlite", results, "private", 50, False)] if "private" in results else []
     return "\n".join(lines), results, built.seconds
 
 

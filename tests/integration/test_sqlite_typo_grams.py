@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from bitimage.bootstrap import Container
@@ -67,3 +68,38 @@ def test_common_trigrams_stay_when_the_rare_ones_cannot_fill_the_candidates(
         assert sqlite_grams.typo_grams(session, "name", term) == spread(term)
         page = index.search(session, SearchQuery(owner_id=owner, name="img_2021030_000656.jpg"))
     assert target in page.image_ids
+
+
+def _matching(session: Session, fragment: str) -> set[str]:
+    rows = session.execute(
+        text("SELECT name FROM image_search WHERE image_search MATCH :m"), {"m": fragment}
+    )
+    return {name for (name,) in rows}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_long_terms_candidates_hold_two_of_its_trigrams(container: Container) -> None:
+    """From 14 characters a candidate holds two of the spread trigrams: one typo of the whole
+    term spoils one of them at most; a name holding one only is no candidate any more."""
+    index = SqliteSearchIndex(owner_scan=0)
+    term = "harbour sunset evening.jpg"
+    grams = spread(term)
+    typo = term.replace("sunset", "sunsat")  # one letter
+    single = f"{grams[0]} zzzz"  # holds the first spread trigram only
+    shorter = "harbour sunse"  # 11 trigrams: any one of them is enough
+    with container.database.transaction() as session:
+        owner = uuid.uuid4()
+        session.add(User(id=owner, image_upload_count=0))
+        session.flush()
+        entries = []
+        for name in (typo, single, "lake"):
+            entries.append(SearchEntry(add_image_row(session, owner, name), name, []))
+        index.index(session, entries)
+        paired = sqlite_grams.typo_fragment(session, "name", term)
+        assert " AND " in paired
+        assert _matching(session, paired) == {typo}
+        assert sum(gram in single for gram in grams) == 1
+        assert " AND " not in sqlite_grams.typo_fragment(session, "name", shorter)
+        assert single in _matching(session, sqlite_grams.typo_fragment(session, "name", "harbouz"))
+        page = index.search(session, SearchQuery(owner_id=owner, name=term))
+    assert page.image_ids == [entries[0].image_id]

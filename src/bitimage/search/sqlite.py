@@ -36,7 +36,7 @@ from bitimage.search.postings import VOCABULARY_CANDIDATES, Postings, Vocabulary
 from bitimage.search.query import COLUMNS, IMAGES, MATCH, SEPARATOR, ZERO, Term, like_pattern
 from bitimage.search.ranking import Position, trigrams
 from bitimage.search.scope import forget_postings, rescope, rescope_statement, scope_table
-from bitimage.search.sqlite_grams import fragment, phrase, typo_grams
+from bitimage.search.sqlite_grams import fragment, phrase, typo_fragment
 from bitimage.search.tiered import Candidate, TieredSearchIndex, strong_positions
 
 _SEARCH = table(
@@ -272,7 +272,7 @@ class SqliteSearchIndex(TieredSearchIndex):
         if any(len(term) - 2 > owned.MAX_TRIGRAMS for term in filters.values()):
             # The same fragments as similar() writes, in the filters' order, other trigrams.
             params["match"] = " AND ".join(
-                fragment(field, typo_grams(session, field, term))
+                typo_fragment(session, field, term)
                 for field, term in filters.items()
                 if len(term) >= 3
             )
