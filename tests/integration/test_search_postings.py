@@ -229,16 +229,18 @@ class _Words:
 
 
 @pytest.mark.parametrize(
-    ("rare", "few_labels", "candidates"),
+    ("rare", "few_labels", "candidates", "lead"),
     [
-        (1000, 0, 400),
-        (1000, 10**6, 400),
-        (0, 0, 400),
-        (0, 10**6, 400),
-        (1000, 0, 7),
-        (1000, 10**6, 7),
-        (0, 0, 7),
-        (0, 10**6, 7),
+        (1000, 0, 400, 1),
+        (1000, 10**6, 400, 1),
+        (1000, 0, 400, 10**6),
+        (0, 0, 400, 1),
+        (0, 10**6, 400, 1),
+        (1000, 0, 7, 1),
+        (1000, 10**6, 7, 1),
+        (1000, 0, 7, 10**6),
+        (0, 0, 7, 1),
+        (0, 10**6, 7, 1),
     ],
 )
 def test_a_tag_typo_with_a_label_word_ranks_as_the_generic_tier(
@@ -246,14 +248,17 @@ def test_a_tag_typo_with_a_label_word_ranks_as_the_generic_tier(
     rare: int,
     few_labels: int,
     candidates: int,
+    lead: int,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The typo tier read from the postings gives the generic tier's ranking (its best
     `candidates`); `rare` 0: every tag read from the label's postings in confidence order, or
     (`few_labels`) the label's postings read whole with the tags of each image; `rare` 1000:
     the tags read whole, joined to the label's postings (`few_labels`: by hashing both, else
-    on PostgreSQL probed per tag posting)."""
+    on PostgreSQL probed per tag posting), on SQLite the label's postings leading, each
+    probing the image's tags, when they are fewer than the tags' (`lead` 10**6: always)."""
     monkeypatch.setattr("bitimage.search.combined_fuzzy.RARE", rare)
+    monkeypatch.setattr("bitimage.search.combined_fuzzy.LABELS_LEAD", lead)
     monkeypatch.setattr("bitimage.search.combined_fuzzy.FEW_LABELS", few_labels)
     monkeypatch.setattr("bitimage.search.combined_fuzzy.MANY_COMMON", 1)
     monkeypatch.setattr("bitimage.search.combined_fuzzy.FUZZY_CANDIDATES", candidates)
