@@ -7,14 +7,15 @@ import io
 import random
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 from PIL import Image
-from sqlalchemy import delete
+from sqlalchemy import delete, event
+from sqlalchemy.orm import Session
 
 from bitimage.app import create_app
 from bitimage.bootstrap import Container, bootstrap
@@ -57,6 +58,23 @@ def app_client(container: Container, **options: Any) -> Iterator[TestClient]:
     """Starlette's test client over the real app built on `container`, at the seed's base URL."""
     with TestClient(create_app(container), base_url="http://127.0.0.1:8000", **options) as client:
         yield client
+
+
+def captured_sql(container: Container, run: Callable[[Session], object]) -> list[tuple[str, Any]]:
+    """Each statement (its SQL and values) that `run` executes in a read transaction."""
+    seen: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, sql: str, params: Any, *_: Any) -> None:
+        seen.append((sql, params))
+
+    engine = container.database.engine
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        with container.database.transaction(write=False) as session:
+            run(session)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    return seen
 
 
 def make_jpeg(width: int = 64, height: int = 48, seed: int = 0, fmt: str = "JPEG") -> bytes:

@@ -16,6 +16,7 @@ from bitimage.bootstrap import Container
 from bitimage.search.name_words import WORDS_SQL
 from bitimage.search.ports import SearchQuery
 from bitimage.users.models import User
+from tests.support import captured_sql
 
 ROWS = 30_000
 # Two of the vocabulary's words (md5('w1'), md5('w2'): 8 characters each), one letter off.
@@ -129,21 +130,11 @@ def _vacuum(container: Container, *tables: str) -> None:
 
 def _captured(container: Container, query: SearchQuery) -> list[tuple[str, Any]]:
     """The SELECTs one search runs on the search rows, the vocabularies and the postings."""
-    statements: list[tuple[str, Any]] = []
     tables = ("image_search", "tags", "content_labels", "image_tags", "image_content_labels")
-
-    def capture(_c: Connection, _cur: Any, sql: str, params: Any, *_: Any) -> None:
-        if any(name in sql for name in tables) and sql.lstrip("( \n").upper().startswith("SELECT"):
-            statements.append((sql, params))
-
-    engine = container.database.engine
-    event.listen(engine, "before_cursor_execute", capture)
-    try:
-        with container.database.transaction(write=False) as session:
-            container.search_index.search(session, query)
-    finally:
-        event.remove(engine, "before_cursor_execute", capture)
-    return statements
+    seen = captured_sql(container, lambda session: container.search_index.search(session, query))
+    return [(sql, params) for sql, params in seen
+            if any(name in sql for name in tables)
+            and sql.lstrip("( \n").upper().startswith("SELECT")]  # fmt: skip
 
 
 QUERIES = [("text", _HASH[20:28])]

@@ -11,12 +11,13 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from bitimage.bootstrap import Container
 from bitimage.search import postings, postings_both, postings_by_label
 from bitimage.search.ports import SearchEntry, SearchQuery
 from bitimage.search.sqlite import SqliteSearchIndex
+from tests.support import captured_sql
 
 IMAGES, LABELS, PER_IMAGE, TAGS, TAGGED = 3_000, 100, 7, 1_000, 2
 OWNER, OTHERS = f"{1:032x}", 5
@@ -69,23 +70,15 @@ def _populate(container: Container) -> None:
 
 def _plan(container: Container, statement: Any) -> tuple[list[str], list[Any]]:
     """SQLite's plan of `statement` as the session runs it (its values bound), and its rows."""
-    seen: list[tuple[str, Any]] = []
+    found: list[Any] = []
+    sql, params = captured_sql(container, lambda s: found.extend(s.execute(statement).all()))[-1]
+    return _explained(container, sql, params), found
 
-    def capture(_conn: Any, _cursor: Any, sql: str, params: Any, *_: Any) -> None:
-        seen.append((sql, params))
 
-    engine = container.database.engine
-    event.listen(engine, "before_cursor_execute", capture)
-    try:
-        with container.database.transaction(write=False) as session:
-            found = list(session.execute(statement).all())
-    finally:
-        event.remove(engine, "before_cursor_execute", capture)
-    sql, params = seen[-1]
+def _explained(container: Container, sql: str, params: Any) -> list[str]:
     with container.database.transaction(write=False) as session:
         cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        plan = [row[3] for row in cursor.execute("EXPLAIN QUERY PLAN " + sql, params)]
-    return plan, found
+        return [row[3] for row in cursor.execute("EXPLAIN QUERY PLAN " + sql, params)]
 
 
 @pytest.fixture
@@ -179,27 +172,8 @@ def test_a_labels_first_postings_are_read_in_the_index_order_with_statistics(
 
 def _search_plans(container: Container, query: SearchQuery) -> list[list[str]]:
     """SQLite's plan of each statement a search runs that ranks rows (its values bound)."""
-    seen: list[tuple[str, Any]] = []
-
-    def capture(_conn: Any, _cursor: Any, sql: str, params: Any, *_: Any) -> None:
-        seen.append((sql, params))
-
-    engine = container.database.engine
-    event.listen(engine, "before_cursor_execute", capture)
-    try:
-        with container.database.transaction(write=False) as session:
-            container.search_index.search(session, query)
-    finally:
-        event.remove(engine, "before_cursor_execute", capture)
-    plans = []
-    with container.database.transaction(write=False) as session:
-        cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        for sql, params in seen:
-            if " AS score" in sql:
-                plans.append(
-                    [row[3] for row in cursor.execute("EXPLAIN QUERY PLAN " + sql, params)]
-                )
-    return plans
+    seen = captured_sql(container, lambda session: container.search_index.search(session, query))
+    return [_explained(container, sql, params) for sql, params in seen if " AS score" in sql]
 
 
 def _entry(n: int) -> SearchEntry:
