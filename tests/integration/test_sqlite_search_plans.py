@@ -76,6 +76,7 @@ def _plan(container: Container, statement: Any) -> tuple[list[str], list[Any]]:
 
 
 def _explained(container: Container, sql: str, params: Any) -> list[str]:
+    """SQLite's plan of one statement with its values."""
     with container.database.transaction(write=False) as session:
         cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         return [row[3] for row in cursor.execute("EXPLAIN QUERY PLAN " + sql, params)]

@@ -14,7 +14,7 @@ from bitimage.search.ports import SearchEntry, SearchQuery
 from bitimage.search.sqlite import SqliteSearchIndex
 from bitimage.search.sqlite_owned import spread
 from bitimage.users.models import User
-from tests.support import add_image_row
+from tests.support import add_image_row, add_user
 
 TARGET = "IMG_20210309_000656.jpg"
 CAP = 100  # the test's cap: 150 names hold `img`
@@ -88,9 +88,7 @@ def test_a_long_terms_candidates_hold_two_of_its_trigrams(container: Container) 
     single = f"{grams[0]} zzzz"  # holds the first spread trigram only
     shorter = "harbour sunse"  # 11 trigrams: any one of them is enough
     with container.database.transaction() as session:
-        owner = uuid.uuid4()
-        session.add(User(id=owner, image_upload_count=0))
-        session.flush()
+        owner = add_user(session)
         entries = []
         for name in (typo, single, "lake"):
             entries.append(SearchEntry(add_image_row(session, owner, name), name, []))

@@ -186,9 +186,9 @@ class ScannedSearchSql(OwnedSearchSql):
     as much: one owner of 100,000 images, text `no`, 38.8 -> 18.7 ms."""
 
     def rows(self, by_index: bool, hashed: bool) -> FromClause:
-        """FTS5's content first, then the search rows (and with `hashed` the images)."""
-        rows: FromClause = leading(_CONTENT, _ROWS, _ROWS.c.rowid == _CONTENT.c.id)
-        return rows.join(IMAGES, IMAGES.c.id == _ROWS.c.image_id) if hashed else rows
+        """FTS5's content first, then the search rows (a hash filter never comes here)."""
+        assert not hashed
+        return leading(_CONTENT, _ROWS, _ROWS.c.rowid == _CONTENT.c.id)
 
 
 SCANNED = ScannedSearchSql()
