@@ -171,6 +171,55 @@ def test_a_labels_first_postings_are_read_in_the_index_order_with_statistics(
     assert found
 
 
+def _steps(container: Container, statement: Any) -> int:
+    """SQLite's virtual machine steps (in hundreds) to run `statement` and read its rows."""
+    steps = 0
+
+    def tick() -> int:
+        nonlocal steps
+        steps += 1
+        return 0  # go on
+
+    with container.database.transaction(write=False) as session:
+        raw = session.connection().connection.dbapi_connection
+        assert raw is not None
+        raw.set_progress_handler(tick, 100)
+        try:
+            session.execute(statement).all()
+        finally:
+            raw.set_progress_handler(None, 0)
+    return steps
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_bounded_read_of_a_labels_postings_stops_at_its_cutoff(analysed: Container) -> None:
+    """The cutoff, not the confidence floor, bounds the descending scan: with both, SQLite
+    read the label's every posting down to the floor however near the cutoff was."""
+    label = f"{1:08x}{0:024x}"
+    values = {"first": [label], "labels": [label], "owner": OWNER, "floor": 0.0}
+
+    def steps(skip: int) -> int:
+        cutoff = postings_by_label.label_cutoff(False, False).params(**values, skip=skip)
+        with analysed.database.transaction(write=False) as session:
+            cut = session.execute(cutoff).one()
+        statement = postings_by_label.both_by_label(
+            False, False, True, True, bounded=True, alone=True, once=False
+        ).params(
+            **values,
+            tags=[f"{4:08x}{0:024x}"],  # no image has it: every posting read is probed
+            exact_tag=f"{4:08x}{0:024x}",
+            exact_label=label,
+            kc=cut[0],
+            kt=cut[1],
+            ki=cut[2],
+            limit=100,
+        )
+        return _steps(analysed, statement)
+
+    near, far = steps(15), steps(150)
+    assert near * 4 < far, (near, far)
+
+
 def _search_plans(container: Container, query: SearchQuery) -> list[list[str]]:
     """SQLite's plan of each statement a search runs that ranks rows (its values bound)."""
     seen = captured_sql(container, lambda session: container.search_index.search(session, query))

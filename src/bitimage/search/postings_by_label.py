@@ -54,13 +54,14 @@ def _has_exact_label(image_id: ColumnElement[Any]) -> ColumnElement[bool]:
     )
 
 
-def _label_range(public: bool, after: bool) -> list[ColumnElement[bool]]:
-    """The labels' (:first) postings in scope at or above :floor (after a cursor: up to :top)."""
+def _label_range(public: bool, after: bool, floor: bool = True) -> list[ColumnElement[bool]]:
+    """The labels' (:first) postings in scope at or above :floor (after a cursor: up to :top;
+    `floor` False: the caller bounds the confidence from below itself)."""
     labels = LABELS.postings
     index_range = [
         labels.c.label_id.in_(bindparam("first", expanding=True)),
         *in_scope(LABELS, public),
-        *at_floor(LABELS),
+        *(at_floor(LABELS) if floor else []),
     ]
     if after:  # an index range up to the cursor's confidence, then the exact test
         index_range.append(labels.c.confidence <= bindparam("top"))
@@ -127,7 +128,11 @@ def both_by_label(
     rows: Any = labels
     where: list[ColumnElement[bool]] = index_range
     if bounded:
-        where = [*index_range, *_up_to_cutoff(labels)]
+        # The cutoff's confidence (at or above the floor) is the range's only lower bound:
+        # given both, SQLite took the floor as the bound of its descending scan, so it read
+        # the label's every posting down to it, not the :skip before the cutoff (2010 +
+        # animal, one user of 100,000: 500 postings in 7.9 ms against 0.4 ms).
+        where = [*_label_range(public, after, floor=False), *_up_to_cutoff(labels)]
     if hashed:
         columns = ("image_id", "created_at", "confidence", "label_id", "analyser")
         inner = select(*(labels.c[name] for name in columns)).where(*index_range)
