@@ -152,10 +152,12 @@ def test_pages_follow_the_ranking(
     [
         (3000, 20_000, 500, 10, False),
         (3000, 20_000, 1, 0, False),
+        (3000, 20_000, 1, 10**6, False),
         (0, 0, 500, 10, False),
         (10**9, 0, 500, 10, False),
         (3000, 20_000, 500, 10, True),
         (3000, 20_000, 1, 0, True),
+        (3000, 20_000, 1, 10**6, True),
         (3000, 0, 500, 10, True),
     ],
 )
@@ -168,11 +170,16 @@ def test_a_tag_and_a_label_page_as_the_ranking_says(
     words: bool,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Both filters strong: 2 per exact name plus the best containing label's confidence."""
+    """Both filters strong: 2 per exact name plus the best containing label's confidence.
+
+    `per_tag`: the label's postings read per tag posting, at most (PostgreSQL's hashed read,
+    SQLite's probed one): 0 reads the tags after the sample, 10**6 the label's postings.
+    """
     monkeypatch.setattr("bitimage.search.combined.FEW_TAGS", few_tags)
     monkeypatch.setattr("bitimage.search.combined.SCAN", scan)
     monkeypatch.setattr("bitimage.search.combined.SAMPLE", sample)
     monkeypatch.setattr("bitimage.search.combined.LABEL_ROWS_PER_TAG", per_tag)
+    monkeypatch.setattr("bitimage.search.combined.PROBED_PER_TAG", per_tag)
     if words:
         monkeypatch.setattr(container.search_index, "label_words", _Words(TERM))
     else:
