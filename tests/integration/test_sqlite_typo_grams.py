@@ -70,6 +70,25 @@ def test_common_trigrams_stay_when_the_rare_ones_cannot_fill_the_candidates(
     assert target in page.image_ids
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_common_trigrams_go_when_the_rare_ones_lie_apart(container: Container) -> None:
+    """Fewer rows than the candidates, but two trigrams three apart: one typo of the term
+    spoils one of them at most, so the common one (`.jp`, in every name) is left out."""
+    index = SqliteSearchIndex(owner_scan=0)
+    with container.database.transaction() as session:
+        owner, _ = _camera_names(session, index)
+        solar = add_image_row(session, owner, "solar.jpg")
+        index.index(session, [SearchEntry(solar, "solar.jpg", [])])
+        term = "solxr.jpg"  # one typo; spread: sol, olx, xr., .jp
+        assert ".jp" in spread(term)
+        assert sqlite_grams.typo_grams(session, "name", term) == ["sol", "olx", "xr."]
+        page = index.search(session, SearchQuery(owner_id=owner, name=term, limit=5))
+        # Spread over xar, ar., r.j, .jp: the rare ones (in solar.jpg) lie within three
+        # characters, so one typo could spoil them all: the common one stays.
+        assert sqlite_grams.typo_grams(session, "name", "xar.jpg") == spread("xar.jpg")
+    assert page.image_ids == [solar]
+
+
 def _matching(session: Session, fragment: str) -> set[str]:
     rows = session.execute(
         text("SELECT name FROM image_search WHERE image_search MATCH :m"), {"m": fragment}

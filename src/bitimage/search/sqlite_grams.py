@@ -7,10 +7,14 @@ in most names: the query scored tens of thousands of rows (one user of 20,000 im
 which `img` alone 6 ms). So when a term has more than MAX_TRIGRAMS trigrams, each spread
 trigram's rows in the column are counted up to CAP (FTS5 stops reading its doclist there), and
 those in CAP rows or more are left out when the others' rows add up to at least
-FUZZY_CANDIDATES. bm25 ranks a common trigram's rows below those of the rarer ones, and a name
-sharing only such a trigram with a long term is rarely similar enough to be listed. What it may
-miss beyond `spread`'s: a similar name sharing with the term none of its spread trigrams but
-the common ones, when the others' rows fill the candidates.
+FUZZY_CANDIDATES, or hold some and two of them lie three or more apart in the term (so a name
+within one typo of the whole term holds one of them). bm25 ranks a common trigram's rows below those
+of the rarer ones, and a name sharing only such a trigram with a long term is rarely similar
+enough to be listed. Kept, such a trigram had FTS5 score most rows for a few candidates
+(`solar.jpg`, one user of 100,000 images: its `.jp` in nearly every name, 106 ms against a
+few). What it may miss beyond `spread`'s: a similar name sharing with the term none of its
+spread trigrams but the common ones (a short name with the same extension, `lr.jpg` for
+`solar.jpg`), when the others' rows fill the candidates or lie apart.
 
 From PAIRED trigrams on (a term of 14 characters), a candidate must hold two of the trigrams
 kept, when at least three are: spread ones then lie three or more apart, so one typo spoils
@@ -62,9 +66,16 @@ def typo_grams(session: Session, field: str, term: str) -> list[str]:
     for k, count in session.execute(_counts(len(grams)), params):
         counts[grams[k]] = count
     rare = [gram for gram in grams if counts[gram] < CAP]
-    if rare and sum(counts[gram] for gram in rare) >= FUZZY_CANDIDATES:
+    found = sum(counts[gram] for gram in rare)
+    if rare and (found >= FUZZY_CANDIDATES or (found and _apart(term, rare))):
         return rare
     return grams
+
+
+def _apart(term: str, grams: list[str]) -> bool:
+    """Two of the trigrams lie three or more apart in the term: one typo spoils one at most."""
+    places = [term.find(gram) for gram in grams]
+    return max(places) - min(places) >= 3
 
 
 def fragment(field: str, grams: list[str]) -> str:
