@@ -8,9 +8,9 @@ which `img` alone 6 ms). So when a term has more than MAX_TRIGRAMS trigrams, eac
 trigram's rows in the column are counted up to CAP (FTS5 stops reading its doclist there), and
 those in CAP rows or more are left out when the others' rows add up to at least
 FUZZY_CANDIDATES, or hold some and two of them lie three or more apart in the term (so a name
-within one typo of the whole term holds one of them). bm25 ranks a common trigram's rows below those
-of the rarer ones, and a name sharing only such a trigram with a long term is rarely similar
-enough to be listed. Kept, such a trigram had FTS5 score most rows for a few candidates
+within one typo of the whole term holds one of them). bm25 ranks a common trigram's rows below
+those of the rarer ones, and a name sharing only such a trigram with a long term is rarely
+similar enough to be listed. Kept, such a trigram had FTS5 score most rows for a few candidates
 (`solar.jpg`, one user of 100,000 images: its `.jp` in nearly every name, 106 ms against a
 few). What it may miss beyond `spread`'s: a similar name sharing with the term none of its
 spread trigrams but the common ones (a short name with the same extension, `lr.jpg` for
