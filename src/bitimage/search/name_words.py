@@ -89,9 +89,10 @@ def pieces(term: str) -> list[Piece]:
     return result
 
 
-def _scope(public: bool) -> str:
+def _scope(public: bool, rows: str = "p") -> str:
+    """The scope's condition on the rows of alias `rows` (postings or search rows)."""
     # `visible` written bare: the public partial index's own condition.
-    return "p.visible" if public else "p.user_id = :owner"
+    return f"{rows}.visible" if public else f"{rows}.user_id = :owner"
 
 
 @functools.lru_cache(maxsize=64)
@@ -143,10 +144,10 @@ def _streams(
     joins = ""
     for j, single in enumerate(filters):
         if single:
-            scope = f"b{j}.visible" if public else f"b{j}.user_id = :owner"
             joins += (
                 f" JOIN image_search_postings b{j} ON b{j}.created_at = p.created_at "
-                f"AND b{j}.image_id = p.image_id AND b{j}.word = :x{j} AND {scope}"
+                f"AND b{j}.image_id = p.image_id AND b{j}.word = :x{j} "
+                f"AND {_scope(public, f'b{j}')}"
             )
         else:
             where.append(
@@ -194,16 +195,16 @@ def _name_key(public: bool, rows: str) -> str:
     the scope's own part of it. By the image's key they were a page of the primary key and
     one of the table each, anywhere: a typo tier's 400 names touched as many table pages.
     """
-    scope = "s.visible" if public else "s.user_id = :owner"
-    return f"{scope} AND s.created_at = {rows}.created_at AND s.image_id = {rows}.image_id"
+    key = f"s.created_at = {rows}.created_at AND s.image_id = {rows}.image_id"
+    return f"{_scope(public, 's')} AND {key}"
 
 
 @functools.lru_cache(maxsize=4)
 def _exact(public: bool) -> TextClause:
     """The images in scope named exactly the term (:q), up to CAP + 1 of them."""
-    scope = "s.visible" if public else "s.user_id = :owner"
     return text(
-        f"SELECT s.image_id FROM image_search s WHERE {scope} AND s.name = :q LIMIT {CAP + 1}"  # noqa: S608
+        f"SELECT s.image_id FROM image_search s WHERE {_scope(public, 's')} AND s.name = :q "  # noqa: S608
+        f"LIMIT {CAP + 1}"
     )
 
 
