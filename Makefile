@@ -27,8 +27,13 @@ run: $(STAMP)  ## start Bit-image on http://127.0.0.1:8000 with embedded default
 	@echo "or 'pipx install .' for one on your PATH (see 'Getting the CLI' in README.md)."
 	$(BIN)/bitimage serve
 
+# Test files run in TEST_WORKERS processes (pytest-xdist), a file's tests in one of them, so a
+# module's server or database is started once; every worker makes its own PostgreSQL database
+# and picks free ports. Two: the race tests and the servers want a core each, and CI's machine
+# has two. TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= 2
 test: $(DEV_STAMP) services  ## the whole test suite (SQLite, PostgreSQL, moto S3, beanstalkd)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # Schemathesis without CI's bounds: many more examples per operation, a new random seed each run.
 FUZZ_EXAMPLES ?= 1000
