@@ -44,6 +44,14 @@ class Server:
         """Everything the server printed (stdout and stderr)."""
         return self.log_path.read_text(errors="replace")
 
+    def wait_for(self, text: str, count: int = 1, timeout: float = 30) -> None:
+        """Until the server has printed `text` `count` times (a process started, say)."""
+        deadline = time.monotonic() + timeout
+        while self.output().count(text) < count:
+            if time.monotonic() > deadline:
+                pytest.fail(f"the server never printed {text!r} {count} times:\n{self.output()}")
+            time.sleep(0.05)
+
 
 @contextmanager
 def running(

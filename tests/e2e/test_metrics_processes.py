@@ -43,6 +43,8 @@ def test_metrics_add_up_across_processes_and_logs_are_json(tmp_path: Path) -> No
             base_url=server.base, timeout=10, limits=httpx.Limits(max_keepalive_connections=0)
         ) as http,
     ):
+        # `running` returns once one process answers; the other may still be importing.
+        server.wait_for("Application startup complete", count=2)
         for _ in range(4):  # each round may be answered by either process
             before = _health_requests(http)
             for _ in range(10):

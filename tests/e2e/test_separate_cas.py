@@ -79,6 +79,8 @@ def test_several_server_processes_share_one_data_folder(tmp_path: Path) -> None:
         running(args, clean_env(), tmp_path / "server.log") as server,
         httpx.Client(base_url=server.base, timeout=10) as http,
     ):
+        # `running` returns once one process answers; the other may still be importing.
+        server.wait_for("Application startup complete", count=2)
         creds = {"email": "many@example.com", "password": PASSWORD}
         assert http.post("/cas/signup", json=creds).status_code == 201
         # each request may land on either process: tokens and URLs must work in both
