@@ -156,16 +156,15 @@ def _streams(
             )
     condition = " AND ".join(where)
     order = "ORDER BY p.created_at DESC, p.image_id DESC"
-    members = [
-        f"SELECT p.image_id, p.created_at FROM image_search_postings p{joins} "  # noqa: S608
-        f"WHERE p.word = :w{n} AND {condition} {order}"
-        for n in range(words)
-    ]
     if words == POOLED:  # an image with two of the words once: DISTINCT before the LIMIT
-        members = [
-            f"SELECT DISTINCT p.image_id, p.created_at FROM image_search_postings p{joins} "  # noqa: S608
-            f"WHERE p.word = ANY(:w0) AND {condition} {order}"
-        ]
+        heads = [("SELECT DISTINCT", "= ANY(:w0)")]
+    else:
+        heads = [("SELECT", f"= :w{n}") for n in range(words)]
+    members = [
+        f"{select} p.image_id, p.created_at FROM image_search_postings p{joins} "
+        f"WHERE p.word {match} AND {condition} {order}"
+        for select, match in heads
+    ]
     if keep == CONTAINING:  # the names of the rows that pass, read in order (OFFSET 0: as is)
         members = [
             f"SELECT p.image_id, p.created_at FROM ({member} OFFSET 0) p "  # noqa: S608
