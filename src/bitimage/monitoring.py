@@ -34,25 +34,37 @@ class RequestMetrics:
         return UNMATCHED
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Pass the request on; note its status when the answer starts, count it at the end."""
+        """Pass the request on; note its status when the answer starts, count it as its last
+        bytes leave (or when the app fails before answering)."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
         status = 500  # what the client gets if the app fails before answering
+        counted = False
+
+        def count() -> None:
+            nonlocal counted
+            counted = True
+            labels = (scope["method"], self._template(scope), str(status))
+            metrics.REQUESTS.labels(*labels).inc()
+            metrics.REQUEST_SECONDS.labels(*labels).observe(time.perf_counter() - started)
 
         async def noting(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # Before the last bytes, not after: once a client has its answer, a scrape it
+                # sends to another process of `serve --processes N` already counts it.
+                count()
             await send(message)
 
         try:
             await self.app(scope, receive, noting)
         finally:
-            labels = (scope["method"], self._template(scope), str(status))
-            metrics.REQUESTS.labels(*labels).inc()
-            metrics.REQUEST_SECONDS.labels(*labels).observe(time.perf_counter() - started)
+            if not counted:
+                count()
 
 
 def metrics_router(token: str | None, stats: Callable[[], Any] | None) -> APIRouter:
