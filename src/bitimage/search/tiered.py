@@ -68,13 +68,16 @@ _LABELS_OF = text(
 ).bindparams(bindparam("ids", expanding=True))
 
 
-def _values(field: str, texts: dict[str, str], labels: dict[str, float] | None) -> list[str]:
-    """A candidate's values of one field (the labels: those matching, when confidences are)."""
+_COLUMN = {"name": 2, "tag": 3, "label": 4, "text": 5}  # a Candidate's text of each field
+
+
+def _field_score(field: str, term: str, value: str, labels: dict[str, float] | None) -> float:
+    """A candidate's best score for one filter (the labels: those that match, when known)."""
     if field == "name":
-        return [texts["name"]]
+        return value_score(term, value)
     if field == "label" and labels is not None:
-        return list(labels)
-    return texts[field].strip(SEPARATOR).split(SEPARATOR)
+        return best_score(term, labels)
+    return best_score(term, value.strip(SEPARATOR).split(SEPARATOR))
 
 
 def _tag_and_label(query: SearchQuery, filters: dict[str, str]) -> bool:
@@ -267,23 +270,27 @@ class TieredSearchIndex:
         wanted: int,
     ) -> list[Position]:
         found = []
-        for image_id, created_at, name, tags, labels, words in candidates:
+        fields = [(field, term, _COLUMN[field]) for field, term in filters.items()]
+        position = self.dialect.position
+        for candidate in candidates:
+            image_id = candidate[0]
             label_conf = None if confidences is None else confidences.get(image_id, {})
-            texts = {"name": name, "tag": tags, "label": labels, "text": words}
-            scores = [
-                best_score(term, _values(field, texts, label_conf))
-                for field, term in filters.items()
-            ]
+            scores = []
+            for field, term, column in fields:
+                score = _field_score(field, term, candidate[column], label_conf)
+                if score == 0.0:
+                    break  # a filter nothing of the candidate matches: not listed
+                scores.append(score)
             # A value scores SUBSTRING or more exactly when it contains the term (a similar
-            # one at most FUZZY_WEIGHT): so this is "every filter contains its term".
-            strong = min(scores) >= SUBSTRING
-            if strong or min(scores) == 0.0:  # strong matches were listed by _strong
+            # one at most FUZZY_WEIGHT): so this is "every filter contains its term", listed
+            # by _strong.
+            if len(scores) < len(fields) or min(scores) >= SUBSTRING:
                 continue
             score = round(sum(scores), 4)
             if label_conf:  # then the most confident label among those that match
                 term = filters["label"]
                 score += max(c for n, c in label_conf.items() if value_score(term, n)) / 1000
-            found.append(self.dialect.position(1, round(score, 7), created_at, image_id))
+            found.append(position(1, round(score, 7), candidate[1], image_id))
         found.sort(key=Position.sort_key, reverse=True)
         if after is not None:
             found = [p for p in found if p.sort_key() < after.sort_key()]
