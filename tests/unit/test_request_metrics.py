@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from prometheus_client import REGISTRY
@@ -27,7 +28,10 @@ def _serve(app: RequestMetrics, method: str) -> list[tuple[Message, float]]:
         seen.append((message, _counted(method, "200")))
 
     scope: Scope = {"type": "http", "method": method, "path": "/somewhere", "headers": []}
-    asyncio.run(app(scope, receive, send))
+    # On an event loop of its own thread: a test process that ran the browser tests keeps
+    # Playwright's loop running on this one (its sync API), where asyncio.run() refuses.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, app(scope, receive, send)).result()
     return seen
 
 
