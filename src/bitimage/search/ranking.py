@@ -58,13 +58,13 @@ def value_score(query: str, value: str) -> float:
     contained = len([gram for gram in wanted if gram in value]) / len(wanted) if wanted else 0.0
     # The overlap is at most shared / len(padded_query) (the value has `shared` trigrams at
     # least): when that cannot beat `contained`, or reach MIN_SIMILARITY, it is not computed.
-    bound = shared / len(padded_query)
-    if contained >= MIN_SHARED_TRIGRAMS and bound <= contained:
+    bound, held = shared / len(padded_query), contained >= MIN_SHARED_TRIGRAMS
+    if held and bound <= contained:
         return FUZZY_WEIGHT * contained
-    if bound < MIN_SIMILARITY and contained < MIN_SHARED_TRIGRAMS:
+    if not held and bound < MIN_SIMILARITY:
         return 0.0
     similarity = shared / (len(padded_query) + len(trigrams(padded)) - shared)
-    if contained >= MIN_SHARED_TRIGRAMS:
+    if held:
         similarity = max(similarity, contained)
     return FUZZY_WEIGHT * similarity if similarity >= MIN_SIMILARITY else 0.0
 

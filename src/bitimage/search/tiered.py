@@ -27,7 +27,7 @@ from bitimage.search.combined import CombinedSearch
 from bitimage.search.combined_fuzzy import CombinedFuzzy
 from bitimage.search.ports import LabelWords, SearchPage, SearchQuery
 from bitimage.search.postings import LABELS, TAGS, Postings, Vocabulary
-from bitimage.search.query import SEPARATOR, SearchDialect
+from bitimage.search.query import COLUMNS, SEPARATOR, SearchDialect
 from bitimage.search.ranking import (
     SUBSTRING,
     Position,
@@ -68,7 +68,9 @@ _LABELS_OF = text(
 ).bindparams(bindparam("ids", expanding=True))
 
 
-_COLUMN = {"name": 2, "tag": 3, "label": 4, "text": 5}  # a Candidate's text of each field
+# Where each field's text lies in a Candidate: after id and created_at, in the order of
+# COLUMNS, as query._texts selects them.
+_COLUMN = {field: 2 + n for n, field in enumerate(COLUMNS)}
 
 
 def _field_score(field: str, term: str, value: str, labels: dict[str, float] | None) -> float:
