@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import text
+from sqlalchemy import text, update
 from sqlalchemy.orm import Session
 
 from bitimage.analysis.ports import Label
 from bitimage.analysis.repository import AnalysisRepository
 from bitimage.bootstrap import Container
+from bitimage.images.models import Image
 from bitimage.search.ports import SearchEntry, SearchQuery
 from bitimage.users.models import User
 from tests.support import add_image_row, set_tags
@@ -67,3 +69,42 @@ def test_one_batch_mixes_new_and_indexed_images(container: Container) -> None:
         assert found == [cat]
         found = index.search(session, SearchQuery(owner_id=owner, tag="new")).image_ids
         assert sorted(found) == sorted([dog, owl])
+
+
+def test_a_short_public_text_term_finds_long_texts_exact_lines_first(container: Container) -> None:
+    """`no` (no trigram): exact lines first, then newest, texts of any length (PostgreSQL
+    reads texts over short_texts.LONG_TEXT bytes through an index of their own), paged."""
+    index, long_text = container.search_index, "lorem ipsum dolor " * 150  # 2,700 bytes
+    texts = {
+        "exact old": "no\nparking",
+        "contains old": "snow day",
+        "exact long": long_text + "\nno",
+        "private exact": "no",
+        "other": "yes",
+        "contains long": long_text + "\npiano",
+        "contains new": "casino",
+    }
+    ids = {}
+    with container.database.transaction() as session:
+        owner = _owner(session)
+        for n, (name, words) in enumerate(texts.items()):
+            image_id = add_image_row(session, owner, name, is_private=name.startswith("private"))
+            moment = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=n)
+            session.execute(update(Image).where(Image.id == image_id).values(created_at=moment))
+            ids[name] = image_id
+            index.index(session, [SearchEntry(image_id, name, [], [], words)])
+    expected = [ids[n] for n in ("exact long", "exact old", "contains new", "contains long",
+                                 "contains old")]  # fmt: skip
+    with container.database.transaction(write=False) as session:
+        whole = index.search(session, SearchQuery(owner_id=None, text="no"))
+        assert whole.image_ids == expected
+        paged, cursor = [], None
+        for _ in range(len(expected) + 1):
+            page = index.search(
+                session, SearchQuery(owner_id=None, text="no", limit=2, cursor=cursor)
+            )
+            paged += page.image_ids
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert paged == expected

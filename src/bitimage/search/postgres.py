@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from bitimage.search import postings
+from bitimage.search import postings, short_texts
 from bitimage.search import query as sql
 from bitimage.search.name_words import WORDS_SQL
 from bitimage.search.names import NameSearch
@@ -227,7 +227,14 @@ class PostgresSearchIndex(TieredSearchIndex):
         after: Position | None,
         exact_label: bool,
     ) -> list[Position]:
-        """A lone name filter: exact names, then containing ones, each tier newest first."""
+        """A lone name filter: exact names, then containing ones, each tier newest first.
+
+        A lone public text term too short for a trigram: the public texts' covering index.
+        """
+        if short_texts.wanted(query.owner_id is None, bool(query.hash), filters):
+            written = self.dialect.contains("text", filters["text"])
+            params = {**written.params, "limit": query.limit + 1}
+            return short_texts.page(session, self.dialect, params, after)
         if set(filters) != {"name"} or query.hash:
             return super()._strong(session, query, filters, after, exact_label)
         scope = self._posting_scope(query)
