@@ -233,8 +233,7 @@ class PostgresSearchIndex(TieredSearchIndex):
         """
         if short_texts.wanted(query.owner_id is None, bool(query.hash), filters):
             written = self.dialect.contains("text", filters["text"])
-            params = {**written.params, "limit": query.limit + 1}
-            return short_texts.page(session, self.dialect, params, after)
+            return short_texts.page(session, self.dialect, written, query.limit + 1, after)
         if set(filters) != {"name"} or query.hash:
             return super()._strong(session, query, filters, after, exact_label)
         scope = self._posting_scope(query)

@@ -16,38 +16,52 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import TextClause, text
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Select,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
-from bitimage.search.query import EXACT_WEIGHT, SearchDialect
+from bitimage.search.query import EXACT_WEIGHT, SearchDialect, Term, after_position
 from bitimage.search.ranking import Position
 from bitimage.search.tiered import strong_positions
 
 LONG_TEXT = 2000  # bytes: longer texts are not in the covering index (a btree entry's limit)
 SHORT = 3  # a term shorter than a trigram
 
-_SCORED = (
-    f"SELECT s.image_id, s.created_at, {EXACT_WEIGHT} * (strpos(s.text, :framed_text) > 0)::int "  # noqa: S608
-    "AS score FROM image_search s WHERE s.visible AND s.text LIKE :like_text AND "
-)
 
-
-@functools.lru_cache(maxsize=2)
-def _statement(after: bool) -> TextClause:
-    """The public texts containing the term, best first, after (:s, :c, :i)."""
-    # Both conditions as the partial indexes state them (0019), so the planner proves each.
-    texts = f"{_SCORED}s.text <> '' AND octet_length(s.text) <= {LONG_TEXT}"
-    long_texts = f"{_SCORED}octet_length(s.text) > {LONG_TEXT}"
-    below = (
-        " WHERE m.score < :s OR (m.score = :s AND (m.created_at < :c OR "
-        "(m.created_at = :c AND m.image_id < :i)))"
-        if after
-        else ""
-    )
-    return text(
-        f"SELECT m.image_id, m.created_at, m.score FROM ({texts} UNION ALL {long_texts}) m"  # noqa: S608 - fixed
-        f"{below} ORDER BY m.score DESC, m.created_at DESC, m.image_id DESC LIMIT :limit"
-    )
+@functools.lru_cache(maxsize=4)
+def _statement(dialect: SearchDialect, form: str, after: bool) -> Select[Any]:
+    """The public texts containing the term (a filter of this form), best first, after
+    (:s, :c, :i): the strong tier's score and order (search/query.py), over two indexes."""
+    rows = dialect.scoped
+    weight: ColumnElement[Any] = literal_column(str(EXACT_WEIGHT))
+    score = (weight * dialect.exact("text")).label("score")
+    # A literal, as the partial indexes state it (0019): the planner proves each from it.
+    size: ColumnElement[Any] = func.octet_length(rows.c.text)
+    limit: ColumnElement[Any] = literal_column(str(LONG_TEXT))
+    texts = [
+        select(rows.c.image_id, rows.c.created_at, score).where(
+            rows.c.visible, dialect.predicate(form, "text"), bounded
+        )
+        for bounded in (size <= limit, size > limit)
+    ]
+    found = texts[0].union_all(texts[1]).subquery("m")
+    statement = select(found.c.image_id.label("id"), found.c.created_at, found.c.score)
+    if after:
+        above: Any = bindparam("s", type_=Float())  # a score is not an integer
+        newer = after_position(found.c.created_at, found.c.image_id)
+        statement = statement.where(or_(found.c.score < above, and_(found.c.score == above, newer)))
+    return statement.order_by(
+        found.c.score.desc(), found.c.created_at.desc(), found.c.image_id.desc()
+    ).limit(bindparam("limit"))
 
 
 def wanted(public: bool, hashed: bool, filters: dict[str, str]) -> bool:
@@ -56,17 +70,15 @@ def wanted(public: bool, hashed: bool, filters: dict[str, str]) -> bool:
 
 
 def page(
-    session: Session,
-    dialect: SearchDialect,
-    params: dict[str, Any],
-    after: Position | None,
+    session: Session, dialect: SearchDialect, written: Term, limit: int, after: Position | None
 ) -> list[Position]:
-    """The strong tier's rows; `params` binds :like_text, :framed_text and :limit."""
-    bound = dict(params)
+    """The strong tier's rows of the text filter as the dialect writes it (`contains`)."""
+    bound: dict[str, Any] = {**written.params, "limit": limit}
     if after is not None:
         bound |= {
             "s": after.score,
             "c": dialect.time_value(after.created_at),
             "i": dialect.id_value(after.image_id),
         }
-    return strong_positions(dialect, session.execute(_statement(after is not None), bound))
+    statement = _statement(dialect, written.form, after is not None)
+    return strong_positions(dialect, session.execute(statement, bound))
